@@ -1,0 +1,185 @@
+"""Metric catalogue: a metric kind + keyword parameters -> a checked, built `Metric` (and specs for the checker)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from evaldsl.metrics.base import CorpusMetric, Metric, MetricError, SampleMetric
+from evaldsl.metrics.choice import MC1, MC2, Accuracy, AccuracyNorm
+from evaldsl.metrics.overlap import BLEU_TOKENIZERS, Bleu, Chrf, Rouge
+from evaldsl.metrics.perplexity import LoglikRatio
+from evaldsl.metrics.text import Contains, ExactMatch, Regex, TokenOverlap
+from evaldsl.metrics.truthfulqa import SCORERS, STATISTICS, TruthfulQAGen, truthfulqa_references
+from evaldsl.metrics.user import PythonMetric
+
+__all__ = [
+    "BUILTIN_METRICS",
+    "CorpusMetric",
+    "Metric",
+    "MetricError",
+    "MetricSpec",
+    "SampleMetric",
+    "build_metric",
+    "truthfulqa_references",
+]
+
+GENERATE = frozenset({"generate"})
+CHOICE = frozenset({"choice"})
+PERPLEXITY = frozenset({"perplexity"})
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What the compiler needs to know about a metric kind.
+
+    `factory(**params)` builds the metric; it also accepts the keywords `name` (the user's name for the metric,
+    default: the kind) and `base_dir` (the spec's folder, used by `python`). Prefer `build_metric`, which
+    checks the parameters first. `positional` names the parameters that may be given positionally, in order
+    (e.g. `python("mod:fn")` means path = "mod:fn"); `required` those without a default.
+    """
+
+    name: str
+    modes: frozenset[str]
+    params: Mapping[str, type | tuple[type, ...]]
+    doc: str
+    factory: Callable[..., Metric]
+    positional: tuple[str, ...] = ()
+    required: frozenset[str] = field(default_factory=frozenset)
+
+
+def _maker(default_name: str, build: Callable[..., Metric], **fixed: Any) -> Callable[..., Metric]:
+    """A factory calling build(name=..., **fixed, **params); `base_dir` is accepted and ignored."""
+
+    def factory(*, name: str | None = None, base_dir: Path | None = None, **params: Any) -> Metric:
+        return build(name=name or default_name, **fixed, **params)
+
+    return factory
+
+
+def _rouge_family(
+    *, name: str | None = None, base_dir: Path | None = None, type: str = "rougeL", stemmer: bool = False
+) -> Metric:
+    return Rouge(name=name or "rouge", rouge_type=type, stemmer=stemmer)
+
+
+def _python(*, name: str | None = None, base_dir: Path | None = None, path: str) -> Metric:
+    return PythonMetric(name=name or "python", path=path, base_dir=base_dir)
+
+
+def _specs() -> dict[str, MetricSpec]:
+    specs: list[MetricSpec] = []
+    norm = {"normalize": bool}
+    squad = "SQuAD v1.1 normalisation (normalize = false: raw strings / whitespace tokens), max over references"
+    specs.append(MetricSpec("exact_match", GENERATE, norm, f"Exact match, 0/1; {squad}.",
+                            _maker("exact_match", ExactMatch)))
+    for measure in ("f1", "precision", "recall"):
+        specs.append(MetricSpec(measure, GENERATE, norm, f"Token {measure} (bag of tokens, 0-1); {squad}.",
+                                _maker(measure, TokenOverlap, measure=measure)))
+    specs.append(MetricSpec(
+        "contains", GENERATE, norm,
+        "1 if a normalised reference occurs in the normalised prediction (whole tokens), else 0.",
+        _maker("contains", Contains)))
+    specs.append(MetricSpec(
+        "regex", GENERATE, {"pattern": str}, "1 if the Python regex `pattern` is found in the prediction.",
+        _maker("regex", Regex), positional=("pattern",), required=frozenset({"pattern"})))
+    specs.append(MetricSpec(
+        "python", GENERATE, {"path": str},
+        'User function "module:function"(prediction, references, row) -> float | None; the module is looked '
+        "up in the spec's folder, then on PYTHONPATH.",
+        _python, positional=("path",), required=frozenset({"path"})))
+    specs.append(MetricSpec(
+        "bleu", GENERATE, {"tokenize": str, "lowercase": bool},
+        f"sacrebleu corpus BLEU, 0-100 (tokenize: {', '.join(sorted(BLEU_TOKENIZERS))}; default 13a).",
+        _maker("bleu", Bleu)))
+    specs.append(MetricSpec(
+        "chrf", GENERATE, {"word_order": int, "lowercase": bool},
+        "sacrebleu corpus chrF, 0-100 (word_order = 2 gives chrF++).", _maker("chrf", Chrf)))
+    for rouge_type in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
+        specs.append(MetricSpec(
+            rouge_type, GENERATE, {"stemmer": bool},
+            f"rouge-score {rouge_type} F-measure, 0-1, max over references, mean over samples.",
+            _maker(rouge_type, Rouge, rouge_type=rouge_type)))
+    specs.append(MetricSpec(
+        "rouge", GENERATE, {"type": str, "stemmer": bool},
+        "rouge-score F-measure of the given type (rouge1..rouge9, rougeL, rougeLsum; default rougeL), 0-1.",
+        _rouge_family, positional=("type",)))
+    for scorer in SCORERS:
+        what = "ROUGE-Lsum" if scorer == "rougeL" else scorer.upper().replace("ROUGE", "ROUGE-")
+        for statistic in STATISTICS:
+            metric_name = f"{scorer}_{statistic}"
+            meaning = {
+                "max": "best score over true references",
+                "diff": "best true minus best false reference score",
+                "acc": "1 if the best true beats the best false reference",
+            }[statistic]
+            specs.append(MetricSpec(
+                metric_name, GENERATE, {},
+                f"TruthfulQA generation ({what}, 0-100, as lm-evaluation-harness): {meaning}.",
+                _maker(metric_name, TruthfulQAGen, scorer=scorer, statistic=statistic)))
+    specs.append(MetricSpec("accuracy", CHOICE, {}, "1 if the highest-log-likelihood choice is a true one.",
+                            _maker("accuracy", Accuracy)))
+    specs.append(MetricSpec(
+        "accuracy_norm", CHOICE, {},
+        "accuracy on log-likelihood / characters of the choice text (lm-eval acc_norm).",
+        _maker("accuracy_norm", AccuracyNorm)))
+    specs.append(MetricSpec("mc1", CHOICE, {}, "TruthfulQA MC1: 1 if the best answer (first true choice) wins.",
+                            _maker("mc1", MC1)))
+    specs.append(MetricSpec("mc2", CHOICE, {}, "TruthfulQA MC2: normalised probability mass of true choices.",
+                            _maker("mc2", MC2)))
+    for metric_name, unit, transform, doc in (
+        ("perplexity", "tokens", "exp", "exp(-sum loglik / sum tokens)"),
+        ("cross_entropy", "tokens", "nats", "-sum loglik / sum tokens (nats per token)"),
+        ("word_perplexity", "words", "exp", "exp(-sum loglik / sum words), words as lm-eval counts them"),
+        ("byte_perplexity", "bytes", "exp", "exp(-sum loglik / sum UTF-8 bytes)"),
+        ("bits_per_byte", "bytes", "bits", "-sum loglik / sum UTF-8 bytes / ln 2"),
+    ):
+        specs.append(MetricSpec(metric_name, PERPLEXITY, {}, f"Corpus {doc}.",
+                                _maker(metric_name, LoglikRatio, unit=unit, transform=transform)))
+    return {spec.name: spec for spec in specs}
+
+
+BUILTIN_METRICS: Mapping[str, MetricSpec] = MappingProxyType(_specs())
+
+
+def _type_ok(value: Any, expected: type | tuple[type, ...]) -> bool:
+    allowed = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(value, bool):
+        return bool in allowed
+    return isinstance(value, allowed)
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    allowed = expected if isinstance(expected, tuple) else (expected,)
+    return " or ".join(t.__name__ for t in allowed)
+
+
+def build_metric(
+    kind: str, params: Mapping[str, Any], *, name: str | None = None, base_dir: Path | None = None
+) -> Metric:
+    """Build the metric `kind` (a builtin name or a configurable family such as rouge/regex/python) with the
+    given keyword parameters; `name` is the user's name for it (default: kind), `base_dir` the spec's folder.
+    Unknown kinds, unknown or mistyped or missing parameters, and bad values raise MetricError."""
+    spec = BUILTIN_METRICS.get(kind)
+    label = name or kind
+    if spec is None:
+        close = difflib.get_close_matches(kind, list(BUILTIN_METRICS), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise MetricError(f"unknown metric {kind!r}{hint}")
+    for key, value in params.items():
+        if key not in spec.params:
+            accepted = ", ".join(spec.params) or "none"
+            raise MetricError(f"metric {label!r}: {kind} has no parameter {key!r} (accepted: {accepted})")
+        if not _type_ok(value, spec.params[key]):
+            raise MetricError(
+                f"metric {label!r}: parameter {key!r} must be {_type_name(spec.params[key])}, "
+                f"got {type(value).__name__} {value!r}"
+            )
+    missing = sorted(spec.required - set(params))
+    if missing:
+        raise MetricError(f"metric {label!r}: {kind} needs the parameter(s) {', '.join(missing)}")
+    return spec.factory(name=name or kind, base_dir=base_dir, **params)

@@ -1,0 +1,47 @@
+"""Metric interface: a `MetricInput` (one sample) goes in; a score or corpus sufficient statistics come out."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from evaldsl.records import MetricInput
+
+__all__ = ["CorpusMetric", "Metric", "MetricError", "MetricInput", "SampleMetric"]
+
+
+class MetricError(Exception):
+    """A user-facing metric problem: bad parameters, a python metric that cannot be imported or that raised.
+
+    Raised by `build_metric` at build time, and by `score`/`stats` of a `python(...)` metric when the user's
+    function raises or returns something that is not a number (the runner counts those per sample).
+    """
+
+
+@runtime_checkable
+class SampleMetric(Protocol):
+    """Scored per sample and aggregated by mean. `score` returns None when the sample cannot be scored
+    (e.g. no references): such samples are counted, never turned into 0."""
+
+    name: str
+    kind: Literal["sample"]
+
+    def score(self, s: MetricInput) -> float | None: ...
+
+
+@runtime_checkable
+class CorpusMetric(Protocol):
+    """Corpus-level (BLEU, chrF, perplexity). `stats` gives the per-sample sufficient statistics (a fixed-length
+    list, or None when the sample cannot be scored); `combine` turns their column sums into the value, so a
+    bootstrap resamples rows, sums them and combines."""
+
+    name: str
+    kind: Literal["corpus"]
+
+    def stats(self, s: MetricInput) -> list[float] | None: ...
+
+    def combine(self, summed: np.ndarray) -> float: ...
+
+
+Metric = SampleMetric | CorpusMetric

@@ -1,0 +1,139 @@
+"""Opt-in user metrics: "module:function" + the spec's folder -> a sample metric calling fn(prediction, refs, row)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import math
+import numbers
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+from evaldsl.metrics.base import MetricError, MetricInput
+
+_TARGET = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):([A-Za-z_][A-Za-z0-9_]*)")
+
+UserFunction = Callable[[str, list[str], dict[str, Any]], Any]
+
+
+def _module_file(base_dir: Path, module: str) -> Path | None:
+    parts = module.split(".")
+    for candidate in (base_dir.joinpath(*parts).with_suffix(".py"), base_dir.joinpath(*parts, "__init__.py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _load_file(path: Path, module: str, base_dir: Path) -> ModuleType:
+    """Execute a module file from the spec's folder under a private name (the folder is on sys.path only
+    while it runs, so it may import its siblings)."""
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    private_name = f"_evaldsl_user_{module.replace('.', '_')}_{digest}"
+    is_package = path.name == "__init__.py"
+    spec = importlib.util.spec_from_file_location(
+        private_name, path, submodule_search_locations=[str(path.parent)] if is_package else None
+    )
+    if spec is None or spec.loader is None:
+        raise MetricError(f"cannot load python metric module {module!r} from {path}")
+    loaded = importlib.util.module_from_spec(spec)
+    folder = str(base_dir)
+    sys.path.insert(0, folder)
+    sys.modules[private_name] = loaded
+    try:
+        spec.loader.exec_module(loaded)
+    finally:
+        sys.modules.pop(private_name, None)
+        if folder in sys.path:
+            sys.path.remove(folder)
+    return loaded
+
+
+def load_function(target: str, base_dir: Path | None) -> tuple[UserFunction, str]:
+    """Resolve "module:function" (the module looked up first in base_dir, then on PYTHONPATH) to the function
+    and a fingerprint of its module's source (for cache keys). Any failure is a MetricError."""
+    match = _TARGET.fullmatch(target.strip()) if isinstance(target, str) else None
+    if match is None:
+        raise MetricError(f"python metric target must look like \"module:function\", got {target!r}")
+    module_name, function_name = match.groups()
+    path = _module_file(base_dir, module_name) if base_dir is not None else None
+    where = f"{base_dir} or PYTHONPATH" if base_dir is not None else "PYTHONPATH"
+    try:
+        if path is not None:
+            module = _load_file(path, module_name, base_dir)  # type: ignore[arg-type]
+        else:
+            module = importlib.import_module(module_name)
+    except MetricError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise MetricError(f"python metric: module {module_name!r} not found (looked in {where}): {exc}") from exc
+    except Exception as exc:  # the user's module failed while importing
+        raise MetricError(
+            f"python metric: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    function = getattr(module, function_name, None)
+    if function is None:
+        public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+        raise MetricError(
+            f"python metric: module {module_name!r} has no function {function_name!r}"
+            + (f" (it defines: {', '.join(public)})" if public else "")
+        )
+    if not callable(function):
+        raise MetricError(f"python metric: {target!r} is not a function")
+    source_file = path or getattr(module, "__file__", None)
+    try:
+        source = Path(source_file).read_bytes() if source_file else inspect.getsource(function).encode()
+    except (OSError, TypeError):
+        source = target.encode()
+    return function, hashlib.sha256(source).hexdigest()
+
+
+@dataclass(frozen=True)
+class PythonMetric:
+    """`python("module:function")`: calls function(prediction, references, row) -> float | None per sample.
+
+    A number is the score, None means the sample cannot be scored. If the function raises, or returns
+    anything else (including NaN), `score` raises MetricError for that sample.
+    `fingerprint` is a hash of the module's source, for cache keys.
+    """
+
+    name: str = "python"
+    path: str = ""
+    base_dir: Path | None = None
+    kind: Literal["sample"] = field(default="sample", init=False)
+    fingerprint: str = field(default="", init=False)
+    _function: UserFunction = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            function, fingerprint = load_function(self.path, self.base_dir)
+        except MetricError as exc:
+            raise MetricError(f"metric {self.name!r}: {exc}") from exc.__cause__
+        object.__setattr__(self, "_function", function)
+        object.__setattr__(self, "fingerprint", fingerprint)
+
+    def score(self, s: MetricInput) -> float | None:
+        if s.prediction is None:
+            return None
+        try:
+            value = self._function(s.prediction, list(s.references), dict(s.row))
+        except Exception as exc:
+            raise MetricError(f"metric {self.name!r}: {self.path} raised {type(exc).__name__}: {exc}") from exc
+        if value is None:
+            return None
+        if isinstance(value, numbers.Real):
+            result = float(value)
+            if math.isnan(result):
+                raise MetricError(
+                    f"metric {self.name!r}: {self.path} returned NaN (return None for a sample it cannot score)"
+                )
+            return result
+        raise MetricError(
+            f"metric {self.name!r}: {self.path} must return a number or None, got {type(value).__name__}"
+        )

@@ -1,0 +1,32 @@
+"""Model backends: a `ModelConfig` in, a loaded `Provider` out (backends are imported only when chosen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import ModelConfig
+from .base import Provider, ProviderError
+
+__all__ = ["Provider", "ProviderError", "load_provider"]
+
+
+def load_provider(config: ModelConfig, *, base_dir: Path) -> Provider:
+    """Build the provider named by `config.provider`; raises ProviderError when it cannot be used at all.
+
+    `base_dir` is the directory of the spec that declared the model (relative model paths resolve there).
+    """
+    if config.provider == "mock":
+        from .mock import MockProvider
+
+        return MockProvider(config, base_dir=base_dir)
+    if config.provider == "litellm":
+        from .litellm_api import LiteLLMProvider
+
+        return LiteLLMProvider(config, base_dir=base_dir)
+    if config.provider == "hf":
+        from .hf import HFProvider
+
+        return HFProvider(config, base_dir=base_dir)
+    raise ProviderError(
+        f"model {config.name!r}: unknown provider {config.provider!r} (use hf, litellm or mock)"
+    )

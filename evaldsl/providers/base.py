@@ -1,0 +1,42 @@
+"""The one protocol every model backend implements: batches of requests in, results out as they finish."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from ..records import (
+    ChoiceRequest,
+    ChoiceScores,
+    GenerateRequest,
+    Generation,
+    TextRequest,
+    TextScore,
+)
+
+
+class ProviderError(Exception):
+    """A model cannot be used at all (missing package, unknown model, bad configuration): the run stops (exit 3).
+
+    Per-request failures are not raised; they come back as results with `error` set.
+    """
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A loaded model. Results are yielded as `(index into the request list, result)` in completion order."""
+
+    supports_loglikelihood: bool
+
+    def identity(self) -> dict[str, Any]:
+        """What identifies this model's outputs for the response cache (provider, id, resolved path/revision,
+        weights hash, dtype...). Must not contain secrets."""
+        ...
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> AsyncIterator[tuple[int, Generation]]: ...
+
+    def score_choices(self, requests: Sequence[ChoiceRequest]) -> AsyncIterator[tuple[int, ChoiceScores]]: ...
+
+    def score_text(self, requests: Sequence[TextRequest]) -> AsyncIterator[tuple[int, TextScore]]: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,283 @@
+"""The `litellm` provider: chat requests in, generations out, via `litellm.acompletion` with retries and AIMD.
+
+litellm is imported lazily (on the first request) with its remote cost-map fetch, telemetry and banners off.
+Requests run with at most `config.concurrency` in flight; rate limits halve that limit, successes restore it.
+Retryable failures (429, 5xx, timeouts, connection errors) are retried with jittered exponential backoff up to
+`config.max_retries` times; every failure ends up as a result with `error` set, never as an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import ModelConfig
+from ..records import (
+    ChoiceRequest,
+    ChoiceScores,
+    GenerateRequest,
+    Generation,
+    TextRequest,
+    TextScore,
+)
+from .base import ProviderError
+from .retry import AdaptiveLimiter, Failure, backoff_delay, classify
+
+_CREDENTIAL_NAME = re.compile(r"(^|_)(key|secret|password|token|credentials)$")
+_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+
+
+def import_litellm() -> Any:
+    """Import litellm without network access at import time and with its chatter switched off."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+    except Exception as exc:  # ImportError, or a broken installation
+        raise ProviderError(
+            f"cannot import litellm ({type(exc).__name__}: {exc}); pip install litellm"
+        ) from exc
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banner on errors
+    litellm.set_verbose = False
+    if "LITELLM_LOG" not in os.environ:  # a user debugging litellm sets LITELLM_LOG=DEBUG and keeps its logs
+        for name in _LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    return litellm
+
+
+class LiteLLMProvider:
+    """A model served by any API litellm knows (`openai/...`, `anthropic/...`, `hosted_vllm/...`).
+
+    API keys come from the environment only (litellm's variables, e.g. OPENAI_API_KEY) and never appear in
+    `identity()` or error texts. `retry_base_delay`/`retry_max_delay` shape the backoff (seconds).
+    """
+
+    supports_loglikelihood = False
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        *,
+        base_dir: Path | None = None,
+        retry_base_delay: float = 0.5,
+        retry_max_delay: float = 60.0,
+        seed: int | None = None,
+    ) -> None:
+        where = f"model {config.name!r}"
+        if not config.id:
+            raise ProviderError(f'{where}: a litellm model needs an `id` such as "openai/gpt-4o-mini"')
+        secrets = sorted(k for k in config.extra if _CREDENTIAL_NAME.search(k.lower()))
+        if secrets:
+            raise ProviderError(
+                f"{where}: `extra` must not hold credentials ({', '.join(secrets)}); "
+                "API keys come from the environment (e.g. OPENAI_API_KEY)"
+            )
+        if config.concurrency < 1:
+            raise ProviderError(f"{where}: concurrency must be at least 1 (got {config.concurrency})")
+        if config.max_retries < 0:
+            raise ProviderError(f"{where}: max_retries must not be negative (got {config.max_retries})")
+        if config.timeout <= 0:
+            raise ProviderError(f"{where}: timeout must be positive (got {config.timeout})")
+        if importlib.util.find_spec("litellm") is None:
+            raise ProviderError(f"{where}: the litellm package is not installed (pip install litellm)")
+        self.config = config
+        self.base_dir = base_dir
+        self.retry_base_delay = retry_base_delay
+        self.retry_max_delay = retry_max_delay
+        self.limiter = AdaptiveLimiter(config.concurrency)
+        self.retries = 0  # retries made so far (all requests)
+        self._rng = random.Random(seed)
+        self._litellm: Any = None
+        self._priced: bool | None = None  # None = not known yet; False = litellm has no price for this model
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "provider": "litellm",
+            "id": self.config.id,
+            "api_base": self.config.api_base,
+            "extra": dict(sorted(self.config.extra.items())),
+        }
+
+    # -- generation ----------------------------------------------------------------------------------------
+    async def generate(self, requests: Sequence[GenerateRequest]) -> AsyncIterator[tuple[int, Generation]]:
+        if not requests:
+            return
+        if self._litellm is None:
+            self._litellm = import_litellm()
+        queue: asyncio.Queue[tuple[int, Generation] | BaseException] = asyncio.Queue()
+        pending = iter(enumerate(requests))
+
+        async def worker() -> None:
+            try:
+                for index, request in pending:  # shared iterator: each request is taken by one worker
+                    queue.put_nowait((index, await self._complete(request)))
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # a bug, not a request failure: surface it to the caller
+                queue.put_nowait(exc)
+
+        workers = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, len(requests)))]
+        try:
+            for _ in range(len(requests)):
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    def _arguments(self, request: GenerateRequest) -> dict[str, Any]:
+        params = request.params
+        kwargs: dict[str, Any] = {
+            "model": self.config.id,
+            "messages": [dict(message) for message in request.messages],
+            "temperature": params.temperature,
+            "max_tokens": params.max_tokens,
+            "timeout": self.config.timeout,
+            "num_retries": 0,  # retries are ours (with backoff and AIMD)
+        }
+        if params.top_p is not None:
+            kwargs["top_p"] = params.top_p
+        if params.stop:
+            kwargs["stop"] = list(params.stop)
+        if params.seed is not None:
+            kwargs["seed"] = params.seed
+        if self.config.api_base:
+            kwargs["api_base"] = self.config.api_base
+        kwargs.update(self.config.extra)
+        return kwargs
+
+    async def _complete(self, request: GenerateRequest) -> Generation:
+        kwargs = self._arguments(request)
+        attempts = self.config.max_retries + 1
+        for attempt in range(attempts):
+            epoch = await self.limiter.acquire()
+            started = time.perf_counter()
+            failure: Failure | None = None
+            try:
+                response = await self._litellm.acompletion(**kwargs)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failure = classify(exc)
+            finally:
+                self.limiter.release()
+            latency = time.perf_counter() - started
+            if failure is None:
+                self.limiter.record_success()
+                return self._result(response, latency)
+            if failure.kind == "rate_limit":
+                self.limiter.record_rate_limit(epoch)
+            if not failure.retryable or attempt + 1 == attempts:
+                return Generation(error=self.describe(failure, attempt + 1), latency_s=latency)
+            self.retries += 1
+            await asyncio.sleep(
+                backoff_delay(
+                    attempt,
+                    base=self.retry_base_delay,
+                    cap=self.retry_max_delay,
+                    retry_after=failure.retry_after,
+                    rng=self._rng,
+                )
+            )
+        raise AssertionError("unreachable: the loop returns on its last attempt")
+
+    def _result(self, response: Any, latency: float) -> Generation:
+        try:
+            choice = response.choices[0]
+            content = choice.message.content
+            finish_reason = choice.finish_reason
+        except (AttributeError, IndexError, TypeError, KeyError) as exc:
+            return Generation(error=f"malformed response from {self.config.id}: {exc}", latency_s=latency)
+        usage = getattr(response, "usage", None)
+        prompt_tokens = getattr(usage, "prompt_tokens", None)
+        completion_tokens = getattr(usage, "completion_tokens", None)
+        return Generation(
+            text=content if isinstance(content, str) else ("" if content is None else str(content)),
+            finish_reason=str(finish_reason) if finish_reason is not None else None,
+            prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
+            completion_tokens=completion_tokens if isinstance(completion_tokens, int) else None,
+            cost=self._cost(response),
+            latency_s=latency,
+        )
+
+    def _cost(self, response: Any) -> float | None:
+        """The call's cost in USD when litellm has a price for the model; None (and remembered) otherwise."""
+        if self._priced is False:
+            return None
+        hidden = getattr(response, "_hidden_params", None)
+        known = hidden.get("response_cost") if isinstance(hidden, dict) else None
+        if isinstance(known, (int, float)) and not isinstance(known, bool):
+            self._priced = True
+            return float(known)
+        try:
+            cost = self._litellm.completion_cost(completion_response=response)
+        except Exception:  # unknown model, missing usage...: litellm raises; no price, and don't ask again
+            self._priced = False
+            return None
+        if not isinstance(cost, (int, float)):
+            self._priced = False
+            return None
+        self._priced = True
+        return float(cost)
+
+    # -- errors --------------------------------------------------------------------------------------------
+    def describe(self, failure: Failure, attempts: int) -> str:
+        """A precise, secret-free error text for a failed request."""
+        where = self.config.api_base or "the provider's default endpoint"
+        status = f" (HTTP {failure.status})" if failure.status and failure.kind != "connection" else ""
+        if failure.kind == "connection" and failure.refused:
+            text = f"connection refused at {where} (is the server running?)"
+        elif failure.kind == "connection" and failure.unresolved:
+            text = f"cannot resolve the host of {where} (check api_base and the network): {failure.detail}"
+        elif failure.kind == "connection":
+            text = f"connection to {where} failed: {failure.detail}"
+        elif failure.kind == "auth":
+            text = f"authentication failed for {self.config.id}{status}: {failure.detail}{self._key_hint()}"
+        elif failure.kind == "not_found":
+            text = f"model or endpoint not found ({self.config.id} at {where}){status}: {failure.detail}"
+        elif failure.kind == "timeout":
+            text = f"request timed out after {self.config.timeout:g} s: {failure.detail}"
+        else:
+            text = f"{failure.label}{status}: {failure.detail}"
+        if failure.retryable and attempts > 1:
+            text += f" (gave up after {attempts} attempts)"
+        return text
+
+    def _key_hint(self) -> str:
+        try:
+            report = self._litellm.validate_environment(model=self.config.id)
+        except Exception:
+            return ""
+        missing = [str(k) for k in (report or {}).get("missing_keys") or []]
+        if missing:
+            return f" — litellm expects the environment variable {' / '.join(missing)}, which is not set"
+        return " — the API key in the environment was rejected"
+
+    # -- not available over chat APIs ----------------------------------------------------------------------
+    def score_choices(self, requests: Sequence[ChoiceRequest]) -> AsyncIterator[tuple[int, ChoiceScores]]:
+        raise ProviderError(
+            f"model {self.config.name!r}: litellm models cannot give log-likelihoods "
+            "(choice mode needs a local `hf` model, or score choices by generation instead)"
+        )
+
+    def score_text(self, requests: Sequence[TextRequest]) -> AsyncIterator[tuple[int, TextScore]]:
+        raise ProviderError(
+            f"model {self.config.name!r}: litellm models cannot give log-likelihoods "
+            "(perplexity mode needs a local `hf` model)"
+        )
+
+    async def aclose(self) -> None:
+        # litellm's HTTP clients live in its own process-wide cache, shared with other litellm models: they
+        # are not ours to close.
+        return None

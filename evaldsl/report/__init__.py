@@ -1,0 +1,1 @@
+"""Presenting compiled graphs and run results: console tables, JSON, HTML reports and diffs."""

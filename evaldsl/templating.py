@@ -1,0 +1,137 @@
+"""Jinja2 in a sandbox: compile and render `{{ }}` templates and evaluate backtick expressions safely."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+__all__ = [
+    "TemplateError",
+    "is_template",
+    "render",
+    "evaluate",
+    "template_syntax_error",
+    "expression_syntax_error",
+    "template_variables",
+    "expression_variables",
+    "unsafe_attribute",
+]
+
+_TEMPLATE_MARK = re.compile(r"\{\{|\{%")
+
+
+class TemplateError(Exception):
+    """A template or expression failed to render (undefined variable, unsafe access, bad value)."""
+
+
+@lru_cache(maxsize=1)
+def _env() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    return env
+
+
+def is_template(text: str) -> bool:
+    """True when a string holds Jinja syntax and is rendered per sample."""
+    return bool(_TEMPLATE_MARK.search(text))
+
+
+@lru_cache(maxsize=4096)
+def _template(source: str):  # type: ignore[no-untyped-def]
+    return _env().from_string(source)
+
+
+@lru_cache(maxsize=4096)
+def _expression(source: str):  # type: ignore[no-untyped-def]
+    return _env().compile_expression(source, undefined_to_none=False)
+
+
+def render(source: str, variables: Mapping[str, Any]) -> str:
+    """Render a template string with the given variables."""
+    try:
+        return str(_template(source).render(**variables))
+    except SecurityError as exc:
+        raise TemplateError(f"unsafe template: {exc}") from exc
+    except UndefinedError as exc:
+        raise TemplateError(f"undefined variable: {exc}") from exc
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}") from exc
+    except Exception as exc:  # a user's template raising anything is a user error
+        raise TemplateError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def evaluate(source: str, variables: Mapping[str, Any]) -> Any:
+    """Evaluate a backtick expression to a native value."""
+    try:
+        value = _expression(source)(**variables)
+    except SecurityError as exc:
+        raise TemplateError(f"unsafe expression: {exc}") from exc
+    except UndefinedError as exc:
+        raise TemplateError(f"undefined variable: {exc}") from exc
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"expression syntax error: {exc.message}") from exc
+    except Exception as exc:
+        raise TemplateError(f"{type(exc).__name__}: {exc}") from exc
+    if isinstance(value, StrictUndefined):
+        raise TemplateError("expression evaluated to an undefined value")
+    return value
+
+
+def template_syntax_error(source: str) -> tuple[str, int] | None:
+    """(message, 1-based line within the template) for a template that does not compile, else None."""
+    try:
+        _env().parse(source)
+    except TemplateSyntaxError as exc:
+        return exc.message or "syntax error", exc.lineno or 1
+    return None
+
+
+def expression_syntax_error(source: str) -> str | None:
+    """The message for a backtick expression that does not compile, else None."""
+    try:
+        _expression(source)
+    except TemplateSyntaxError as exc:
+        return exc.message or "syntax error"
+    return None
+
+
+def _ast(source: str, expression: bool) -> nodes.Template:
+    return _env().parse("{{ (" + source + ") }}" if expression else source)
+
+
+def template_variables(source: str) -> set[str]:
+    """Top-level variable names a (syntactically valid) template reads."""
+    return set(meta.find_undeclared_variables(_ast(source, False)))
+
+
+def expression_variables(source: str) -> set[str]:
+    """Top-level variable names a (syntactically valid) expression reads."""
+    return set(meta.find_undeclared_variables(_ast(source, True)))
+
+
+def subscripted_fields(source: str, expression: bool, base: str = "row") -> set[str]:
+    """Constant field names read as `row.x` or `row["x"]` in a template or expression."""
+    found: set[str] = set()
+    for node in _ast(source, expression).find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node.node, nodes.Name) and node.node.name == base:
+            if isinstance(node, nodes.Getattr):
+                found.add(node.attr)
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                found.add(node.arg.value)
+    return found
+
+
+def unsafe_attribute(source: str, expression: bool) -> str | None:
+    """The first attribute a template reads that the sandbox forbids (dunder or private), else None."""
+    for node in _ast(source, expression).find_all((nodes.Getattr, nodes.Getitem)):
+        name = node.attr if isinstance(node, nodes.Getattr) else None
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value if isinstance(node.arg.value, str) else None
+        if name and name.startswith("_"):
+            return name
+    return None
