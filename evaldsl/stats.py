@@ -49,7 +49,7 @@ def _interval(replicates: np.ndarray, level: float) -> tuple[float, float]:
 
 
 def mean_estimate(
-    values: Sequence[float], *, seed: int = 0, n_boot: int = 1000, level: float = 0.95
+    values: Sequence[float] | np.ndarray, *, seed: int = 0, n_boot: int = 1000, level: float = 0.95
 ) -> Estimate:
     """Mean of `values` with a percentile-bootstrap CI (numpy default_rng(seed); deterministic).
     n = 0 gives NaN everywhere; n = 1 gives a zero-width CI at the value."""
@@ -83,7 +83,7 @@ def corpus_estimate(
     _check(n_boot, level)
     matrix = np.asarray(stats, dtype=float)
     if matrix.ndim != 2:
-        raise ValueError(f"corpus_estimate: stats must be a 2-D (samples x statistics) array, got {matrix.shape}")
+        raise ValueError(f"corpus_estimate: stats must be 2-D (samples x statistics), got {matrix.shape}")
     n = int(matrix.shape[0])
     if n == 0:
         return Estimate(math.nan, math.nan, math.nan, 0)
@@ -102,7 +102,7 @@ def corpus_estimate(
     return Estimate(value, low, high, n)
 
 
-def _paired(a: Sequence[float], b: Sequence[float]) -> np.ndarray:
+def _paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> np.ndarray:
     left = np.asarray(a, dtype=float).ravel()
     right = np.asarray(b, dtype=float).ravel()
     if left.shape != right.shape:
@@ -137,7 +137,12 @@ def sign_flip_p(diffs: np.ndarray, *, seed: int = 0, n_perm: int = 1000) -> floa
 
 
 def paired_delta(
-    a: Sequence[float], b: Sequence[float], *, seed: int = 0, n_boot: int = 1000, level: float = 0.95
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    *,
+    seed: int = 0,
+    n_boot: int = 1000,
+    level: float = 0.95,
 ) -> tuple[Estimate, float]:
     """Run-vs-run difference b - a on the same samples (in the same order): the mean difference with a
     bootstrap CI over samples, and the two-sided p-value of a paired sign-flip test."""
@@ -147,7 +152,7 @@ def paired_delta(
     return estimate, p_value
 
 
-def mcnemar_p(a01: Sequence[float], b01: Sequence[float]) -> float:
+def mcnemar_p(a01: Sequence[float] | np.ndarray, b01: Sequence[float] | np.ndarray) -> float:
     """Exact (binomial) two-sided McNemar p-value for paired 0/1 outcomes: with b = #(a=1, b=0) and
     c = #(a=0, b=1), p = min(1, 2 * P[Binomial(b + c, 1/2) <= min(b, c)]), in exact integer arithmetic."""
     left = np.asarray(a01, dtype=float).ravel()

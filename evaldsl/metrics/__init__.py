@@ -1,4 +1,4 @@
-"""Metric catalogue: a metric kind + keyword parameters -> a checked, built `Metric` (and specs for the checker)."""
+"""Metric catalogue: a metric kind + keyword parameters -> a checked, built `Metric`; specs for checks."""
 
 from __future__ import annotations
 
@@ -37,10 +37,10 @@ PERPLEXITY = frozenset({"perplexity"})
 class MetricSpec:
     """What the compiler needs to know about a metric kind.
 
-    `factory(**params)` builds the metric; it also accepts the keywords `name` (the user's name for the metric,
-    default: the kind) and `base_dir` (the spec's folder, used by `python`). Prefer `build_metric`, which
-    checks the parameters first. `positional` names the parameters that may be given positionally, in order
-    (e.g. `python("mod:fn")` means path = "mod:fn"); `required` those without a default.
+    `factory(**params)` builds the metric; it also accepts the keywords `name` (the user's name for the
+    metric, default: the kind) and `base_dir` (the spec's folder, used by `python`). Prefer `build_metric`,
+    which checks the parameters first. `positional` names the parameters that may be given positionally, in
+    order (e.g. `python("mod:fn")` means path = "mod:fn"); `required` those without a default.
     """
 
     name: str
@@ -74,40 +74,95 @@ def _python(*, name: str | None = None, base_dir: Path | None = None, path: str)
 def _specs() -> dict[str, MetricSpec]:
     specs: list[MetricSpec] = []
     norm = {"normalize": bool}
-    squad = "SQuAD v1.1 normalisation (normalize = false: raw strings / whitespace tokens), max over references"
-    specs.append(MetricSpec("exact_match", GENERATE, norm, f"Exact match, 0/1; {squad}.",
-                            _maker("exact_match", ExactMatch)))
+    squad = (
+        "SQuAD v1.1 normalisation (normalize = false: raw strings / whitespace tokens), max over references"
+    )
+    specs.append(
+        MetricSpec(
+            "exact_match", GENERATE, norm, f"Exact match, 0/1; {squad}.", _maker("exact_match", ExactMatch)
+        )
+    )
     for measure in ("f1", "precision", "recall"):
-        specs.append(MetricSpec(measure, GENERATE, norm, f"Token {measure} (bag of tokens, 0-1); {squad}.",
-                                _maker(measure, TokenOverlap, measure=measure)))
-    specs.append(MetricSpec(
-        "contains", GENERATE, norm,
-        "1 if a normalised reference occurs in the normalised prediction (whole tokens), else 0.",
-        _maker("contains", Contains)))
-    specs.append(MetricSpec(
-        "regex", GENERATE, {"pattern": str}, "1 if the Python regex `pattern` is found in the prediction.",
-        _maker("regex", Regex), positional=("pattern",), required=frozenset({"pattern"})))
-    specs.append(MetricSpec(
-        "python", GENERATE, {"path": str},
-        'User function "module:function"(prediction, references, row) -> float | None; the module is looked '
-        "up in the spec's folder, then on PYTHONPATH.",
-        _python, positional=("path",), required=frozenset({"path"})))
-    specs.append(MetricSpec(
-        "bleu", GENERATE, {"tokenize": str, "lowercase": bool},
-        f"sacrebleu corpus BLEU, 0-100 (tokenize: {', '.join(sorted(BLEU_TOKENIZERS))}; default 13a).",
-        _maker("bleu", Bleu)))
-    specs.append(MetricSpec(
-        "chrf", GENERATE, {"word_order": int, "lowercase": bool},
-        "sacrebleu corpus chrF, 0-100 (word_order = 2 gives chrF++).", _maker("chrf", Chrf)))
+        specs.append(
+            MetricSpec(
+                measure,
+                GENERATE,
+                norm,
+                f"Token {measure} (bag of tokens, 0-1); {squad}.",
+                _maker(measure, TokenOverlap, measure=measure),
+            )
+        )
+    specs.append(
+        MetricSpec(
+            "contains",
+            GENERATE,
+            norm,
+            "1 if a normalised reference occurs in the normalised prediction (whole tokens), else 0.",
+            _maker("contains", Contains),
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "regex",
+            GENERATE,
+            {"pattern": str},
+            "1 if the Python regex `pattern` is found in the prediction.",
+            _maker("regex", Regex),
+            positional=("pattern",),
+            required=frozenset({"pattern"}),
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "python",
+            GENERATE,
+            {"path": str},
+            'User function "module:function"(prediction, references, row) -> float | None; the module is '
+            "looked up in the spec's folder, then on PYTHONPATH.",
+            _python,
+            positional=("path",),
+            required=frozenset({"path"}),
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "bleu",
+            GENERATE,
+            {"tokenize": str, "lowercase": bool},
+            f"sacrebleu corpus BLEU, 0-100 (tokenize: {', '.join(sorted(BLEU_TOKENIZERS))}; default 13a).",
+            _maker("bleu", Bleu),
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "chrf",
+            GENERATE,
+            {"word_order": int, "lowercase": bool},
+            "sacrebleu corpus chrF, 0-100 (word_order = 2 gives chrF++).",
+            _maker("chrf", Chrf),
+        )
+    )
     for rouge_type in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
-        specs.append(MetricSpec(
-            rouge_type, GENERATE, {"stemmer": bool},
-            f"rouge-score {rouge_type} F-measure, 0-1, max over references, mean over samples.",
-            _maker(rouge_type, Rouge, rouge_type=rouge_type)))
-    specs.append(MetricSpec(
-        "rouge", GENERATE, {"type": str, "stemmer": bool},
-        "rouge-score F-measure of the given type (rouge1..rouge9, rougeL, rougeLsum; default rougeL), 0-1.",
-        _rouge_family, positional=("type",)))
+        specs.append(
+            MetricSpec(
+                rouge_type,
+                GENERATE,
+                {"stemmer": bool},
+                f"rouge-score {rouge_type} F-measure, 0-1, max over references, mean over samples.",
+                _maker(rouge_type, Rouge, rouge_type=rouge_type),
+            )
+        )
+    specs.append(
+        MetricSpec(
+            "rouge",
+            GENERATE,
+            {"type": str, "stemmer": bool},
+            "rouge-score F-measure of the given type (rouge1..rouge9, rougeL, rougeLsum; default rougeL), "
+            "0-1.",
+            _rouge_family,
+            positional=("type",),
+        )
+    )
     for scorer in SCORERS:
         what = "ROUGE-Lsum" if scorer == "rougeL" else scorer.upper().replace("ROUGE", "ROUGE-")
         for statistic in STATISTICS:
@@ -117,20 +172,51 @@ def _specs() -> dict[str, MetricSpec]:
                 "diff": "best true minus best false reference score",
                 "acc": "1 if the best true beats the best false reference",
             }[statistic]
-            specs.append(MetricSpec(
-                metric_name, GENERATE, {},
-                f"TruthfulQA generation ({what}, 0-100, as lm-evaluation-harness): {meaning}.",
-                _maker(metric_name, TruthfulQAGen, scorer=scorer, statistic=statistic)))
-    specs.append(MetricSpec("accuracy", CHOICE, {}, "1 if the highest-log-likelihood choice is a true one.",
-                            _maker("accuracy", Accuracy)))
-    specs.append(MetricSpec(
-        "accuracy_norm", CHOICE, {},
-        "accuracy on log-likelihood / characters of the choice text (lm-eval acc_norm).",
-        _maker("accuracy_norm", AccuracyNorm)))
-    specs.append(MetricSpec("mc1", CHOICE, {}, "TruthfulQA MC1: 1 if the best answer (first true choice) wins.",
-                            _maker("mc1", MC1)))
-    specs.append(MetricSpec("mc2", CHOICE, {}, "TruthfulQA MC2: normalised probability mass of true choices.",
-                            _maker("mc2", MC2)))
+            specs.append(
+                MetricSpec(
+                    metric_name,
+                    GENERATE,
+                    {},
+                    f"TruthfulQA generation ({what}, 0-100, as lm-evaluation-harness): {meaning}.",
+                    _maker(metric_name, TruthfulQAGen, scorer=scorer, statistic=statistic),
+                )
+            )
+    specs.append(
+        MetricSpec(
+            "accuracy",
+            CHOICE,
+            {},
+            "1 if the highest-log-likelihood choice is a true one.",
+            _maker("accuracy", Accuracy),
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "accuracy_norm",
+            CHOICE,
+            {},
+            "accuracy on log-likelihood / characters of the choice text (lm-eval acc_norm).",
+            _maker("accuracy_norm", AccuracyNorm),
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "mc1",
+            CHOICE,
+            {},
+            "TruthfulQA MC1: 1 if the best answer (first true choice) wins.",
+            _maker("mc1", MC1),
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "mc2",
+            CHOICE,
+            {},
+            "TruthfulQA MC2: normalised probability mass of true choices.",
+            _maker("mc2", MC2),
+        )
+    )
     for metric_name, unit, transform, doc in (
         ("perplexity", "tokens", "exp", "exp(-sum loglik / sum tokens)"),
         ("cross_entropy", "tokens", "nats", "-sum loglik / sum tokens (nats per token)"),
@@ -138,8 +224,15 @@ def _specs() -> dict[str, MetricSpec]:
         ("byte_perplexity", "bytes", "exp", "exp(-sum loglik / sum UTF-8 bytes)"),
         ("bits_per_byte", "bytes", "bits", "-sum loglik / sum UTF-8 bytes / ln 2"),
     ):
-        specs.append(MetricSpec(metric_name, PERPLEXITY, {}, f"Corpus {doc}.",
-                                _maker(metric_name, LoglikRatio, unit=unit, transform=transform)))
+        specs.append(
+            MetricSpec(
+                metric_name,
+                PERPLEXITY,
+                {},
+                f"Corpus {doc}.",
+                _maker(metric_name, LoglikRatio, unit=unit, transform=transform),
+            )
+        )
     return {spec.name: spec for spec in specs}
 
 

@@ -1,4 +1,4 @@
-"""Metric interface: a `MetricInput` (one sample) goes in; a score or corpus sufficient statistics come out."""
+"""Metric interface: a `MetricInput` (one sample) in; a score or corpus sufficient statistics out."""
 
 from __future__ import annotations
 
@@ -24,20 +24,26 @@ class SampleMetric(Protocol):
     """Scored per sample and aggregated by mean. `score` returns None when the sample cannot be scored
     (e.g. no references): such samples are counted, never turned into 0."""
 
-    name: str
-    kind: Literal["sample"]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> Literal["sample"]: ...
 
     def score(self, s: MetricInput) -> float | None: ...
 
 
 @runtime_checkable
 class CorpusMetric(Protocol):
-    """Corpus-level (BLEU, chrF, perplexity). `stats` gives the per-sample sufficient statistics (a fixed-length
-    list, or None when the sample cannot be scored); `combine` turns their column sums into the value, so a
-    bootstrap resamples rows, sums them and combines."""
+    """Corpus-level (BLEU, chrF, perplexity). `stats` gives the per-sample sufficient statistics (a
+    fixed-length list, or None when the sample cannot be scored); `combine` turns their column sums into the
+    value, so a bootstrap resamples rows, sums them and combines."""
 
-    name: str
-    kind: Literal["corpus"]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> Literal["corpus"]: ...
 
     def stats(self, s: MetricInput) -> list[float] | None: ...
 

@@ -72,7 +72,7 @@ class AccuracyNorm:
             )
         if any(len(choice) == 0 for choice in s.choices):
             return None
-        normed = [ll / float(len(choice)) for ll, choice in zip(lls, s.choices)]
+        normed = [ll / float(len(choice)) for ll, choice in zip(lls, s.choices, strict=True)]
         return float(labels[_argmax(normed)] == 1)
 
 
@@ -110,5 +110,5 @@ class MC2:
         if top == math.inf:
             raise MetricError(f"metric {self.name!r}: a log-likelihood of +inf is not a probability")
         weights = [math.exp(ll - top) for ll in lls]
-        true_mass = math.fsum(w for w, label in zip(weights, labels) if label == 1)
+        true_mass = math.fsum(w for w, label in zip(weights, labels, strict=True) if label == 1)
         return true_mass / math.fsum(weights)

@@ -1,4 +1,4 @@
-"""N-gram overlap metrics: prediction + references -> sacrebleu BLEU/chrF statistics or rouge-score F-measure."""
+"""N-gram overlap: prediction + references -> sacrebleu BLEU/chrF statistics or rouge-score F-measure."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sacrebleu.metrics import BLEU, CHRF
 
 from evaldsl.metrics.base import MetricError, MetricInput
 
-# sacrebleu tokenizers that need no extra package and no download (spm/flores fetch a model; mecab needs MeCab).
+# sacrebleu tokenizers needing no extra package and no download (spm/flores fetch a model; mecab: MeCab).
 BLEU_TOKENIZERS = frozenset({"13a", "intl", "zh", "char", "none"})
 _ROUGE_TYPE = re.compile(r"rouge[1-9]|rougeL|rougeLsum")
 
@@ -74,7 +74,9 @@ class Chrf:
 
     def __post_init__(self) -> None:
         if not 0 <= self.word_order <= 2:
-            raise MetricError(f"metric {self.name!r}: chrf word_order must be 0, 1 or 2, got {self.word_order}")
+            raise MetricError(
+                f"metric {self.name!r}: chrf word_order must be 0, 1 or 2, got {self.word_order}"
+            )
         object.__setattr__(self, "_chrf", CHRF(word_order=self.word_order, lowercase=self.lowercase))
 
     @property

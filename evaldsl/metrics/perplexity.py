@@ -1,4 +1,4 @@
-"""Perplexity-mode corpus metrics: per-text log-likelihood and units -> perplexity, cross-entropy, bits/byte."""
+"""Perplexity-mode corpus metrics: per-text log-likelihood and units -> perplexity, cross-entropy, bpb."""
 
 from __future__ import annotations
 

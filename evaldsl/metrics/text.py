@@ -1,4 +1,4 @@
-"""String metrics on a prediction and its references (SQuAD-style EM / token F1, contains, regex) -> floats."""
+"""String metrics: a prediction and its references -> SQuAD EM / token F1, contains, regex scores."""
 
 from __future__ import annotations
 
@@ -125,7 +125,9 @@ class Regex:
         try:
             compiled = re.compile(self.pattern)
         except re.error as exc:
-            raise MetricError(f"metric {self.name!r}: invalid regular expression {self.pattern!r}: {exc}") from exc
+            raise MetricError(
+                f"metric {self.name!r}: invalid regular expression {self.pattern!r}: {exc}"
+            ) from exc
         object.__setattr__(self, "_compiled", compiled)
 
     def score(self, s: MetricInput) -> float | None:

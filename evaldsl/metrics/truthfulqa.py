@@ -1,4 +1,4 @@
-"""TruthfulQA generation metrics: completion + true/false references -> X_max / X_diff / X_acc (lm-eval style)."""
+"""TruthfulQA generation metrics: completion + true/false references -> X_max / X_diff / X_acc."""
 
 from __future__ import annotations
 

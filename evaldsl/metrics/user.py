@@ -1,4 +1,4 @@
-"""Opt-in user metrics: "module:function" + the spec's folder -> a sample metric calling fn(prediction, refs, row)."""
+"""Opt-in user metrics: "module:function" + the spec's folder -> a sample metric calling that function."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def load_function(target: str, base_dir: Path | None) -> tuple[UserFunction, str
     and a fingerprint of its module's source (for cache keys). Any failure is a MetricError."""
     match = _TARGET.fullmatch(target.strip()) if isinstance(target, str) else None
     if match is None:
-        raise MetricError(f"python metric target must look like \"module:function\", got {target!r}")
+        raise MetricError(f'python metric target must look like "module:function", got {target!r}')
     module_name, function_name = match.groups()
     path = _module_file(base_dir, module_name) if base_dir is not None else None
     where = f"{base_dir} or PYTHONPATH" if base_dir is not None else "PYTHONPATH"
@@ -72,7 +72,9 @@ def load_function(target: str, base_dir: Path | None) -> tuple[UserFunction, str
     except MetricError:
         raise
     except ModuleNotFoundError as exc:
-        raise MetricError(f"python metric: module {module_name!r} not found (looked in {where}): {exc}") from exc
+        raise MetricError(
+            f"python metric: module {module_name!r} not found (looked in {where}): {exc}"
+        ) from exc
     except Exception as exc:  # the user's module failed while importing
         raise MetricError(
             f"python metric: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
@@ -124,14 +126,17 @@ class PythonMetric:
         try:
             value = self._function(s.prediction, list(s.references), dict(s.row))
         except Exception as exc:
-            raise MetricError(f"metric {self.name!r}: {self.path} raised {type(exc).__name__}: {exc}") from exc
+            raise MetricError(
+                f"metric {self.name!r}: {self.path} raised {type(exc).__name__}: {exc}"
+            ) from exc
         if value is None:
             return None
         if isinstance(value, numbers.Real):
             result = float(value)
             if math.isnan(result):
                 raise MetricError(
-                    f"metric {self.name!r}: {self.path} returned NaN (return None for a sample it cannot score)"
+                    f"metric {self.name!r}: {self.path} returned NaN "
+                    "(return None for a sample it cannot score)"
                 )
             return result
         raise MetricError(

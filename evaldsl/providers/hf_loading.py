@@ -1,4 +1,4 @@
-"""Where an `hf` model comes from and how it is loaded: a model id + base folder in, a ready `LoadedModel` out."""
+"""Where an `hf` model comes from and how it is loaded: a model id + base folder in, a `LoadedModel` out."""
 
 from __future__ import annotations
 
@@ -50,6 +50,8 @@ class LoadedModel:
     cache_kwarg: str  # "cache" (transformers >= 5) or "past_key_values"
     cache_attr: str  # the output attribute holding the key/value cache
     logits_kwarg: str | None  # "logits_to_keep" / "num_logits_to_keep" where the model supports it
+    vocab_size: int
+    kv_bytes_per_token: int  # key/value cache size of one token of one sequence (all layers)
 
 
 def resolve_source(model_id: str, base_dir: Path) -> ModelSource:
@@ -68,7 +70,9 @@ def resolve_source(model_id: str, base_dir: Path) -> ModelSource:
         candidate = base_dir / candidate
     if candidate.is_dir():
         if not (candidate / "config.json").is_file():
-            raise ProviderError(f"hf model folder {candidate} has no config.json, so it is not a transformers model")
+            raise ProviderError(
+                f"hf model folder {candidate} has no config.json, so it is not a transformers model"
+            )
         resolved = candidate.resolve()
         return ModelSource("local", resolved, f"files:{_folder_fingerprint(resolved)}")
     if candidate.exists():
@@ -78,14 +82,14 @@ def resolve_source(model_id: str, base_dir: Path) -> ModelSource:
         return ModelSource("hub-cache", snapshot, f"revision:{snapshot.name}", revision=snapshot.name)
     raise ProviderError(
         f"hf model {raw!r} was not found: it is not the packaged default model ('{DEFAULT_MODEL_ID}'), "
-        f"not a folder (looked for {candidate}), and not in the local Hugging Face cache ({_hub_cache_dir()}). "
-        f"Models are never downloaded during a run: fetch it first (e.g. `hf download {raw}`) or give a local "
-        "path, relative to the spec's folder or absolute."
+        f"not a folder (looked for {candidate}), and not in the local Hugging Face cache "
+        f"({_hub_cache_dir()}). Models are never downloaded during a run: fetch it first (e.g. "
+        f"`hf download {raw}`) or give a local path, relative to the spec's folder or absolute."
     )
 
 
 def _folder_fingerprint(folder: Path) -> str:
-    """Names, sizes and mtimes of the model's files: cheap (no reading of weights) yet changes on any rewrite."""
+    """Names, sizes and mtimes of the model's files: cheap (weights are not read), changes on any rewrite."""
     entries = []
     for path in sorted(folder.iterdir()):
         if path.is_file() and not path.name.startswith(".") and path.suffix in _FINGERPRINT_SUFFIXES:
@@ -168,7 +172,7 @@ def resolve_dtype(requested: str, device: str, declared: str | None) -> str:
 
 
 def load_model(source: ModelSource, device: str, dtype: str, *, progress: bool = True) -> LoadedModel:
-    """Load tokenizer and weights from disk only (`local_files_only=True`), move them to `device`, eval mode."""
+    """Load tokenizer and weights from disk only (`local_files_only=True`), on `device`, in eval mode."""
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -206,7 +210,33 @@ def load_model(source: ModelSource, device: str, dtype: str, *, progress: bool =
         cache_kwarg=cache_kwarg,
         cache_attr=cache_kwarg,
         logits_kwarg=logits_kwarg,
+        vocab_size=_vocab_size(model),
+        kv_bytes_per_token=_kv_bytes_per_token(model, torch_dtype),
     )
+
+
+def _text_config(model: Any) -> Any:
+    config = model.config
+    return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+
+def _vocab_size(model: Any) -> int:
+    embeddings = model.get_output_embeddings()
+    weight = getattr(embeddings, "weight", None)
+    if weight is not None:
+        return int(weight.shape[0])
+    return int(getattr(_text_config(model), "vocab_size", 0) or 50_000)
+
+
+def _kv_bytes_per_token(model: Any, torch_dtype: Any) -> int:
+    """An estimate (exact for standard decoders) used to size the choice-scoring batches."""
+    config = _text_config(model)
+    layers = int(getattr(config, "num_hidden_layers", 0) or 24)
+    hidden = int(getattr(config, "hidden_size", 0) or 1024)
+    heads = int(getattr(config, "num_attention_heads", 0) or 16)
+    kv_heads = int(getattr(config, "num_key_value_heads", 0) or heads)
+    head_dim = int(getattr(config, "head_dim", 0) or hidden // heads)
+    return 2 * layers * kv_heads * head_dim * torch_dtype.itemsize
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> tuple[int, ...]:
@@ -220,9 +250,7 @@ def _eos_ids(model: Any, tokenizer: Any) -> tuple[int, ...]:
 
 def _max_length(model: Any, tokenizer: Any) -> int:
     """The model's window, as lm-evaluation-harness finds it: config first, then the tokenizer, then 2048."""
-    config = model.config
-    if hasattr(config, "get_text_config"):
-        config = config.get_text_config()
+    config = _text_config(model)
     for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
         value = getattr(config, attr, None)
         if isinstance(value, int) and value > 0:

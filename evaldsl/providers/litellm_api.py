@@ -31,7 +31,9 @@ from ..records import (
 from .base import ProviderError
 from .retry import AdaptiveLimiter, Failure, backoff_delay, classify
 
-_CREDENTIAL_NAME = re.compile(r"(^|_)(key|secret|password|token|credentials)$")
+_CREDENTIAL_NAME = re.compile(
+    r"(^|_)(key|secret|password|passwd|credentials|(session|auth|ad|access|bearer|id|refresh)_token)$"
+)
 _LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 
 

@@ -1,4 +1,4 @@
-"""Parity of bleu/chrf (summed per-sample statistics vs sacrebleu corpus scores) and rouge (vs rouge-score)."""
+"""Parity of bleu/chrf (summed per-sample statistics vs sacrebleu corpus scores) and rouge (rouge-score)."""
 
 from __future__ import annotations
 
@@ -13,32 +13,59 @@ from evaldsl.stats import corpus_estimate
 
 # German -> English news-style translations: system output and 1-3 human references per segment.
 MT: list[tuple[str, tuple[str, ...]]] = [
-    ("The government announced new measures against inflation on Tuesday.",
-     ("On Tuesday the government announced new measures to fight inflation.",
-      "The government unveiled new anti-inflation measures on Tuesday.")),
-    ("The train to Munich was delayed by two hours because of the storm.",
-     ("Because of the storm, the train to Munich was two hours late.",)),
-    ("Scientists have discovered a new species of frog in the rainforest.",
-     ("Researchers discovered a new frog species in the rainforest.",
-      "A new species of frog has been discovered by scientists in the rain forest.",
-      "Scientists found a previously unknown frog species in the jungle.")),
+    (
+        "The government announced new measures against inflation on Tuesday.",
+        (
+            "On Tuesday the government announced new measures to fight inflation.",
+            "The government unveiled new anti-inflation measures on Tuesday.",
+        ),
+    ),
+    (
+        "The train to Munich was delayed by two hours because of the storm.",
+        ("Because of the storm, the train to Munich was two hours late.",),
+    ),
+    (
+        "Scientists have discovered a new species of frog in the rainforest.",
+        (
+            "Researchers discovered a new frog species in the rainforest.",
+            "A new species of frog has been discovered by scientists in the rain forest.",
+            "Scientists found a previously unknown frog species in the jungle.",
+        ),
+    ),
     ("The museum is closed on Mondays.", ("The museum is closed on Mondays.",)),
-    ("He said that he would not stand for re-election.",
-     ("He said he would not run for re-election.", "He announced he would not seek re-election.")),
-    ("Prices for heating oil rose by 12 percent compared to last year.",
-     ("Heating oil prices rose 12% year on year.",)),
-    ("The match ended 2:1 for the home team.",
-     ("The game ended 2-1 to the home side.", "The home team won the match 2-1.")),
-    ("Many residents complain about the noise from the construction site.",
-     ("Many residents are complaining about noise from the building site.",)),
-    ("The new bridge is expected to open in spring 2026.",
-     ("The new bridge should open in the spring of 2026.", "The new bridge is due to open in spring 2026.")),
+    (
+        "He said that he would not stand for re-election.",
+        ("He said he would not run for re-election.", "He announced he would not seek re-election."),
+    ),
+    (
+        "Prices for heating oil rose by 12 percent compared to last year.",
+        ("Heating oil prices rose 12% year on year.",),
+    ),
+    (
+        "The match ended 2:1 for the home team.",
+        ("The game ended 2-1 to the home side.", "The home team won the match 2-1."),
+    ),
+    (
+        "Many residents complain about the noise from the construction site.",
+        ("Many residents are complaining about noise from the building site.",),
+    ),
+    (
+        "The new bridge is expected to open in spring 2026.",
+        (
+            "The new bridge should open in the spring of 2026.",
+            "The new bridge is due to open in spring 2026.",
+        ),
+    ),
     ("Zürich's city council approved the budget.", ("The Zürich city council approved the budget.",)),
     ("", ("The meeting was postponed.",)),
     ("Das ist nicht übersetzt.", ("This was not translated.",)),
-    ("The company wants to create 500 new jobs by the end of the year.",
-     ("The firm plans to create 500 new jobs by year-end.",
-      "By the end of the year the company wants to have created 500 new jobs.")),
+    (
+        "The company wants to create 500 new jobs by the end of the year.",
+        (
+            "The firm plans to create 500 new jobs by year-end.",
+            "By the end of the year the company wants to have created 500 new jobs.",
+        ),
+    ),
     ("Children under six travel free of charge.", ("Children under the age of six travel for free.",)),
 ]
 
@@ -74,7 +101,9 @@ def test_bleu_parity_single_reference_and_options() -> None:
     first = [[r[0] for _, r in MT]]
     metric = build_metric("bleu", {})
     rows = [metric.stats(MetricInput(prediction=p, references=(r[0],))) for p, r in MT]
-    assert metric.combine(np.sum(rows, axis=0)) == pytest.approx(sacrebleu.corpus_bleu(hyps, first).score, abs=1e-9)
+    assert metric.combine(np.sum(rows, axis=0)) == pytest.approx(
+        sacrebleu.corpus_bleu(hyps, first).score, abs=1e-9
+    )
     hyps, streams = _streams()
     expected = sacrebleu.corpus_bleu(hyps, streams, tokenize="intl", lowercase=True).score
     assert _corpus("bleu", {"tokenize": "intl", "lowercase": True}) == pytest.approx(expected, abs=1e-9)
@@ -89,8 +118,11 @@ def test_chrf_parity() -> None:
 
 def test_single_sample_and_perfect_match() -> None:
     metric = build_metric("bleu", {})
-    row = metric.stats(MetricInput(prediction="The museum is closed on Mondays.",
-                                   references=("The museum is closed on Mondays.",)))
+    row = metric.stats(
+        MetricInput(
+            prediction="The museum is closed on Mondays.", references=("The museum is closed on Mondays.",)
+        )
+    )
     assert metric.combine(np.asarray(row)) == pytest.approx(100.0)
     empty = metric.stats(MetricInput(prediction="", references=("Something.",)))
     assert empty is not None and metric.combine(np.asarray(empty)) == 0.0
@@ -115,7 +147,9 @@ def test_rouge_parity(rouge_type: str) -> None:
     assert metric.kind == "sample"
     for pred, refs in MT:
         expected = max(scorer.score(r, pred)[rouge_type].fmeasure for r in refs)
-        assert metric.score(MetricInput(prediction=pred, references=refs)) == pytest.approx(expected, abs=1e-12)
+        assert metric.score(MetricInput(prediction=pred, references=refs)) == pytest.approx(
+            expected, abs=1e-12
+        )
 
 
 def test_rouge_hand_values_and_family() -> None:

@@ -1,4 +1,4 @@
-"""Tests for SQuAD-style exact match / token F1, contains and regex: hand values and a re-statement of SQuAD."""
+"""Tests for SQuAD-style exact match / token F1, contains and regex: hand values, SQuAD re-statement."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from evaldsl.records import MetricInput
 QA = [
     ("Denver Broncos", ("Denver Broncos", "Broncos")),
     ("The Denver Broncos won Super Bowl 50.", ("Denver Broncos",)),
-    ("Santa Clara, California", ("Santa Clara, California", "Levi's Stadium", "Levi's Stadium in Santa Clara")),
+    (
+        "Santa Clara, California",
+        ("Santa Clara, California", "Levi's Stadium", "Levi's Stadium in Santa Clara"),
+    ),
     ("in the year 1889", ("1889",)),
     ("Gustave Eiffel's company", ("Gustave Eiffel", "Eiffel's engineering company")),
     ("an apple a day", ("The apple",)),
@@ -88,7 +91,9 @@ def test_normalize_false_compares_raw_strings() -> None:
     assert score("exact_match", "Paris", ("paris",), normalize=False) == 0.0
     assert score("exact_match", "Paris", ("Paris",), normalize=False) == 1.0
     # raw whitespace tokens: "Paris." != "Paris"; "the" is kept
-    assert score("f1", "the city Paris.", ("the Paris",), normalize=False) == pytest.approx(2 * (1 / 3) * 0.5 / (5 / 6))
+    assert score("f1", "the city Paris.", ("the Paris",), normalize=False) == pytest.approx(
+        2 * (1 / 3) * 0.5 / (5 / 6)
+    )
     assert score("f1", "Paris.", ("Paris",), normalize=False) == 0.0
 
 
