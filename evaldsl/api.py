@@ -74,11 +74,11 @@ def check(path: str | Path, text: str | None = None) -> CheckResult:
     program, diagnostics = resolve(path, text)
     spec, lowering = lower(program)
     diagnostics = diagnostics + lowering
-    if not any(d.is_error for d in diagnostics):
-        diagnostics += run_checks(spec)
-    else:
-        # Still report what the checks find in the parts that did lower, so one pass shows every problem.
-        diagnostics += [d for d in run_checks(spec) if d.code not in ("E301", "E305", "E312", "E313")]
+    # Definitions that did not compile were reported; references to them must not be reported as unknown too.
+    # All else the checks find in the parts that did compile is reported, so one pass shows every problem.
+    compiled = {*spec.datasets, *spec.models, *spec.prompts, *spec.metrics, *spec.judges, *spec.evals}
+    written = {name for table in program.definitions.values() for name in table} | program.dropped
+    diagnostics += run_checks(spec, frozenset(written - compiled))
     unique: dict[tuple[object, ...], Diagnostic] = {}
     for d in diagnostics:
         unique.setdefault((d.code, d.message, sort_key(d)), d)

@@ -143,7 +143,10 @@ def run(
         if outcome.message:
             _err(f"{outcome.status}: {outcome.message}")
     else:
-        print_outcome(Console(), data, cache_hits=outcome.cache_hits, model_calls=outcome.model_calls)
+        out = Console()
+        if not out.is_terminal:
+            out = Console(width=max(out.width, 120))
+        print_outcome(out, data, cache_hits=outcome.cache_hits, model_calls=outcome.model_calls)
     raise typer.Exit(outcome.exit_code)
 
 

@@ -69,8 +69,8 @@ def _source_line(sources: Mapping[str, str], span: Span) -> str | None:
     text = sources.get(span.file)
     if text is None:
         try:
-            text = Path(span.file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = Path(span.file).read_bytes().decode("utf-8", errors="replace")
+        except OSError:
             return None
     lines = text.splitlines()
     if 1 <= span.line <= len(lines):
@@ -108,7 +108,8 @@ def _excerpt(s: Span, sources: Mapping[str, str]) -> list[str]:
     line = _source_line(sources, s)
     if line is None:
         return []
-    line = line.replace("\t", " ")
+    # One printable character per source character, so the caret stays under the right column.
+    line = "".join(" " if c == "\t" else c if c.isprintable() else "\N{REPLACEMENT CHARACTER}" for c in line)
     gutter = f"{s.line:>4} | "
     start = max(s.column - 1, 0)
     end = s.end_column - 1 if s.end_line == s.line else len(line.rstrip())

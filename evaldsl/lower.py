@@ -33,12 +33,24 @@ DATA_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet")
 
 
 class _Bad(Exception):
-    """A value of the wrong type: `expected` names what was wanted."""
+    """A value of the wrong type: `expected` names what was wanted, `got` what was written (when its type is
+    not enough), `span` the offending item inside a list."""
 
-    def __init__(self, expected: str, span: Span | None = None):
+    def __init__(self, expected: str, span: Span | None = None, *, got: str | None = None,
+                 hint: str | None = None):
         super().__init__(expected)
         self.expected = expected
         self.span = span
+        self.got = got
+        self.hint = hint
+
+
+class _Values(dict):  # type: ignore[type-arg]
+    """Converted attributes of one block, remembering those that were written but had a bad value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.invalid: set[str] = set()
 
 
 # ---- value converters ---------------------------------------------------------------------------------
@@ -59,14 +71,14 @@ def _int(v: ast.Value) -> int:
 def _nonneg_int(v: ast.Value) -> int:
     n = _int(v)
     if n < 0:
-        raise _Bad("a non-negative integer")
+        raise _Bad("a non-negative integer", got=str(n))
     return n
 
 
 def _pos_int(v: ast.Value) -> int:
     n = _int(v)
     if n < 1:
-        raise _Bad("a positive integer")
+        raise _Bad("a positive integer", got=str(n))
     return n
 
 
@@ -95,7 +107,7 @@ def _refs(v: ast.Value) -> tuple[NameRef, ...]:
         out = []
         for item in v.items:
             if not isinstance(item, ast.Ref):
-                raise _Bad("a list of names", item.span)
+                raise _Bad("a list of names", item.span, got=ast.describe(item))
             out.append(_ref(item))
         return tuple(out)
     raise _Bad("a list of names")
@@ -113,7 +125,9 @@ def _enum(*choices: str) -> Callable[[ast.Value], str]:
     def convert(v: ast.Value) -> str:
         value = _str(v)
         if value not in choices:
-            raise _Bad(" or ".join(f'"{c}"' for c in choices))
+            quoted = [f'"{c}"' for c in choices]
+            raise _Bad("one of " + ", ".join(quoted[:-1]) + " or " + quoted[-1], got=f'"{value}"',
+                       hint=did_you_mean(value, choices))
         return value
 
     return convert
@@ -133,7 +147,7 @@ def _rows(v: ast.Value) -> tuple[dict[str, Any], ...]:
     for item in v.items:
         value = constant(item) if isinstance(item, ast.MapV) else None
         if not isinstance(value, dict):
-            raise _Bad("a list of maps of literal values", item.span)
+            raise _Bad("a list of maps of literal values", item.span, got=ast.describe(item))
         rows.append(value)
     return tuple(rows)
 
@@ -192,7 +206,7 @@ class Lowerer:
         allow_assert: bool = False,
     ) -> tuple[dict[str, tuple[Any, ast.Attribute]], list[ast.Entry]]:
         """Convert a block's attributes by schema; return them with the other entries the block may hold."""
-        values: dict[str, tuple[Any, ast.Attribute]] = {}
+        values: dict[str, tuple[Any, ast.Attribute]] = _Values()
         others: list[ast.Entry] = []
         seen: dict[str, ast.Attribute] = {}
         for entry in body:
@@ -220,13 +234,10 @@ class Lowerer:
                 try:
                     values[entry.name] = (convert(entry.value), entry)
                 except _Bad as bad:
-                    self.error(
-                        "E303",
-                        f"`{entry.name}` must be {bad.expected}, got {ast.describe(entry.value)}"
-                        if bad.span is None
-                        else f"`{entry.name}` must be {bad.expected}",
-                        bad.span or entry.value.span,
-                    )
+                    values.invalid.add(entry.name)  # type: ignore[attr-defined]
+                    got = bad.got or ast.describe(entry.value)
+                    self.error("E303", f"`{entry.name}` must be {bad.expected}, got {got}",
+                               bad.span or entry.value.span, bad.hint)
             elif isinstance(entry, ast.Block) and allow_blocks and entry.keyword in allow_blocks and not entry.name:
                 others.append(entry)
             elif isinstance(entry, ast.Assign) and allow_assign and entry.keyword == allow_assign:
@@ -247,12 +258,20 @@ class Lowerer:
                     hint = "asserts belong in `eval` blocks"
                 elif allow_blocks:
                     hint = f"allowed here: {', '.join(allow_blocks)}"
+                elif isinstance(entry, ast.Block) and entry.keyword == "fewshot":
+                    hint = "`fewshot { ... }` belongs in a `prompt` block"
+                elif isinstance(entry, ast.Assign) and entry.keyword == "field":
+                    hint = "derived fields are defined in a `dataset` block"
+                elif isinstance(entry, (ast.Block, ast.Assign, ast.TemplateDef)):
+                    hint = f"a {kind} block holds `name = value` attributes; definitions go at the top level"
                 self.error("E204", f"{what} is not allowed in {kind}", where, hint)
         return values, others
 
     def required(self, kind: str, name: str, values: Mapping[str, Any], attr: str, span: Span) -> bool:
         if attr in values:
             return True
+        if attr in getattr(values, "invalid", ()):
+            return False  # written with a bad value: already reported
         self.error("E304", f"{kind} `{name}` needs `{attr}`", span, f"add `{attr} = ...` to the block")
         return False
 
@@ -470,15 +489,19 @@ class Lowerer:
             "delimiter": _str,
             "metrics": _refs,
             "limit": _nonneg_int,
+            "max_tokens": _pos_int,
+            "stop": _str_list,
+            "chat_template": _bool,
             "description": _str,
         }
         values, others = self.attributes("eval", node.body, schema, allow_assert=True)
         asserts = [a for a in (self.assertion(e) for e in others if isinstance(e, ast.Assert)) if a is not None]
         ok = self.required("eval", d.name, values, "dataset", span)
         ok = self.required("eval", d.name, values, "models", span) and ok
-        if not ok:
-            return None
+        if not ok or getattr(values, "invalid", None):
+            return None  # with a bad attribute value the eval's own checks would report spurious errors
         fields = {k: v for k, (v, _) in values.items() if k != "description"}
+        fields["overrides"] = {k: fields.pop(k) for k in ("max_tokens", "stop", "chat_template") if k in fields}
         prompt = fields.pop("prompt", None)
         if isinstance(prompt, SampleValue):
             fields["inline_prompt"] = prompt

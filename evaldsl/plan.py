@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import PurePath
 from typing import Any
 
 from .checks.metrics import bind_params
@@ -30,8 +31,18 @@ class PlanError(Exception):
     """A selection that matches nothing (unknown --eval / --model)."""
 
 
+def _portable(payload: dict[str, Any]) -> dict[str, Any]:
+    """Where files live is no part of a node's meaning: a dataset path keeps only its suffix (the file's bytes
+    are hashed as `data_hash`) and a metric's `base_dir` is dropped, so moving a project keeps every hash."""
+    payload = {k: v for k, v in payload.items() if k != "base_dir"}
+    dataset = payload.get("dataset")
+    if isinstance(dataset, dict) and isinstance(dataset.get("path"), str):
+        payload["dataset"] = {**dataset, "path": PurePath(dataset["path"]).suffix.lower()}
+    return payload
+
+
 def _finish(node: GraphNode, nodes: dict[str, Any]) -> Any:
-    payload = without_spans(node.model_dump(mode="json", exclude={"id", "inputs", "hash"}))
+    payload = _portable(without_spans(node.model_dump(mode="json", exclude={"id", "inputs", "hash"})))
     upstream = [nodes[i].hash for i in node.inputs]
     return node.model_copy(update={"hash": content_hash({"node": payload, "inputs": upstream})})
 
@@ -116,7 +127,7 @@ def plan(
                 kind=_CALL_KIND[ev.mode],  # type: ignore[arg-type]
                 inputs=(render_id,),
                 eval=ev.name,
-                model=spec.models[m].config,
+                model=spec.models[m].config.model_copy(update=ev.overrides),
             ))
             for m in chosen
         }

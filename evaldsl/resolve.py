@@ -37,6 +37,7 @@ class Program:
     root: Path
     definitions: dict[str, dict[str, Definition]] = field(default_factory=lambda: {k: {} for k in DEFINITION_KINDS})
     sources: dict[str, str] = field(default_factory=dict)
+    dropped: set[str] = field(default_factory=set)  # names of definitions with an unknown statement keyword
 
     def names(self, kind: str) -> list[str]:
         return list(self.definitions[kind])
@@ -191,7 +192,7 @@ class _Resolver:
         keyword, keyword_span = entry.keyword, entry.keyword_span
         if isinstance(entry, ast.TemplateDef):
             if keyword != "template":
-                return self._unknown_keyword(keyword, keyword_span, {"template"})
+                return self._unknown_keyword(keyword, keyword_span, {"template"}, entry.name)
             if prefix is not None:
                 self.diagnostics.append(
                     Diagnostic(code="E204", message="templates cannot be defined inside a template", span=entry.span)
@@ -211,27 +212,30 @@ class _Resolver:
                         )
                     )
                     return
-                return self._unknown_keyword(keyword, keyword_span, _BLOCK_KINDS | {"template"})
+                return self._unknown_keyword(keyword, keyword_span, _BLOCK_KINDS | {"template"}, entry.name)
             name = entry.name if prefix is None else f"{prefix}.{entry.name}"
             assert entry.name_span is not None
             self.define(keyword, name, entry, entry.name_span, base_dir, params)
             return
         assert isinstance(entry, ast.Assign)
         if keyword not in _ASSIGN_KINDS:
-            return self._unknown_keyword(keyword, keyword_span, _ASSIGN_KINDS | {"dataset", "judge"})
+            return self._unknown_keyword(keyword, keyword_span, _ASSIGN_KINDS | {"dataset", "judge"}, entry.name)
         name = entry.name if prefix is None else f"{prefix}.{entry.name}"
         if keyword == "eval" and isinstance(entry.value, ast.Call):
             self.instantiate(name, entry, entry.value, depth)
             return
         self.define(keyword, name, entry, entry.name_span, base_dir, params)
 
-    def _unknown_keyword(self, keyword: str, span: Span, valid: set[str]) -> None:
+    def _unknown_keyword(self, keyword: str, span: Span, valid: set[str], name: str | None) -> None:
+        if name is not None:
+            self.program.dropped.add(name)
         self.diagnostics.append(
             Diagnostic(
                 code="E203",
                 message=f"unknown statement `{keyword}`",
                 span=span,
                 hint=did_you_mean(keyword, valid)
+                or _prefix_match(keyword, valid)
                 or "statements are: import, dataset, model, prompt, metric, judge, template, eval",
             )
         )
@@ -276,7 +280,13 @@ class _Resolver:
             return
         if depth >= _MAX_TEMPLATE_DEPTH:
             self.diagnostics.append(
-                Diagnostic(code="E209", message=f"template `{call.func}` instantiates itself too deeply", span=call.span)
+                Diagnostic(
+                    code="E209",
+                    message=f"template `{call.func}` instantiates itself too deeply",
+                    span=call.span,
+                    hint=f"templates nest at most {_MAX_TEMPLATE_DEPTH} deep: does `{call.func}` instantiate "
+                    "itself, directly or through another template?",
+                )
             )
             return
         tdef = template.node
@@ -325,10 +335,12 @@ class _Resolver:
                     bound[param.name] = param.default
         if not ok:
             return
+        # Names other definitions can refer to (evals are never referred to, so `eval mc1` and metric `mc1` coexist).
         local = {
             e.name
             for e in tdef.body
-            if isinstance(e, (ast.Block, ast.Assign)) and e.name is not None and e.keyword in _BLOCK_KINDS | _ASSIGN_KINDS
+            if isinstance(e, (ast.Block, ast.Assign)) and e.name is not None
+            and e.keyword in (_BLOCK_KINDS | _ASSIGN_KINDS) - {"eval"}
         }
         constants = {k: v for k, v in ((k, constant(v)) for k, v in bound.items()) if v is not _NOT_CONSTANT}
         substitute = _Substitution(bound, local, name)
@@ -349,6 +361,13 @@ class _Resolver:
                     hint="a template must contain at least one `eval` block",
                 )
             )
+
+
+def _prefix_match(word: str, valid: set[str]) -> str | None:
+    """'did you mean' for an abbreviation or an extension of a keyword (`evaluation` → `eval`)."""
+    lowered = word.lower()
+    matches = sorted(v for v in valid if lowered.startswith(v) or v.startswith(lowered))
+    return f"did you mean `{matches[0]}`?" if len(matches) == 1 else None
 
 
 NOT_CONSTANT = object()

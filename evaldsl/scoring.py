@@ -28,7 +28,7 @@ def output_error(out: Output) -> str | None:
 def metric_input(sample: Sample, out: Output) -> MetricInput:
     """What a metric sees for one sample whose model call succeeded."""
     if isinstance(out, Generation):
-        return MetricInput(prediction=out.text, references=sample.references, incorrect=sample.incorrect,
+        return MetricInput(prediction=out.text.strip(), references=sample.references, incorrect=sample.incorrect,
                            row=sample.row)
     if isinstance(out, ChoiceScores):
         return MetricInput(choices=sample.choices, choice_logliks=out.logliks, labels=sample.labels, row=sample.row)

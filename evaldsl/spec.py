@@ -122,6 +122,7 @@ class EvalDef(Typed):
     metrics: tuple[NameRef, ...] = ()
     asserts: tuple[AssertDef, ...] = ()
     limit: int | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)  # max_tokens / stop / chat_template for this eval
 
 
 class TemplateInfo(Typed):

@@ -30,9 +30,23 @@ class TemplateError(Exception):
     """A template or expression failed to render (undefined variable, unsafe access, bad value)."""
 
 
+def _ensure_suffix(values: Any, suffix: str) -> Any:
+    """`answers | ensure_suffix(".")`: append `suffix` to each string that does not already end with it."""
+    if isinstance(values, str):
+        return values if values.endswith(suffix) else values + suffix
+    return [v if str(v).endswith(suffix) else f"{v}{suffix}" for v in values]
+
+
+def _split_list(value: Any, sep: str = ";") -> list[str]:
+    """`row.answers | split_list("; ")`: split a delimited string into trimmed, non-empty parts."""
+    return [part.strip() for part in str(value).split(sep) if part.strip()]
+
+
 @lru_cache(maxsize=1)
 def _env() -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env.filters["ensure_suffix"] = _ensure_suffix
+    env.filters["split_list"] = _split_list
     return env
 
 

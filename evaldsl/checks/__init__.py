@@ -23,9 +23,9 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def run_checks(spec: Spec) -> list[Diagnostic]:
-    """Every diagnostic from every check, in check order."""
-    ctx = CheckContext(spec)
+def run_checks(spec: Spec, broken: frozenset[str] = frozenset()) -> list[Diagnostic]:
+    """Every diagnostic from every check, in order; `broken`: names whose definitions did not compile."""
+    ctx = CheckContext(spec, broken)
     found: list[Diagnostic] = []
     for check in CHECKS:
         found.extend(check(ctx))

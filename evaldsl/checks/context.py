@@ -1,4 +1,5 @@
-"""What the checks share: the spec and lazily read dataset field names."""
+"""What the checks share: the spec, names whose definitions failed to compile, and lazily read dataset
+field names."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from ..spec import EvalDef, Spec
 @dataclass
 class CheckContext:
     spec: Spec
+    # Names written in the spec whose definitions did not compile (already reported): references to them are
+    # not reported again as unknown.
+    broken: frozenset[str] = frozenset()
     _fields: dict[str, list[str] | None] = field(default_factory=dict)
 
     def fields(self, dataset: str, *, derived: bool = True) -> list[str] | None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..diagnostics import Diagnostic, did_you_mean
 from ..metrics import BUILTIN_METRICS, MetricSpec
 from ..spec import MetricDef
 from .context import CheckContext
+
+_TYPE_WORDS: dict[type, str] = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
 def bind_params(spec: MetricSpec, m: MetricDef) -> tuple[dict[str, Any], str | None]:
@@ -31,8 +34,8 @@ def bind_params(spec: MetricSpec, m: MetricDef) -> tuple[dict[str, Any], str | N
         if not ok and float in allowed and isinstance(value, int) and not isinstance(value, bool):
             ok = True
         if not ok:
-            names = " or ".join(t.__name__ for t in allowed)
-            return params, f"parameter `{key}` of `{m.family}` must be {names}"
+            names = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in allowed)
+            return params, f"parameter `{key}` of `{m.family}` must be {names}, got {json.dumps(value, default=str)}"
     missing = sorted(spec.required - set(params))
     if missing:
         return params, f"`{m.family}` needs {', '.join(f'`{x}`' for x in missing)}"
@@ -69,6 +72,8 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
                 modes = family.modes
             elif ref.name in BUILTIN_METRICS:
                 modes = BUILTIN_METRICS[ref.name].modes
+            elif ref.name in ctx.broken:
+                continue  # its definition did not compile: reported there
             else:
                 out.append(Diagnostic(code="E305", message=f"unknown metric `{ref.name}`", span=ref.span,
                                       hint=did_you_mean(ref.name, known)

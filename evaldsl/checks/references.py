@@ -22,17 +22,18 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     datasets, models, prompts = list(spec.datasets), list(spec.models), list(spec.prompts)
     for ev in spec.evals.values():
-        if ev.dataset.name not in spec.datasets:
+        if ev.dataset.name not in spec.datasets and ev.dataset.name not in ctx.broken:
             out.append(_unknown("dataset", ev.dataset, datasets))
-        if ev.prompt is not None and ev.prompt.name not in spec.prompts:
+        if ev.prompt is not None and ev.prompt.name not in spec.prompts and ev.prompt.name not in ctx.broken:
             out.append(_unknown("prompt", ev.prompt, prompts))
         for m in ev.models:
-            if m.name not in spec.models:
+            if m.name not in spec.models and m.name not in ctx.broken:
                 out.append(_unknown("model", m, models))
     for prompt in spec.prompts.values():
-        if prompt.fewshot is not None and prompt.fewshot.dataset.name not in spec.datasets:
-            out.append(_unknown("dataset", prompt.fewshot.dataset, datasets))
+        shots = prompt.fewshot
+        if shots is not None and shots.dataset.name not in {*spec.datasets, *ctx.broken}:
+            out.append(_unknown("dataset", shots.dataset, datasets))
     for judge in spec.judges.values():
-        if judge.model.name not in spec.models:
+        if judge.model.name not in spec.models and judge.model.name not in ctx.broken:
             out.append(_unknown("model", judge.model, models, code="E313", what=f" for judge `{judge.name}`"))
     return out

@@ -28,8 +28,11 @@ def _syntax(value: SampleValue) -> Diagnostic | None:
         if problem is None:
             return None
         message, lineno = problem
-        line = value.span.line + (lineno if value.source and value.span.line != value.span.end_line else 0)
-        line = min(line, value.span.end_line)
+        # A multi-line string drops a blank first and last line: when the source spans two lines more than
+        # the value, the value's line 1 is the string's second source line.
+        raw_lines = value.span.end_line - value.span.line + 1
+        first_dropped = 1 if raw_lines - (value.source.count("\n") + 1) >= 2 else 0
+        line = min(value.span.line + first_dropped + lineno - 1, value.span.end_line)
         span = value.span if line == value.span.line else Span.point(value.span.file, line, 1)
         return Diagnostic(code="E308", message=f"template syntax error: {message}", span=span,
                           hint="check `{{ ... }}` and `{% ... %}` pairs")

@@ -35,6 +35,10 @@ _CREDENTIAL_NAME = re.compile(
     r"(^|_)(key|secret|password|passwd|credentials|(session|auth|ad|access|bearer|id|refresh)_token)$"
 )
 _LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+# litellm runs the first part of each call in a worker thread, then awaits the coroutine that returns: a call
+# cancelled during that phase leaks a never-awaited coroutine (a RuntimeWarning). Calls cut short when a
+# caller stops early get this long to pass that phase before they are cancelled.
+_ABANDON_GRACE_S = 2.0
 
 
 def import_litellm() -> Any:
@@ -53,6 +57,12 @@ def import_litellm() -> Any:
         for name in _LOGGERS:
             logging.getLogger(name).setLevel(logging.CRITICAL)
     return litellm
+
+
+def _forget(call: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned call's outcome so that asyncio does not log it as never retrieved."""
+    if not call.cancelled():
+        call.exception()
 
 
 class LiteLLMProvider:
@@ -116,11 +126,12 @@ class LiteLLMProvider:
             self._litellm = import_litellm()
         queue: asyncio.Queue[tuple[int, Generation] | BaseException] = asyncio.Queue()
         pending = iter(enumerate(requests))
+        abandoned: set[asyncio.Future[Any]] = set()
 
         async def worker() -> None:
             try:
                 for index, request in pending:  # shared iterator: each request is taken by one worker
-                    queue.put_nowait((index, await self._complete(request)))
+                    queue.put_nowait((index, await self._complete(request, abandoned)))
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # a bug, not a request failure: surface it to the caller
@@ -137,6 +148,11 @@ class LiteLLMProvider:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            if abandoned:
+                _, still_running = await asyncio.wait(abandoned, timeout=_ABANDON_GRACE_S)
+                for call in still_running:
+                    call.cancel()
+                await asyncio.gather(*still_running, return_exceptions=True)
 
     def _arguments(self, request: GenerateRequest) -> dict[str, Any]:
         params = request.params
@@ -159,16 +175,20 @@ class LiteLLMProvider:
         kwargs.update(self.config.extra)
         return kwargs
 
-    async def _complete(self, request: GenerateRequest) -> Generation:
+    async def _complete(self, request: GenerateRequest, abandoned: set[asyncio.Future[Any]]) -> Generation:
         kwargs = self._arguments(request)
         attempts = self.config.max_retries + 1
         for attempt in range(attempts):
             epoch = await self.limiter.acquire()
             started = time.perf_counter()
             failure: Failure | None = None
+            call = asyncio.ensure_future(self._litellm.acompletion(**kwargs))
             try:
-                response = await self._litellm.acompletion(**kwargs)
+                response = await asyncio.shield(call)
             except asyncio.CancelledError:
+                if not call.done():  # see _ABANDON_GRACE_S
+                    abandoned.add(call)
+                    call.add_done_callback(_forget)
                 raise
             except Exception as exc:
                 failure = classify(exc)

@@ -108,10 +108,13 @@ class MockProvider:
             scored = [pseudo_loglik(request.context, c) for c in request.continuations]
             logliks = tuple(loglik for loglik, _ in scored)
             best = max(logliks) if logliks else 0.0
-            yield index, ChoiceScores(
-                logliks=logliks,
-                is_greedy=tuple(loglik == best for loglik in logliks),
-                n_tokens=tuple(units for _, units in scored),
+            yield (
+                index,
+                ChoiceScores(
+                    logliks=logliks,
+                    is_greedy=tuple(loglik == best for loglik in logliks),
+                    n_tokens=tuple(units for _, units in scored),
+                ),
             )
 
     async def score_text(self, requests: Sequence[TextRequest]) -> AsyncIterator[tuple[int, TextScore]]:

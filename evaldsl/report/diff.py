@@ -1,0 +1,274 @@
+"""Two stored runs in; out: per eval × model × metric paired deltas with bootstrap CIs and p-values (a table
+or JSON), and whether any metric got significantly worse."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+from rich.markup import escape
+from rich.table import Table
+
+from ..stats import mcnemar_p, paired_delta
+from ..store import RunRecord, Store
+from .runs_view import fmt_value
+
+# Metrics where a smaller value is better; every other metric (judges included) is higher-is-better.
+LOWER_IS_BETTER = frozenset(
+    {"perplexity", "cross_entropy", "word_perplexity", "byte_perplexity", "bits_per_byte"}
+)
+
+PairKey = tuple[str, int]  # (sample_key, occurrence): equal rows twice in one dataset stay two samples
+Group = tuple[str, str]  # (eval, model)
+
+
+@dataclass(frozen=True)
+class MetricDiff:
+    """One eval × model × metric of a diff. `delta` is the mean of the paired differences (B - A) over the
+    samples scored in both runs (`n_paired`), with a percentile-bootstrap CI; `a`/`b` are the stored
+    aggregates of each run. `kind`: "paired" (per-sample scores), "corpus" (aggregate only, no test) or
+    "missing" (the metric or eval × model is in one run only)."""
+
+    eval: str
+    model: str
+    metric: str
+    kind: str
+    a: float | None
+    b: float | None
+    only_a: int  # samples of this eval × model in A only / in B only
+    only_b: int
+    higher_is_better: bool
+    delta: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    test: str | None = None  # "mcnemar" (0/1 scores), "sign-flip" (paired permutation) or None
+    n_paired: int = 0
+    unscored: int = 0  # samples in both runs that were left out because one side had no score
+    significant: bool = False
+    direction: str | None = None  # "better" | "worse" | None (no significant change, or untestable)
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RunDiff:
+    run_a: str
+    run_b: str
+    alpha: float
+    rows: tuple[MetricDiff, ...]
+    groups_only_a: tuple[Group, ...] = ()  # eval × model results present in one run only
+    groups_only_b: tuple[Group, ...] = ()
+
+    @property
+    def regressions(self) -> list[MetricDiff]:
+        """Metrics that got significantly worse from A to B."""
+        return [r for r in self.rows if r.direction == "worse"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_a": self.run_a, "run_b": self.run_b, "alpha": self.alpha,
+                "regressions": len(self.regressions), "metrics": [_finite(asdict(r)) for r in self.rows],
+                "only_in_a": [list(g) for g in self.groups_only_a],
+                "only_in_b": [list(g) for g in self.groups_only_b]}
+
+
+def _finite(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in obj.items()}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def pair_keys(samples: Iterable[dict[str, Any]]) -> Iterator[tuple[tuple[str, str], PairKey, dict[str, Any]]]:
+    """((eval, model), (sample_key, occurrence), row) for every row; a row without a key pairs by index."""
+    seen: dict[tuple[str, str, str], int] = {}
+    for row in samples:
+        key = row.get("sample_key") or f"#{row['index']}"
+        group = (row["eval"], row["model"])
+        occurrence = seen.get((*group, key), 0)
+        seen[(*group, key)] = occurrence + 1
+        yield group, (key, occurrence), row
+
+
+def _scores_by_group(samples: Iterable[dict[str, Any]]) -> dict[Group, dict[PairKey, dict[str, Any]]]:
+    groups: dict[Group, dict[PairKey, dict[str, Any]]] = {}
+    for group, key, row in pair_keys(samples):
+        groups.setdefault(group, {})[key] = row.get("scores") or {}
+    return groups
+
+
+def _is_binary(values: np.ndarray) -> bool:
+    return bool(np.isin(values, (0.0, 1.0)).all())
+
+
+def _compare_metric(eval_: str, model: str, metric: str, agg_a: dict[str, Any] | None,
+                    agg_b: dict[str, Any] | None, scores_a: dict[PairKey, dict[str, Any]],
+                    scores_b: dict[PairKey, dict[str, Any]], *, alpha: float, seed: int,
+                    n_boot: int) -> MetricDiff:
+    higher = metric not in LOWER_IS_BETTER
+    a_val = _number((agg_a or {}).get("value"))
+    b_val = _number((agg_b or {}).get("value"))
+    only_a = len(scores_a.keys() - scores_b.keys())
+    only_b = len(scores_b.keys() - scores_a.keys())
+    base = MetricDiff(eval=eval_, model=model, metric=metric, kind="paired", a=a_val, b=b_val, only_a=only_a,
+                      only_b=only_b, higher_is_better=higher)
+    if agg_a is None or agg_b is None:
+        return replace(base, kind="missing", note=f"metric only in run {'B' if agg_a is None else 'A'}")
+    per_sample = any(_number(s.get(metric)) is not None for s in (*scores_a.values(), *scores_b.values()))
+    if not per_sample and ((agg_a.get("n") or 0) > 0 or (agg_b.get("n") or 0) > 0):
+        # Aggregated from samples, yet no sample carries a score: a corpus metric (bleu, chrf, perplexity).
+        return replace(base, kind="corpus", delta=None if a_val is None or b_val is None else b_val - a_val,
+                       note="corpus-level metric: no per-sample scores are stored, so only the aggregates "
+                            "are compared (no paired CI, no p-value)")
+    left, right, unscored = [], [], 0
+    for key in scores_a.keys() & scores_b.keys():
+        x, y = _number(scores_a[key].get(metric)), _number(scores_b[key].get(metric))
+        if x is None or y is None:
+            unscored += 1
+        else:
+            left.append(x)
+            right.append(y)
+    if not left:
+        return replace(base, unscored=unscored, note="no sample is scored in both runs")
+    a_arr, b_arr = np.asarray(left), np.asarray(right)
+    estimate, p_flip = paired_delta(a_arr, b_arr, seed=seed, n_boot=n_boot)
+    if _is_binary(a_arr) and _is_binary(b_arr):
+        test, p_value = "mcnemar", mcnemar_p(a_arr, b_arr)
+    else:
+        test, p_value = "sign-flip", p_flip
+    significant = p_value < alpha and estimate.value != 0
+    direction = None
+    if significant:
+        direction = "better" if (estimate.value > 0) == higher else "worse"
+    return replace(base, delta=estimate.value, ci_low=estimate.ci_low, ci_high=estimate.ci_high,
+                   p_value=p_value, test=test, n_paired=len(left), unscored=unscored, significant=significant,
+                   direction=direction)
+
+
+def _results_by_group(record: RunRecord) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["eval"], r["model"]): r for r in record.results}
+
+
+def diff_runs(store: Store, run_a: str, run_b: str, *, alpha: float = 0.05, seed: int = 0,
+              n_boot: int = 1000) -> RunDiff:
+    """Compare stored runs `run_a` and `run_b` (exact ids), pairing samples by (eval, model, sample_key)."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    record_a, record_b = store.get_run(run_a), store.get_run(run_b)
+    return compare_records(record_a, record_b, store.iter_samples(run_a), store.iter_samples(run_b),
+                           alpha=alpha, seed=seed, n_boot=n_boot)
+
+
+def compare_records(record_a: RunRecord, record_b: RunRecord, samples_a: Iterable[dict[str, Any]],
+                    samples_b: Iterable[dict[str, Any]], *, alpha: float = 0.05, seed: int = 0,
+                    n_boot: int = 1000) -> RunDiff:
+    """`diff_runs` on already loaded runs and their sample rows."""
+    results_a, results_b = _results_by_group(record_a), _results_by_group(record_b)
+    scores_a, scores_b = _scores_by_group(samples_a), _scores_by_group(samples_b)
+    groups = list(results_a) + [g for g in results_b if g not in results_a]
+    rows: list[MetricDiff] = []
+    for group in groups:
+        res_a, res_b = results_a.get(group), results_b.get(group)
+        metrics_a = (res_a or {}).get("metrics") or {}
+        metrics_b = (res_b or {}).get("metrics") or {}
+        names = list(metrics_a) + [m for m in metrics_b if m not in metrics_a]
+        for name in names:
+            diff = _compare_metric(*group, name, metrics_a.get(name), metrics_b.get(name),
+                                   scores_a.get(group, {}), scores_b.get(group, {}), alpha=alpha, seed=seed,
+                                   n_boot=n_boot)
+            if res_a is None or res_b is None:
+                where = "A" if res_b is None else "B"
+                diff = replace(diff, note=f"{group[0]} · {group[1]} is only in run {where}")
+            rows.append(diff)
+    return RunDiff(record_a.id, record_b.id, alpha, tuple(rows),
+                   groups_only_a=tuple(g for g in results_a if g not in results_b),
+                   groups_only_b=tuple(g for g in results_b if g not in results_a))
+
+
+def _fmt_p(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _fmt_delta(value: float | None) -> str:
+    if value is None:
+        return "—"
+    text = fmt_value(value)
+    return text if text.startswith("-") or text == "—" else f"+{text}"
+
+
+def diff_table(diff: RunDiff) -> Table:
+    """eval, model, metric, A, B, Δ (B − A), its 95% CI, p, n paired, and a marker for significant changes."""
+    table = Table(title=f"{diff.run_a} (A) → {diff.run_b} (B), α = {diff.alpha:g}", header_style="bold")
+    for col, justify in (("eval", "left"), ("model", "left"), ("metric", "left"), ("A", "right"),
+                         ("B", "right"), ("Δ B−A", "right"), ("95% CI of Δ", "right"), ("p", "right"),
+                         ("n", "right"), ("change", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    last: tuple[str, str] | None = None
+    for r in diff.rows:
+        first = last != (r.eval, r.model)
+        last = (r.eval, r.model)
+        if r.direction == "worse":
+            marker = "[bold red]▼ WORSE[/bold red]"
+        elif r.direction == "better":
+            marker = "[bold green]▲ better[/bold green]"
+        elif r.kind == "paired" and r.p_value is not None:
+            marker = "[dim]n.s.[/dim]"
+        elif r.kind == "corpus":
+            marker = "[dim]aggregate only[/dim]"
+        else:
+            marker = f"[dim]{escape(r.note or '—')}[/dim]"
+        ci = "—" if r.ci_low is None else f"[{_fmt_delta(r.ci_low)}, {_fmt_delta(r.ci_high)}]"
+        metric = r.metric + ("" if r.higher_is_better else " (↓)")
+        table.add_row(escape(r.eval) if first else "", escape(r.model) if first else "", escape(metric),
+                      fmt_value(r.a), fmt_value(r.b), _fmt_delta(r.delta), ci, _fmt_p(r.p_value),
+                      str(r.n_paired) if r.kind == "paired" else "—", marker)
+    return table
+
+
+def diff_footer(diff: RunDiff) -> list[str]:
+    """Plain lines under the table: how p was computed, unpaired/unscored samples, corpus metrics, verdict."""
+    lines = []
+    tests = {r.test for r in diff.rows if r.test}
+    if tests:
+        lines.append("p: exact McNemar test for 0/1 metrics, paired sign-flip permutation test otherwise; "
+                     "CI: paired bootstrap; n: samples scored in both runs; (↓) lower is better")
+    lines.extend(dict.fromkeys(_notes(diff)))
+    worse = diff.regressions
+    if worse:
+        names = ", ".join(f"{r.eval}·{r.model}·{r.metric}" for r in worse)
+        lines.append(f"{len(worse)} significant regression(s) at α = {diff.alpha:g}: {names}")
+    else:
+        lines.append(f"no metric got significantly worse at α = {diff.alpha:g}")
+    return lines
+
+
+def _notes(diff: RunDiff) -> Iterator[str]:
+    rows = diff.rows
+    whole_group = {*diff.groups_only_a, *diff.groups_only_b}
+    for ev, model in diff.groups_only_a:
+        yield f"{ev} · {model} is only in run A: not compared"
+    for ev, model in diff.groups_only_b:
+        yield f"{ev} · {model} is only in run B: not compared"
+    for r in rows:
+        if (r.eval, r.model) not in whole_group and (r.only_a or r.only_b):
+            yield (f"{r.eval} · {r.model}: {r.only_a} sample(s) only in A and {r.only_b} only in B are not "
+                   "compared (different data, prompt or --limit)")
+    corpus = sorted({r.metric for r in rows if r.kind == "corpus"})
+    if corpus:
+        yield (f"{', '.join(corpus)}: corpus-level metric(s) with no per-sample scores stored; only the "
+               "aggregates are compared, with no CI and no p-value")
+    for r in rows:
+        if (r.eval, r.model) in whole_group:
+            continue
+        if r.kind == "missing" or (r.kind == "paired" and r.p_value is None and r.note):
+            yield f"{r.eval} · {r.model} · {r.metric}: {r.note}"
+        elif r.kind == "paired" and r.unscored:
+            yield (f"{r.eval} · {r.model} · {r.metric}: {r.unscored} paired sample(s) left out, unscored in "
+                   "one of the runs")

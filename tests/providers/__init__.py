@@ -1,0 +1,1 @@
+"""Tests of the model providers (mock, litellm) and their retry policy."""
