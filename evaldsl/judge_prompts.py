@@ -135,7 +135,7 @@ def _check_choices(where: str, choices: Mapping[str, float]) -> Mapping[str, flo
 # --- hardening ----
 
 # Anything that looks like the start of one of our own tags (opening or closing, any nonce) is neutralised.
-_TAG_LIKE = re.compile(r"<(?=\s*/?\s*(?:question|reference|response)(?![a-z]))", re.IGNORECASE)
+_TAG_LIKE = re.compile(r"<(?=\s*/?\s*(?:question|reference|response)(?!\w))", re.IGNORECASE)
 
 
 def escape_data(text: str) -> str:
@@ -301,7 +301,7 @@ def build_single_messages(
         names.append("reference")
     parts.append("The response to evaluate:\n" + _block("response", nonce, response))
     names.append("response")
-    parts.append(_reminder(cfg, f"the response inside <response-{nonce}>"))
+    parts.append(_reminder(cfg, f"the response above (block response-{nonce})"))
     return [
         {"role": "system", "content": _system(cfg, rubric, nonce, names)},
         {"role": "user", "content": "\n\n".join(parts)},
@@ -327,7 +327,8 @@ def build_pairwise_messages(
     parts.append("Response A:\n" + _block("response-a", nonce, response_a))
     parts.append("Response B:\n" + _block("response-b", nonce, response_b))
     names += ["response-a", "response-b"]
-    parts.append(_reminder(cfg, f"the responses inside <response-a-{nonce}> and <response-b-{nonce}>"))
+    blocks = f"blocks response-a-{nonce} and response-b-{nonce}"
+    parts.append(_reminder(cfg, f"the two responses above ({blocks})"))
     return [
         {"role": "system", "content": _system(cfg, rubric, nonce, names)},
         {"role": "user", "content": "\n\n".join(parts)},

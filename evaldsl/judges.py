@@ -121,11 +121,15 @@ _SCALE_BRACKETS = re.compile(  # MT-Bench "[[4]]", Prometheus "[RESULT] 4"
 )
 _RESULT = re.compile(r"\[RESULT\][ \t]*(?P<val>[^\n]*)", re.IGNORECASE)
 _TAIL = r"[\s*_.!)\]`\"']*\Z"
+_TAIL_WINDOW = 300  # weak end-of-reply patterns look at this many final characters
+_SHORT_REPLY = 60  # a reply this short may be nothing but the verdict
+_JSON_WINDOW = 20_000  # the longest JSON verdict object read
+_MAX_JSON_TRIES = 1_000  # "{" positions tried per reply
 _SCALE_TAILS = (
     re.compile(rf"\*\*\s*(?P<num>{_NUM}){_DEN}\s*\*\*{_TAIL}", re.IGNORECASE),  # ... **4**
     re.compile(rf"(?<![\w.])(?P<num>\d+(?:\.\d+)?)\s*(?:/|out\s+of)\s*(?P<den>\d+){_TAIL}", re.IGNORECASE),
-    re.compile(rf"\A[\s*_#\[\"'`]*(?P<num>{_NUM}){_DEN}{_TAIL}", re.IGNORECASE),  # the whole reply: "4"
 )
+_SCALE_WHOLE = re.compile(rf"\A[\s*_#\[\"'`]*(?P<num>{_NUM}){_DEN}{_TAIL}", re.IGNORECASE)  # the reply: "4"
 _LABEL_KEY = re.compile(
     rf"(?<![\w-]){_QUOTE}(?:(?:answer|choice){_QUOTE}[\s*_]*[:=]|(?:(?:final|overall)[ _]+)?"
     rf"(?:verdict|label|grade|classification|decision|judge?ment|rating|score|category){_QUOTE}{_PAREN}"
@@ -154,7 +158,7 @@ _THINK = re.compile(r"<think(?:ing)?>(.*?)(?:</think(?:ing)?>|\Z)", re.IGNORECAS
 _STRIP = " \t\r\n*_`\"'[]().,;:!"
 _PAIR_PREFIX = re.compile(r"^(?:response|assistant|answer|output|model|option|candidate)\s*", re.IGNORECASE)
 _PAIR_WORDS: Mapping[str, Winner] = {
-    "a": "A", "b": "B", "tie": "tie", "c": "tie", "draw": "tie", "tied": "tie", "equal": "tie",
+    "a": "A", "b": "B", "tie": "tie", "draw": "tie", "tied": "tie", "equal": "tie",
     "equally": "tie", "both": "tie", "neither": "tie",
 }  # fmt: skip
 
@@ -181,20 +185,25 @@ def _split_think(text: str) -> tuple[str, str | None]:
 
 
 def _json_objects(text: str) -> list[tuple[int, int, dict[str, Any]]]:
+    """JSON objects anywhere in the text as (start, end, object); outermost first, nested ones not repeated.
+
+    Each try decodes a bounded window and the number of tries is capped, so hostile replies stay cheap;
+    verdicts beyond the cap are still found by the `"score": 4` prose patterns.
+    """
     decoder = json.JSONDecoder()
     found: list[tuple[int, int, dict[str, Any]]] = []
     i = text.find("{")
-    while i != -1:
+    for _ in range(_MAX_JSON_TRIES):
+        if i == -1:
+            break
         try:
-            obj, end = decoder.raw_decode(text, i)
-        except ValueError:
+            obj, length = decoder.raw_decode(text[i : i + _JSON_WINDOW])
+        except (ValueError, RecursionError):
             i = text.find("{", i + 1)
             continue
         if isinstance(obj, dict):
-            found.append((i, end, obj))
-            i = text.find("{", end)
-        else:
-            i = text.find("{", i + 1)
+            found.append((i, i + length, obj))
+        i = text.find("{", i + length)
     return found
 
 
@@ -239,22 +248,28 @@ def _candidates(text: str, mode: str) -> list[_Candidate]:
         found.append(_Candidate(match.end(), match.start(), value, False, strong, None))
 
     # Strong: JSON, "Score: 4", "[[4]]", "[RESULT] 4". Weak (used only without a strong one): a bold value or
-    # "4/5" at the very end, or a reply that is nothing but the verdict.
+    # "4/5" at the very end, or a reply that is nothing but the verdict. Weak patterns only look at the end
+    # of the text (and the whole-reply one only at short replies), which also bounds their backtracking.
+    tail_from = max(0, len(text) - _TAIL_WINDOW)
+    short = len(text.strip()) <= _SHORT_REPLY
     if mode == "scale":
-        for pattern, strong in (
-            (_SCALE_KEY, True),
-            (_SCALE_BRACKETS, True),
-            *((p, False) for p in _SCALE_TAILS),
-        ):
-            for m in pattern.finditer(text):
+        searches = [(_SCALE_KEY, 0, True), (_SCALE_BRACKETS, 0, True)]
+        searches += [(p, tail_from, False) for p in _SCALE_TAILS] + (
+            [(_SCALE_WHOLE, 0, False)] if short else []
+        )
+    else:
+        weak = [_BOLD_TAIL] + ([_PAIR_SENTENCE] if mode == "pairwise" else [])
+        searches = [(_LABEL_KEY if mode == "labels" else _PAIR_KEY, 0, True), (_DOUBLE_BRACKETS, 0, True)]
+        searches += [(_RESULT, 0, True)] + [(p, tail_from, False) for p in weak]
+        searches += [(_WHOLE, 0, False)] if short else []
+    for pattern, pos, strong in searches:
+        for m in pattern.finditer(text, pos):
+            if mode == "scale":
                 groups = m.groupdict()
                 add(m, (groups.get("rnum") or groups["num"], groups.get("den")), strong)
-    else:
-        key_pattern = _LABEL_KEY if mode == "labels" else _PAIR_KEY
-        weak = (_BOLD_TAIL, _WHOLE) + ((_PAIR_SENTENCE,) if mode == "pairwise" else ())
-        for pattern, strong in ((key_pattern, True), (_DOUBLE_BRACKETS, True), (_RESULT, True),
-                                *((p, False) for p in weak)):  # fmt: skip
-            for m in pattern.finditer(text):
+            elif mode == "pairwise" and pattern is _DOUBLE_BRACKETS and m.group("val").upper() == "C":
+                add(m, "tie", strong)  # MT-Bench's pairwise prompt asks for [[C]] on a tie
+            else:
                 add(m, m.group("val"), strong)
     return [c if c.from_json else replace(c, reasoning=_surrounding(text, c.start, c.end)) for c in found]
 

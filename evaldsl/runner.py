@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import aclosing
 import os
 import subprocess
 import time
@@ -78,8 +79,8 @@ class RunOutcome:
     def exit_code(self) -> int:
         if self.status != "completed":
             return 3
-        if any(r["n"] == 0 and r["errors"] > 0 for r in self.results):
-            return 3
+        if any(r["n"] > 0 and r["errors"] >= r["n"] for r in self.results):
+            return 3  # a model produced nothing at all (unreachable, misconfigured)
         return 1 if any(not a["passed"] for a in self.asserts) else 0
 
     def to_json(self) -> dict[str, Any]:
@@ -213,17 +214,17 @@ class _Execution:
             call = {"generate": provider.generate, "score_choices": provider.score_choices,
                     "score_text": provider.score_text}[node.kind]
             try:
-                stream = call([request for _, request, _ in todo])
-                async for j, result in stream:  # type: ignore[attr-defined]
-                    i, _, key = todo[j]
-                    outputs[i] = result
-                    self.model_calls += 1
-                    if result.error is None:
-                        self.store.cache_put(key, node.kind, dataclasses.asdict(result))
-                        self.progress.advance(task)
-                    else:
-                        self.progress.advance(task, errors=1)
-                        self.count_errors(1)
+                async with aclosing(call([request for _, request, _ in todo])) as stream:  # type: ignore[type-var]
+                    async for j, result in stream:
+                        i, _, key = todo[j]
+                        outputs[i] = result
+                        self.model_calls += 1
+                        if result.error is None:
+                            self.store.cache_put(key, node.kind, dataclasses.asdict(result))
+                            self.progress.advance(task)
+                        else:
+                            self.progress.advance(task, errors=1)
+                            self.count_errors(1)
             except ProviderError as exc:
                 raise RunFailed(str(exc)) from None
         self.progress.finish(task)
@@ -254,13 +255,14 @@ class _Execution:
             todo = [k for k in todo if outputs[k] is None]
         if todo:
             try:
-                async for j, result in provider.generate([requests[k] for k in todo]):  # type: ignore[attr-defined]
-                    k = todo[j]
-                    outputs[k] = result
-                    self.model_calls += 1
-                    if result.error is None:
-                        self.store.cache_put(keys[k], "generate", dataclasses.asdict(result))
-                    self.progress.advance(task, errors=int(result.error is not None))
+                async with aclosing(provider.generate([requests[k] for k in todo])) as stream:  # type: ignore[type-var]
+                    async for j, result in stream:
+                        k = todo[j]
+                        outputs[k] = result
+                        self.model_calls += 1
+                        if result.error is None:
+                            self.store.cache_put(keys[k], "generate", dataclasses.asdict(result))
+                        self.progress.advance(task, errors=int(result.error is not None))
             except ProviderError as exc:
                 raise RunFailed(str(exc)) from None
         self.progress.finish(task)

@@ -4,18 +4,30 @@ dataset provides (E309)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
+from .. import templating
 from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..spec import EvalDef, SampleValue
-from ..templating import (
-    expression_syntax_error,
-    expression_variables,
-    subscripted_fields,
-    template_syntax_error,
-    template_variables,
-    unsafe_attribute,
-)
 from .context import CheckContext
+
+# The same template source recurs across evals, template instances and checks: analyse each one once.
+# (Pure functions of their arguments; the results are immutable.)
+template_syntax_error = lru_cache(maxsize=8192)(templating.template_syntax_error)
+expression_syntax_error = lru_cache(maxsize=8192)(templating.expression_syntax_error)
+unsafe_attribute = lru_cache(maxsize=8192)(templating.unsafe_attribute)
+
+
+@lru_cache(maxsize=8192)
+def _variables(source: str, expression: bool) -> frozenset[str]:
+    found = templating.expression_variables(source) if expression else templating.template_variables(source)
+    return frozenset(found)
+
+
+@lru_cache(maxsize=8192)
+def _subscripted(source: str, expression: bool) -> frozenset[str]:
+    return frozenset(templating.subscripted_fields(source, expression))
+
 
 _JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "true", "false", "none",
                   "True", "False", "None", "loop"}
@@ -57,7 +69,7 @@ def _unsafe(value: SampleValue) -> Diagnostic | None:
 def _fields(value: SampleValue, fields: list[str], context: str, extra: Iterable[str] = ()) -> list[Diagnostic]:
     expression = value.kind == "expr"
     available = set(fields) | set(value.params) | {"row"} | _JINJA_GLOBALS | set(extra)
-    used = expression_variables(value.source) if expression else template_variables(value.source)
+    used = _variables(value.source, expression)
     out = []
     for name in sorted(used - available):
         out.append(Diagnostic(
@@ -66,7 +78,7 @@ def _fields(value: SampleValue, fields: list[str], context: str, extra: Iterable
             span=value.span,
             hint=did_you_mean(name, fields) or f"fields: {', '.join(fields) or '(none)'}",
         ))
-    for name in sorted(subscripted_fields(value.source, expression) - set(fields)):
+    for name in sorted(_subscripted(value.source, expression) - set(fields)):
         out.append(Diagnostic(
             code="E309",
             message=f"`row.{name}` is not a field of {context}",

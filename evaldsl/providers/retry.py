@@ -132,12 +132,13 @@ def clean_message(exc: BaseException, max_len: int = 300) -> str:
 def response_headers(exc: BaseException) -> dict[str, str]:
     """The HTTP response headers an exception carries (lower-cased names), or {}."""
     found: dict[str, str] = {}
-    for source in (
+    sources: tuple[Any, ...] = (
         getattr(exc, "headers", None),
         getattr(exc, "litellm_response_headers", None),
         getattr(getattr(exc, "response", None), "headers", None),
-    ):
-        if isinstance(source, Mapping) or hasattr(source, "items"):
+    )
+    for source in sources:
+        if source is not None and hasattr(source, "items"):  # dict, httpx.Headers, multidict...
             try:
                 for key, value in source.items():
                     found.setdefault(str(key).lower(), str(value))

@@ -38,9 +38,16 @@ def _clean(obj: Any) -> Any:
     return str(obj)
 
 
+_LINE_BREAKS = (("\u2028", "\\u2028"), ("\u2029", "\\u2029"), ("\x85", "\\u0085"))
+
+
 def sample_record_jsonl(row: dict[str, Any]) -> str:
-    """One sample row as one line of JSON (no trailing newline): strict JSON, NaN written as null."""
-    return json.dumps(_clean(row), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """One sample row as one line of JSON (no trailing newline): strict JSON, NaN written as null, and the
+    characters some readers take for line breaks (U+2028, U+2029, U+0085) escaped."""
+    text = json.dumps(_clean(row), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for raw, escaped in _LINE_BREAKS:
+        text = text.replace(raw, escaped)
+    return text
 
 
 def prompt_text(messages: Any) -> str:

@@ -184,10 +184,10 @@ def axis_range(values: Sequence[float]) -> tuple[float, float, float]:
     if hi == lo:
         pad = abs(lo) * 0.1 or 1.0
         lo, hi = lo - pad, hi + pad
-    if lo >= 0.0 and hi <= 100.0 and hi > 10.0:
-        lo = 0.0  # 0-100 scales (bleu, chrf) read best from zero
+    if 0.0 <= lo < hi - lo:
+        lo = 0.0  # zero is near anyway (bleu 12 vs 87): start there
     step = _nice_step(hi - lo)
-    return math.floor(lo / step) * step, math.ceil(hi / step) * step, step
+    return math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step, step
 
 
 def _finite(value: Any) -> float | None:

@@ -123,5 +123,5 @@ def test_verdict_types() -> None:
 
 def test_long_adversarial_reply_parses_quickly() -> None:
     cfg = CONFIGS["scale5"]
-    reply = "{" * 2000 + '"reasoning": "x' + " score: " * 2000 + '\nScore: 3'
+    reply = "{" * 2000 + '"reasoning": "x' + " score: " * 2000 + "\nScore: 3"
     assert parse_single(cfg, reply).score == 3

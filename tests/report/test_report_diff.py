@@ -27,7 +27,8 @@ def _rows(metric: str, values: list[float | None], model: str = "m") -> list[dic
 
 def _agg(values: list[float | None]) -> dict[str, Any]:
     scored = [v for v in values if v is not None]
-    return {"value": sum(scored) / len(scored), "ci_low": 0.0, "ci_high": 1.0, "n": len(scored), "unscored": 0}
+    return {"value": sum(scored) / len(scored), "ci_low": 0.0, "ci_high": 1.0, "n": len(scored),
+            "unscored": 0}
 
 
 def _diff(metric: str, a: list[float | None], b: list[float | None], **kw: Any) -> Any:
@@ -83,7 +84,8 @@ def test_unscored_and_unpaired_samples_are_counted_not_faked() -> None:
     a = [1.0, 0.0, None, 1.0]
     b = [1.0, 1.0, 1.0, None]
     rec_a, rec_b = _record("A", {"em": _agg(a)}), _record("B", {"em": _agg(b)})
-    rows_b = _rows("em", b) + [{"eval": "qa", "model": "m", "index": 9, "sample_key": "new", "scores": {"em": 1.0}}]
+    extra = {"eval": "qa", "model": "m", "index": 9, "sample_key": "new", "scores": {"em": 1.0}}
+    rows_b = [*_rows("em", b), extra]
     row = compare_records(rec_a, rec_b, _rows("em", a), rows_b).rows[0]
     assert row.n_paired == 2 and row.unscored == 2
     assert (row.only_a, row.only_b) == (0, 1)
@@ -142,7 +144,7 @@ def test_cli_fail_on_regression(app: typer.Typer, same_model_runs: tuple[RunOutc
     assert better.exit_code == 0 and "better" in better.output
     same = runner.invoke(app, ["diff", a.run_id, "latest~1", *store, "--fail-on-regression"])
     assert same.exit_code == 0 and "no metric got significantly worse" in same.output
-    # A tiny alpha: the drop (p ~ 1e-6) stays significant; alpha must lie in (0, 1).
+    # At alpha = 1e-9 the drop (p ~ 1e-6) is not significant; alpha must lie in (0, 1).
     assert runner.invoke(app, ["diff", a.run_id, b.run_id, *store, "--alpha", "1e-9",
                                "--fail-on-regression"]).exit_code == 0
     assert runner.invoke(app, ["diff", a.run_id, b.run_id, *store, "--alpha", "0"]).exit_code == 2
@@ -150,7 +152,8 @@ def test_cli_fail_on_regression(app: typer.Typer, same_model_runs: tuple[RunOutc
 
 def test_cli_json(app: typer.Typer, same_model_runs: tuple[RunOutcome, RunOutcome], store_dir) -> None:
     a, b = same_model_runs
-    out = CliRunner().invoke(app, ["diff", "latest~1", "latest", "--store", str(store_dir), "--format", "json"])
+    args = ["diff", "latest~1", "latest", "--store", str(store_dir), "--format", "json"]
+    out = CliRunner().invoke(app, args)
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert (data["run_a"], data["run_b"], data["regressions"]) == (a.run_id, b.run_id, 2)
