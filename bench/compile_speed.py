@@ -55,7 +55,7 @@ template qa_general(models, data, limit = 0) {
 
 
 def _unit(i: int) -> str:
-    """One group of definitions (about 40 lines): a dataset with inline rows, a prompt, evals, a template use."""
+    """One group of definitions (~40 lines): a dataset with inline rows, a prompt, evals, a template use."""
     rows = "\n".join(
         f'    {{ question = "Question {i}-{r}: what is {r} + {i}?", answer = "{r + i}", topic = "sum" }},'
         for r in range(8)
@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         spec = result.spec
         graph = api.plan(spec)
-        print(f"spec: {text.count(chr(10))} lines, {len(text) / 1024:.0f} KiB, {len(spec.datasets)} datasets, "
+        print(f"spec: {text.count(chr(10))} lines, {len(text) / 1024:.0f} KiB, "
+              f"{len(spec.datasets)} datasets, "
               f"{len(spec.evals)} evals, {len(graph.nodes)} graph nodes, "
               f"{len(result.diagnostics)} diagnostics (warnings)")
         print(f"import evaldsl.api: {import_s:.2f} s; first check (builds the parser): {first:.3f} s")

@@ -79,6 +79,41 @@ def graph(
     typer.echo({"text": to_text, "dot": to_dot, "json": to_json}[format.value](g))
 
 
+@app.command()
+def metrics() -> None:
+    """List the built-in metrics: name, modes, parameters."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .metrics import BUILTIN_METRICS
+
+    table = Table(header_style="bold")
+    for col in ("metric", "mode", "parameters", "what"):
+        table.add_column(col)
+    for name, spec in BUILTIN_METRICS.items():
+        params = ", ".join(f"{k}: {getattr(v, '__name__', v)}" for k, v in spec.params.items())
+        table.add_row(name, "/".join(sorted(spec.modes)), params or "—", spec.doc)
+    Console().print(table)
+
+
+@app.command()
+def stdlib() -> None:
+    """List the standard library's templates with their parameters and docs."""
+    from .resources import stdlib_dir
+
+    for path in sorted(stdlib_dir().glob("*.eval")):
+        result = api.check(path)
+        if result.spec is None:
+            continue
+        typer.echo(f'import "std/{path.stem}"')
+        for info in result.spec.templates.values():
+            params = ", ".join(name if default is None else f"{name} = {default}" for name, default in info.params)
+            typer.echo(f"  {info.name}({params})")
+            if info.description:
+                typer.echo(f"      {info.description}")
+        typer.echo("")
+
+
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from .records import Message
 from .templating import render
@@ -28,6 +28,7 @@ __all__ = [
     "escape_data",
     "cohen_kappa",
     "krippendorff_alpha",
+    "agreement",
 ]
 
 JudgeMode = Literal["single", "pairwise"]
@@ -433,3 +434,29 @@ def krippendorff_alpha(
     if expected == 0:
         return float("nan")
     return 1.0 - (n - 1) * observed / expected
+
+
+class Rated(Protocol):
+    """A verdict as agreement statistics see it: `value` is its label/score/winner, None when unscored."""
+
+    @property
+    def value(self) -> Any: ...
+
+
+def agreement(
+    cfg: JudgeConfig, judged: Sequence[Rated | None], human: Sequence[Rated | None]
+) -> dict[str, float | int]:
+    """Judge-human agreement over the samples where both are scored: n, raw agreement, Cohen's kappa
+    (quadratic-weighted on a scale) and Krippendorff's alpha (interval on a scale, nominal otherwise)."""
+    if len(judged) != len(human):
+        raise JudgeError(f"agreement needs one human label per verdict ({len(judged)} vs {len(human)})")
+    a = [None if v is None else v.value for v in judged]
+    b = [None if v is None else v.value for v in human]
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+    scale = cfg.mode == "single" and not cfg.choices
+    return {
+        "n": len(pairs),
+        "agreement": sum(x == y for x, y in pairs) / len(pairs) if pairs else float("nan"),
+        "kappa": cohen_kappa(a, b, weights="quadratic" if scale else None),
+        "alpha": krippendorff_alpha([a, b], level="interval" if scale else "nominal"),
+    }

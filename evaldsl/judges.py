@@ -15,6 +15,7 @@ from .judge_prompts import (
     JudgeConfig,
     JudgeError,
     JudgeMode,
+    agreement,
     build_pairwise_messages,
     build_single_messages,
     cohen_kappa,
@@ -47,6 +48,7 @@ __all__ = [
     "human_verdict",
     "cohen_kappa",
     "krippendorff_alpha",
+    "agreement",
 ]
 
 Winner = Literal["A", "B", "tie"]
@@ -73,6 +75,11 @@ class Verdict:
     def scored(self) -> bool:
         return self.score is not None
 
+    @property
+    def value(self) -> str | float | None:
+        """What agreement statistics compare: the label for a label judge, else the score."""
+        return self.label if self.label is not None else self.score
+
 
 @dataclass(frozen=True)
 class PairVerdict:
@@ -97,6 +104,11 @@ class PairVerdict:
     def scored(self) -> bool:
         return self.winner is not None
 
+    @property
+    def value(self) -> str | None:
+        """What agreement statistics compare: the winner."""
+        return self.winner
+
 
 # --- finding verdict candidates ----
 
@@ -112,7 +124,7 @@ _LEAD = r"[\s*_\[\"'`]*"  # markdown, quotes or brackets between a separator and
 _SCALE_KEY = re.compile(
     rf"(?<![\w-]){_QUOTE}(?:(?:(?:final|overall|total)[ _]+)?(?:score|rating|grade|mark|verdict)|overall)"
     rf"{_QUOTE}"
-    rf"{_PAREN}[\s*_]*(?:[:=]|\bis\b){_LEAD}(?P<num>{_NUM}){_DEN}{_NUM_END}",
+    rf"{_PAREN}[\s*_]*(?:[:=–—]|-(?!\d)|\bis\b:?){_LEAD}(?P<num>{_NUM}){_DEN}{_NUM_END}",
     re.IGNORECASE,
 )
 _SCALE_BRACKETS = re.compile(  # MT-Bench "[[4]]", Prometheus "[RESULT] 4"
@@ -128,6 +140,11 @@ _MAX_JSON_TRIES = 1_000  # "{" positions tried per reply
 _SCALE_TAILS = (
     re.compile(rf"\*\*\s*(?P<num>{_NUM}){_DEN}\s*\*\*{_TAIL}", re.IGNORECASE),  # ... **4**
     re.compile(rf"(?<![\w.])(?P<num>\d+(?:\.\d+)?)\s*(?:/|out\s+of)\s*(?P<den>\d+){_TAIL}", re.IGNORECASE),
+    re.compile(  # "I would rate this response a 4."
+        r"\b(?:rate|give|award|assign)\s+(?:it|this|this\s+response|the\s+response)?\s*"
+        rf"(?:an?\s+|a\s+(?:score|rating)\s+of\s+)?(?P<num>{_NUM}){_DEN}{_TAIL}",
+        re.IGNORECASE,
+    ),
 )
 _SCALE_WHOLE = re.compile(rf"\A[\s*_#\[\"'`]*(?P<num>{_NUM}){_DEN}{_TAIL}", re.IGNORECASE)  # the reply: "4"
 _LABEL_KEY = re.compile(
@@ -161,6 +178,9 @@ _PAIR_WORDS: Mapping[str, Winner] = {
     "a": "A", "b": "B", "tie": "tie", "draw": "tie", "tied": "tie", "equal": "tie",
     "equally": "tie", "both": "tie", "neither": "tie",
 }  # fmt: skip
+_PAIR_FOLLOW = frozenset(  # words that may follow "A"/"B" in a verdict ("A is better"), unlike "A bit..."
+    ("is", "wins", "won", "better", "preferred", "clearly", "slightly", "significantly", "much", "overall")
+)
 
 
 @dataclass(frozen=True)
@@ -176,10 +196,8 @@ class _Candidate:
 def _split_think(text: str) -> tuple[str, str | None]:
     """Remove <think> blocks (reasoning models); text after a lone `</think>` is the answer."""
     thoughts = [m.group(1).strip() for m in _THINK.finditer(text)]
-    body = _THINK.sub("", text)
-    if re.search(r"</think(?:ing)?>", body, re.IGNORECASE):
-        head, body = re.split(r"</think(?:ing)?>", body, flags=re.IGNORECASE)[-2:]
-        thoughts.append(head.strip())
+    *heads, body = re.split(r"</think(?:ing)?>", _THINK.sub("", text), flags=re.IGNORECASE)
+    thoughts += [h.strip() for h in heads]
     thought = "\n\n".join(t for t in thoughts if t) or None
     return body, thought
 
@@ -332,17 +350,21 @@ def _label_value(cfg: JudgeConfig, value: Any, strict: bool) -> tuple[str | None
 
 
 def _pair_value(value: Any, strict: bool) -> tuple[Winner | None, str | None] | None:
+    """("A" | "B" | "tie", None), (None, error), or None when prose after a keyword is not a verdict."""
     if value is None:
         return None, "winner is null"
     raw = str(value).strip().strip(_STRIP)
     arrow = re.fullmatch(r"([AB])\s*(>>|>|=|<<|<)\s*([AB])", raw, re.IGNORECASE)  # Arena-Hard "[[A>>B]]"
     if arrow and arrow.group(1).upper() != arrow.group(3).upper():
-        first, op = arrow.group(1).upper(), arrow.group(2)
+        first: Winner = "A" if arrow.group(1).upper() == "A" else "B"
+        op = arrow.group(2)
         return ("tie" if op == "=" else first if op.startswith(">") else _SWAPPED[first]), None
-    body = _PAIR_PREFIX.sub("", raw).strip(_STRIP)
-    words = re.findall(r"[\w'-]+", body.lower())
-    if words and words[0] in _PAIR_WORDS and (strict and len(words) <= 2 or not strict and len(words) <= 5):
-        return _PAIR_WORDS[words[0]], None
+    head = re.split(r"\s*[(\[\-–—:,;.!]", _PAIR_PREFIX.sub("", raw).strip(_STRIP), maxsplit=1)[0]
+    words = re.findall(r"[\w'-]+", head.lower())
+    if words and words[0] in _PAIR_WORDS:
+        winner = _PAIR_WORDS[words[0]]
+        if winner == "tie" and len(words) <= 4 or len(words) == 1 or words[1] in _PAIR_FOLLOW:
+            return winner, None
     if not strict and (len(words) > 3 or not words):
         return None
     return None, f"winner {raw[:40]!r} not in A/B/tie"
@@ -493,33 +515,3 @@ def human_verdict(cfg: JudgeConfig, variables: Mapping[str, Any]) -> Verdict | P
         return Verdict(cfg.choices[label] if label else None, label, None, error and f"human {error}")
     score, error = _scale_value(cfg, text)
     return Verdict(score, None, None, error and f"human {error}")
-
-
-def agreement(
-    cfg: JudgeConfig,
-    judged: Sequence[Verdict | PairVerdict | None],
-    human: Sequence[Verdict | PairVerdict | None],
-) -> dict[str, float | int]:
-    """Judge-human agreement over samples where both are scored: n, raw agreement, Cohen's kappa
-    (quadratic-weighted on a scale) and Krippendorff's alpha (interval on a scale, nominal otherwise)."""
-    if len(judged) != len(human):
-        raise JudgeError(f"agreement needs one human label per verdict ({len(judged)} vs {len(human)})")
-
-    def key(v: Verdict | PairVerdict | None) -> Any:
-        if v is None or not v.scored:
-            return None
-        if isinstance(v, PairVerdict):
-            return v.winner
-        return v.label if v.label is not None else v.score
-
-    a = [key(v) for v in judged]
-    b = [key(v) for v in human]
-    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
-    scale = cfg.mode == "single" and not cfg.choices
-    raw = sum(x == y for x, y in pairs) / len(pairs) if pairs else float("nan")
-    return {
-        "n": len(pairs),
-        "agreement": raw,
-        "kappa": cohen_kappa(a, b, weights="quadratic" if scale else None),
-        "alpha": krippendorff_alpha([a, b], level="interval" if scale else "nominal"),
-    }

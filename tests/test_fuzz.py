@@ -1,4 +1,4 @@
-"""Random text, random bytes, token soup and mutated valid specs → `api.check` gives diagnostics, never raises.
+"""Random text and bytes, token soup and mutated valid specs → `api.check` gives diagnostics, never raises.
 
 Also a script: `python tests/test_fuzz.py --examples 20000` runs that many seeded inputs through the same
 properties and prints how many ran per kind (and any crash with the input that caused it).
@@ -29,14 +29,16 @@ SEED_SPECS = [
 ]
 
 _TOKENS = (
-    "dataset model prompt metric judge eval template import assert field fewshot mean rows path limit shuffle where "
+    "dataset model prompt metric judge eval template import assert field fewshot mean rows path limit "
+    "shuffle where "
     "provider id response models metrics target choices labels text mode rubric scale votes swap reference "
     "exact_match f1 bleu rouge rougeL mc1 mc2 perplexity regex python qa dry small x y std "
     "{ } [ ] ( ) = , . >= <= == != > < true false 1 -1 0 0.5 1e-3 1.2.3 12abc"
 ).split() + [
     '"data/qa.jsonl"', '"data/mc.jsonl"', '"mock"', '"hf"', '"litellm"', '"choice"', '"perplexity"',
-    '"pairwise"', '"{{ question }}"', '"{{ answer }"', '"{% if x %}"', '"{{ row.__class__ }}"', '"std/general"',
-    '"./missing.eval"', '"\\n"', '"""\n  Q: {{ question }}\n"""', "`row.answer`", "`row[\"x\"]`", "`1 +`", "`",
+    '"pairwise"', '"{{ question }}"', '"{{ answer }"', '"{% if x %}"', '"{{ row.__class__ }}"',
+    '"std/general"', '"./missing.eval"', '"\\n"', '"""\n  Q: {{ question }}\n"""', "`row.answer`",
+    "`row[\"x\"]`", "`1 +`", "`",
     '"', '"""', "\n", "# comment\n", " ", "\t", "\u00e9", "\x00", "\ufeff",
 ]
 _ALPHABET = (
@@ -240,7 +242,8 @@ def run_volume(examples: int, seed: int) -> int:
             except Exception:
                 crashes += 1
                 shown = text if text is not None else repr(byte_file.read_bytes())
-                print(f"CRASH on a {kind} input ({path.name}):\n{shown}\n{traceback.format_exc()}", file=sys.stderr)
+                print(f"CRASH on a {kind} input ({path.name}):\n{shown}\n{traceback.format_exc()}",
+                      file=sys.stderr)
     elapsed = time.perf_counter() - start
     ran = sum(counts.values())
     detail = ", ".join(f"{k} {v}" for k, v in counts.items())

@@ -1,5 +1,5 @@
-"""Graph hashes: a spec → node hashes that are stable (process, location, layout) and change exactly downstream of
-an edit (a metric's parameters, a model's parameters, a dataset file)."""
+"""Graph hashes: a spec → node hashes that are stable (process, location, layout) and change exactly
+downstream of an edit (a metric's parameters, a model's parameters, a dataset file)."""
 
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ def test_metric_parameter_edit_changes_only_that_metric_and_downstream(base: Gra
     assert after.spec_hash != base.spec_hash
 
 
-def test_model_parameter_edit_changes_only_that_models_calls_and_downstream(base: Graph, tmp_path: Path) -> None:
+def test_model_parameter_edit_changes_only_its_calls_and_downstream(base: Graph, tmp_path: Path) -> None:
     edited = SPEC.replace("temperature = 0\n", "temperature = 0.7\n", 1)
     after = graph_of(write_project(tmp_path / "edited", edited))
     roots = {i for i, n in base.nodes.items() if n.kind == "generate" and n.model.name == "m1"}  # type: ignore[union-attr]
@@ -192,7 +192,8 @@ def test_dataset_file_edit_changes_everything_downstream_of_its_load(base: Graph
 
 
 def test_prompt_edit_changes_render_and_downstream_only(base: Graph, tmp_path: Path) -> None:
-    after = graph_of(write_project(tmp_path / "edited", SPEC.replace('"Q: {{ question }}"', '"Q: {{ question }}?"')))
+    edited = SPEC.replace('"Q: {{ question }}"', '"Q: {{ question }}?"')
+    after = graph_of(write_project(tmp_path / "edited", edited))
     assert changed_nodes(base, after) == downstream(base, {"render:side"})
 
 

@@ -204,11 +204,12 @@ def _fmt_delta(value: float | None) -> str:
 
 
 def diff_table(diff: RunDiff) -> Table:
-    """eval, model, metric, A, B, Δ (B − A), its 95% CI, p, n paired, and a marker for significant changes."""
+    """eval, model, metric, A, B, Δ (B − A), its 95% CI, p, n paired, samples only in A / only in B, and a
+    marker for significant changes."""
     table = Table(title=f"{diff.run_a} (A) → {diff.run_b} (B), α = {diff.alpha:g}", header_style="bold")
     for col, justify in (("eval", "left"), ("model", "left"), ("metric", "left"), ("A", "right"),
                          ("B", "right"), ("Δ B−A", "right"), ("95% CI of Δ", "right"), ("p", "right"),
-                         ("n", "right"), ("change", "left")):
+                         ("n", "right"), ("only A/B", "right"), ("change", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     last: tuple[str, str] | None = None
     for r in diff.rows:
@@ -228,7 +229,8 @@ def diff_table(diff: RunDiff) -> Table:
         metric = r.metric + ("" if r.higher_is_better else " (↓)")
         table.add_row(escape(r.eval) if first else "", escape(r.model) if first else "", escape(metric),
                       fmt_value(r.a), fmt_value(r.b), _fmt_delta(r.delta), ci, _fmt_p(r.p_value),
-                      str(r.n_paired) if r.kind == "paired" else "—", marker)
+                      str(r.n_paired) if r.kind == "paired" else "—",
+                      f"{r.only_a}/{r.only_b}" if first else "", marker)
     return table
 
 

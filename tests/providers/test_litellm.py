@@ -21,14 +21,12 @@ from evaldsl.records import ChoiceRequest, GenerateRequest, Generation, Generati
 from tests import fakeserver
 from tests.fakeserver import FakeOpenAIServer
 
-fake_openai_server = fakeserver.fake_openai_server  # the shared fixture, as other test folders use it
-
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-test-do-not-leak-0123456789"
 
 
 @pytest.fixture(autouse=True)
-def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def openai_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
 
 
@@ -173,6 +171,7 @@ def test_mock_rate_limit_error_is_retried_then_recorded() -> None:
 
 # -- against the fake OpenAI-compatible server --------------------------------------------------------------
 def test_success_sends_the_parameters_and_parses_the_reply(fake_openai_server: FakeOpenAIServer) -> None:
+    # `fake_openai_server` is the shared fixture (tests/fakeserver.py, re-exported by tests/conftest.py)
     p = provider(fake_openai_server.api_base, extra={"frequency_penalty": 0.5})
     request = ask("what is up", temperature=0.5, max_tokens=7, top_p=0.9, stop=("\n",), seed=3)
     [result] = results(p, [request])
