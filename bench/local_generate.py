@@ -112,7 +112,8 @@ def main() -> None:
     ours_tps, plain_tps = ours_tokens / ours_s, plain_tokens / plain_s
     print(f"device={lm.device} dtype={lm.dtype} torch threads={torch.get_num_threads()}")
     print(
-        f"prompts={len(prompts)} batch={args.batch} max_tokens={args.max_tokens} greedy, best of {args.repeats}"
+        f"prompts={len(prompts)} batch={args.batch} max_tokens={args.max_tokens} greedy, "
+        f"best of {args.repeats}"
     )
     print(f"HFProvider.generate : {ours_tokens} tokens in {ours_s:.2f} s = {ours_tps:.1f} tokens/s")
     print(f"plain model.generate: {plain_tokens} tokens in {plain_s:.2f} s = {plain_tps:.1f} tokens/s")

@@ -117,6 +117,7 @@ def stdlib() -> None:
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
+    jsonl = "jsonl"
 
 
 def store_dir(spec: Path, store: Path | None) -> Path:
@@ -135,9 +136,10 @@ def run(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N samples per eval.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the models even when a response is cached.")] = False,
     store: Annotated[Path | None, typer.Option("--store", help="Store folder (default: .evaldsl/ beside the spec).")] = None,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, or json (one object on stdout).")] = OutputFormat.table,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, json (one object on stdout) or jsonl (a line per sample, then the summary).")] = OutputFormat.table,
     max_errors: Annotated[int | None, typer.Option("--max-errors", min=0, help="Abort after more than N errors.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap confidence intervals.")] = 0,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML (one test per eval × model).")] = None,
 ) -> None:
     """Compile and run a spec; print a results table (or JSON) and store the run."""
     import asyncio
@@ -173,8 +175,25 @@ def run(
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_RUN) from None
     data = outcome.to_json()
+    if junit is not None:
+        from .report.export import ExportError, write_junit
+
+        try:
+            write_junit(data, junit)
+        except ExportError as exc:
+            _err(f"error: {exc}")
     if format is OutputFormat.json:
         typer.echo(json.dumps(data))
+        if outcome.message:
+            _err(f"{outcome.status}: {outcome.message}")
+    elif format is OutputFormat.jsonl:
+        from .report.export import sample_record_jsonl
+        from .store import Store
+
+        with Store(config.store_dir) as st:
+            for row in st.iter_samples(outcome.run_id):
+                typer.echo(sample_record_jsonl(row))
+        typer.echo(json.dumps({"summary": data}))
         if outcome.message:
             _err(f"{outcome.status}: {outcome.message}")
     else:
@@ -183,6 +202,11 @@ def run(
             out = Console(width=max(out.width, 120))
         print_outcome(out, data, cache_hits=outcome.cache_hits, model_calls=outcome.model_calls)
     raise typer.Exit(outcome.exit_code)
+
+
+from .cli_results import register as _register_results  # noqa: E402
+
+_register_results(app)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import statistics
 from collections import Counter
@@ -28,28 +29,11 @@ from .judge_prompts import (
 from .templating import render
 
 __all__ = [
-    "JudgeConfig",
-    "JudgeError",
-    "JudgeMode",
-    "PAIR_OUTCOMES",
-    "Verdict",
-    "PairVerdict",
-    "build_single_messages",
-    "build_pairwise_messages",
-    "response_format",
-    "output_contract",
-    "nonce_for",
-    "escape_data",
-    "parse_single",
-    "parse_pairwise",
-    "aggregate_votes",
-    "aggregate_pair_votes",
-    "combine_swapped",
-    "human_verdict",
-    "cohen_kappa",
-    "krippendorff_alpha",
-    "agreement",
-]
+    "JudgeConfig", "JudgeError", "JudgeMode", "PAIR_OUTCOMES", "Verdict", "PairVerdict",
+    "build_single_messages", "build_pairwise_messages", "response_format", "output_contract", "nonce_for",
+    "escape_data", "parse_single", "parse_pairwise", "aggregate_votes", "aggregate_pair_votes",
+    "combine_swapped", "human_verdict", "cohen_kappa", "krippendorff_alpha", "agreement",
+]  # fmt: skip
 
 Winner = Literal["A", "B", "tie"]
 _PAIR_SCORE: Mapping[str, float] = {"A": 1.0, "tie": 0.5, "B": 0.0}
@@ -203,11 +187,8 @@ def _split_think(text: str) -> tuple[str, str | None]:
 
 
 def _json_objects(text: str) -> list[tuple[int, int, dict[str, Any]]]:
-    """JSON objects anywhere in the text as (start, end, object); outermost first, nested ones not repeated.
-
-    Each try decodes a bounded window and the number of tries is capped, so hostile replies stay cheap;
-    verdicts beyond the cap are still found by the `"score": 4` prose patterns.
-    """
+    """JSON objects in the text as (start, end, object), outermost only. Bounded windows and a capped number
+    of tries keep hostile replies cheap; verdicts past the cap are still read by the prose patterns."""
     decoder = json.JSONDecoder()
     found: list[tuple[int, int, dict[str, Any]]] = []
     i = text.find("{")
@@ -225,15 +206,15 @@ def _json_objects(text: str) -> list[tuple[int, int, dict[str, Any]]]:
     return found
 
 
-def _lookup(obj: dict[str, Any], keys: Sequence[str]) -> tuple[bool, Any, dict[str, Any]]:
-    """The first verdict key in `obj` (case-insensitive), searching nested objects last-first if absent."""
+def _lookup(obj: dict[str, Any], keys: Sequence[str], depth: int = 0) -> tuple[bool, Any, dict[str, Any]]:
+    """The first verdict key in `obj` (case-insensitive), else in nested objects (last first, 3 levels)."""
     lowered = {str(k).strip().lower(): v for k, v in obj.items()}
     for key in keys:
         if key in lowered:
             return True, lowered[key], lowered
-    for value in reversed(list(obj.values())):
+    for value in reversed(list(obj.values())) if depth < 3 else ():
         if isinstance(value, dict):
-            hit = _lookup(value, keys)
+            hit = _lookup(value, keys, depth + 1)
             if hit[0]:
                 return hit
     return False, None, lowered
@@ -310,13 +291,15 @@ def _scale_value(cfg: JudgeConfig, value: Any) -> tuple[float | None, str | None
     elif isinstance(value, bool) or isinstance(value, (list, dict)):
         return None, f"score {json.dumps(value)} is not a number"
     elif isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            return None, f"score {value} is not a finite number"
         num, den = str(value), None
     else:
         m = re.fullmatch(rf"[\s*\[]*(?P<num>{_NUM}){_DEN}[\s*\].]*", str(value), re.IGNORECASE)
         if not m:
             return None, f"score {str(value)[:40]!r} is not a number"
         num, den = m.group("num"), m.group("den")
-    x = float(_WORDS.get(num.lower(), 0) if num.lower() in _WORDS else num)
+    x = float(_WORDS[num.lower()]) if num.lower() in _WORDS else float(num)
     if den is not None and float(den) != hi:
         return None, f"score {_fmt(x)}/{_fmt(float(den))} is not on scale {lo}–{hi}"
     if x != int(x):
@@ -332,7 +315,7 @@ def _label_value(cfg: JudgeConfig, value: Any, strict: bool) -> tuple[str | None
     allowed = "/".join(cfg.labels)
     if value is None:
         return None, "verdict is null"
-    if isinstance(value, float) and value == int(value):
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
         value = int(value)
     raw = str(value).strip()
     clean = raw.strip(_STRIP)
@@ -370,15 +353,17 @@ def _pair_value(value: Any, strict: bool) -> tuple[Winner | None, str | None] | 
     return None, f"winner {raw[:40]!r} not in A/B/tie"
 
 
-def _empty(text: str) -> bool:
-    return not text or not text.strip()
+def _counts_when_invalid(body: str, cand: _Candidate) -> bool:
+    """An unknown label is reported only from a strong verdict or a reply that is nothing else; a bold
+    phrase closing a long reply ("**Thank you!**") that is no label is just ignored."""
+    return cand.strong or not re.search(r"\w", body[: cand.start])
 
 
 def parse_single(cfg: JudgeConfig, text: str) -> Verdict:
     """Read the last verdict in a single-mode reply (JSON anywhere, else "Score: 4", "[[4]]", "**4**"...)."""
     if cfg.mode != "single":
         raise JudgeError(f"judge {cfg.name!r} is pairwise; use parse_pairwise")
-    if _empty(text):
+    if not text.strip():
         return Verdict(None, error="empty reply")
     body, thought = _split_think(text)
     mode = "labels" if cfg.choices else "scale"
@@ -390,7 +375,7 @@ def parse_single(cfg: JudgeConfig, text: str) -> Verdict:
             results.append((cand, Verdict(score, None, reasoning, error)))
             continue
         read = _label_value(cfg, cand.value, strict=cand.from_json)
-        if read is not None:
+        if read is not None and (read[0] is not None or _counts_when_invalid(body, cand)):
             label, error = read
             score = cfg.choices[label] if label is not None and cfg.choices else None
             results.append((cand, Verdict(score, label, reasoning, error)))
@@ -403,13 +388,13 @@ def parse_pairwise(cfg: JudgeConfig, text: str) -> PairVerdict:
     """Read the last "A" / "B" / "tie" verdict in a pairwise judge reply (JSON, "[[A]]", "Winner: B"...)."""
     if cfg.mode != "pairwise":
         raise JudgeError(f"judge {cfg.name!r} is single-mode; use parse_single")
-    if _empty(text):
+    if not text.strip():
         return PairVerdict(None, error="empty reply")
     body, thought = _split_think(text)
     results: list[tuple[_Candidate, PairVerdict]] = []
     for cand in _candidates(body, "pairwise"):
         read = _pair_value(cand.value, strict=cand.from_json)
-        if read is not None:
+        if read is not None and (read[0] is not None or _counts_when_invalid(body, cand)):
             winner, error = read
             results.append((cand, PairVerdict(winner, cand.reasoning or thought, error)))
     if not results:
@@ -429,6 +414,13 @@ def _last(results: list[tuple[_Candidate, Any]]) -> Any:
 # --- votes, swaps, human labels ----
 
 
+def _tally(verdicts: Sequence[Verdict | PairVerdict]) -> tuple[int, int]:
+    """(judge calls, unscored calls) behind some verdicts; an unscored verdict that does not say how many of
+    its calls failed counts all of them."""
+    votes = sum(v.votes for v in verdicts)
+    return votes, sum(v.unscored_votes if v.scored or v.unscored_votes else v.votes for v in verdicts)
+
+
 def aggregate_votes(cfg: JudgeConfig, verdicts: Sequence[Verdict]) -> Verdict:
     """Combine several judge samples: median score (scale) or majority label; unscored votes are excluded but
     counted, and when every vote is unscored so is the result."""
@@ -437,10 +429,10 @@ def aggregate_votes(cfg: JudgeConfig, verdicts: Sequence[Verdict]) -> Verdict:
     if not verdicts:
         return Verdict(None, error="no votes", votes=0)
     valid = [v for v in verdicts if v.score is not None]
-    n, missing = len(verdicts), len(verdicts) - len(valid)
+    n, missing = _tally(verdicts)
     if not valid:
         first = verdicts[0]
-        error = first.error if n == 1 else f"all {n} votes unscored (first: {first.error})"
+        error = first.error if len(verdicts) == 1 else f"all {n} votes unscored (first: {first.error})"
         return Verdict(None, None, first.reasoning, error, votes=n, unscored_votes=missing)
     if cfg.choices:
         counts = Counter(v.label for v in valid)
@@ -462,10 +454,10 @@ def aggregate_pair_votes(verdicts: Sequence[PairVerdict]) -> PairVerdict:
     if not verdicts:
         return PairVerdict(None, error="no votes", votes=0)
     valid = [v for v in verdicts if v.winner is not None]
-    n, missing = len(verdicts), len(verdicts) - len(valid)
+    n, missing = _tally(verdicts)
     if not valid:
         first = verdicts[0]
-        error = first.error if n == 1 else f"all {n} votes unscored (first: {first.error})"
+        error = first.error if len(verdicts) == 1 else f"all {n} votes unscored (first: {first.error})"
         return PairVerdict(None, first.reasoning, error, votes=n, unscored_votes=missing)
     a = sum(v.winner == "A" for v in valid)
     b = sum(v.winner == "B" for v in valid)
@@ -478,8 +470,7 @@ def aggregate_pair_votes(verdicts: Sequence[PairVerdict]) -> PairVerdict:
 def combine_swapped(first: PairVerdict, second: PairVerdict) -> PairVerdict:
     """Merge a verdict with the one judged in swapped order (its A is the original B): agreement keeps the
     winner, disagreement is a tie, and either side unscored makes the pair unscored."""
-    votes = first.votes + second.votes
-    missing = first.unscored_votes + second.unscored_votes
+    votes, missing = _tally((first, second))
     reasons = [f"[{tag}] {v.reasoning}" for tag, v in (("A/B", first), ("B/A", second)) if v.reasoning]
     reasoning = "\n\n".join(reasons) or None
     errors = [f"{tag} order: {v.error}" for tag, v in (("A/B", first), ("B/A", second)) if v.winner is None]
@@ -487,14 +478,8 @@ def combine_swapped(first: PairVerdict, second: PairVerdict) -> PairVerdict:
         return PairVerdict(None, reasoning, "; ".join(errors), votes=votes, unscored_votes=missing)
     unswapped = _SWAPPED[second.winner]
     agree = first.winner == unswapped
-    return PairVerdict(
-        first.winner if agree else "tie",
-        reasoning,
-        None,
-        votes=votes,
-        unscored_votes=missing,
-        consistent=agree,
-    )
+    winner: Winner = first.winner if agree else "tie"
+    return PairVerdict(winner, reasoning, None, votes=votes, unscored_votes=missing, consistent=agree)
 
 
 def human_verdict(cfg: JudgeConfig, variables: Mapping[str, Any]) -> Verdict | PairVerdict | None:

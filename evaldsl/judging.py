@@ -74,8 +74,10 @@ class JudgeResult:
         return out
 
 
-def _variables(judge: JudgeDef, sample: Sample, output: str) -> dict[str, Any]:
-    return {**judge.rubric.params, **sample.row, "row": sample.row, "output": output}
+def _variables(judge: JudgeDef, sample: Sample) -> dict[str, Any]:
+    """What the rubric/reference templates see: the sample's fields and template parameters — never the judged
+    output, which must stay inside its delimited block."""
+    return {**judge.rubric.params, **sample.row, "row": sample.row}
 
 
 async def _ask(ex: _Execution, node: JudgeNode, messages_list: list[list[dict[str, str]]], salts: list[Any],
@@ -96,7 +98,7 @@ async def run_judge(ex: _Execution, node: JudgeNode, samples: Sequence[Sample], 
     try:
         for i in usable:
             s = samples[i]
-            variables = _variables(node.judge, s, texts[i])
+            variables = _variables(node.judge, s)
             for vote in range(cfg.votes):
                 if cfg.mode == "single":
                     prompts.append(build_single_messages(cfg, question=s.question, response=texts[i],
@@ -168,7 +170,7 @@ async def run_judge(ex: _Execution, node: JudgeNode, samples: Sequence[Sample], 
                     "loss": sum(1 for x in won if x == 0.0)}
     human = None
     if cfg.human is not None:
-        humans = [human_verdict(cfg, _variables(node.judge, samples[i], texts.get(i, ""))) if i in per_sample
+        humans = [human_verdict(cfg, _variables(node.judge, samples[i])) if i in per_sample
                   else None for i in range(len(samples))]
         human = agreement(cfg, verdicts, humans)
         human = {k: (v if not (isinstance(v, float) and math.isnan(v)) else None) for k, v in human.items()}

@@ -31,7 +31,7 @@ def _subscripted(source: str, expression: bool) -> frozenset[str]:
 
 _JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "true", "false", "none",
                   "True", "False", "None", "loop"}
-JUDGE_VARIABLES = {"output"}
+JUDGE_VARIABLES = {"question"}  # judges also see the rendered question; never the judged output
 
 
 def _syntax(value: SampleValue) -> Diagnostic | None:

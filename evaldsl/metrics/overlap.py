@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF
 
 from evaldsl.metrics.base import MetricError, MetricInput
@@ -99,6 +98,8 @@ def make_rouge_scorer(rouge_type: str, stemmer: bool, metric_name: str) -> Any:
             f"metric {metric_name!r}: unknown ROUGE type {rouge_type!r}; "
             "use rouge1 ... rouge9, rougeL or rougeLsum"
         )
+    from rouge_score import rouge_scorer  # imported on first use: it pulls in nltk (~2 s)
+
     return rouge_scorer.RougeScorer([rouge_type], use_stemmer=stemmer)
 
 

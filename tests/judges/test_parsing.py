@@ -125,3 +125,22 @@ def test_long_adversarial_reply_parses_quickly() -> None:
     cfg = CONFIGS["scale5"]
     reply = "{" * 2000 + '"reasoning": "x' + " score: " * 2000 + "\nScore: 3"
     assert parse_single(cfg, reply).score == 3
+
+
+def test_non_finite_json_numbers_are_unscored() -> None:
+    assert parse_single(CONFIGS["scale5"], '{"score": NaN}').error == "score nan is not a finite number"
+    assert parse_single(CONFIGS["scale5"], '{"score": Infinity}').score is None
+    assert parse_single(CONFIGS["abc"], '{"verdict": NaN}').error == "label 'nan' not in A/B/C"
+
+
+def test_closing_bold_phrase_is_not_an_unknown_label() -> None:
+    assert parse_single(CONFIGS["abc"], "The answer is fine.\n\n**Thank you!**").error == "no verdict found"
+    assert parse_single(CONFIGS["abc"], "**D**").error == "label 'D' not in A/B/C"
+    assert parse_pairwise(CONFIGS["pair"], "Both fine.\n\n**Thank you!**").error == "no verdict found"
+
+
+def test_deeply_nested_json_is_harmless() -> None:
+    reply = '{"a":' * 3000 + "1" + "}" * 3000 + "\nScore: 2"
+    assert parse_single(CONFIGS["scale5"], reply).score == 2
+    nested = '{"a": {"b": {"c": {"d": {"score": 5}}}}, "score_note": "x"}\nScore: 3'
+    assert parse_single(CONFIGS["scale5"], nested).score == 3  # verdicts deeper than 3 levels are not read

@@ -101,9 +101,20 @@ def test_combine_swapped(first: str, second: str, winner: str, consistent: bool)
 def test_combine_swapped_unscored_side() -> None:
     v = combine_swapped(PairVerdict("A"), PairVerdict(None, error="no verdict found"))
     assert v.winner is None and v.score is None
+    assert (v.votes, v.unscored_votes) == (2, 1)
     assert v.error == "B/A order: no verdict found"
     v = combine_swapped(PairVerdict(None, error="empty reply"), PairVerdict(None, error="no verdict found"))
     assert v.error == "A/B order: empty reply; B/A order: no verdict found"
+
+
+def test_votes_over_swapped_pairs_count_judge_calls() -> None:
+    pairs = [
+        combine_swapped(PairVerdict("A"), PairVerdict("B")),
+        combine_swapped(PairVerdict("A"), PairVerdict(None, error="empty reply")),
+        combine_swapped(PairVerdict("B"), PairVerdict("B")),
+    ]
+    v = aggregate_pair_votes(pairs)
+    assert (v.winner, v.votes, v.unscored_votes, v.consistent) == ("A", 6, 1, False)
 
 
 def test_swapped_end_to_end_from_replies() -> None:

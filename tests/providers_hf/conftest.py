@@ -24,7 +24,7 @@ SENTENCES = [
 
 def build_tiny_model(folder: Path, *, max_positions: int = 64, chat_template: bool = True) -> Path:
     """Train a ~300-token byte-level BPE tokenizer on a few sentences and save it with a randomly initialised
-    2-layer Llama (hidden size 32) to `folder`. No pad token on purpose (the provider must fall back to EOS)."""
+    2-layer Llama (hidden size 32) to `folder`. No pad token on purpose (the provider falls back to EOS)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast

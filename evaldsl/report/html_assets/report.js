@@ -256,7 +256,7 @@
     rows.forEach(function (item) {
       var tr = el("tr", { cls: "item", tabindex: "0" }, [el("td", { cls: "num", text: String(item.i) }),
         el("td", { text: data.evals[item.e] }),
-        el("td", null, [el("div", { cls: "snip", text: snippet(promptText(item.p), 300) })])]);
+        el("td", null, [el("div", { cls: "snip", text: snippet(promptText(item.p) || text(item["in"]), 300) })])]);
       shownCols.forEach(function (c) {
         var o = null;
         item.o.forEach(function (x) { if (x.c === c) { o = x; } });
