@@ -13,12 +13,13 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 
 
-def timed(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, str]:
+def timed(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+          ok: tuple[int, ...] = (0, 1)) -> tuple[float, str]:
     """Wall seconds of a whole process, and its combined output (raises if it fails)."""
     start = time.perf_counter()
     proc = subprocess.run(cmd, env={**os.environ, **(env or {})}, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 1):
+    if proc.returncode not in ok:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return elapsed, proc.stdout + proc.stderr
 
