@@ -22,6 +22,7 @@ from .judges import (
     human_verdict,
     parse_pairwise,
     parse_single,
+    response_format,
 )
 from .records import GenerateRequest, Generation
 from .samples import Sample
@@ -80,9 +81,11 @@ def _variables(judge: JudgeDef, sample: Sample) -> dict[str, Any]:
     return {**judge.rubric.params, **sample.row, "row": sample.row}
 
 
-async def _ask(ex: _Execution, node: JudgeNode, messages_list: list[list[dict[str, str]]], salts: list[Any],
-               label: str) -> list[Generation]:
-    requests = [GenerateRequest(messages=tuple(m), params=node.judge_model.generation_params()) for m in messages_list]
+async def _ask(ex: _Execution, node: JudgeNode, cfg: JudgeConfig, messages_list: list[list[dict[str, str]]],
+               salts: list[Any], label: str) -> list[Generation]:
+    schema = response_format(cfg)
+    params = node.judge_model.generation_params()
+    requests = [GenerateRequest(messages=tuple(m), params=params, response_format=schema) for m in messages_list]
     return await ex.generate_many(node.judge_model, requests, salts, label)
 
 
@@ -118,7 +121,7 @@ async def run_judge(ex: _Execution, node: JudgeNode, samples: Sequence[Sample], 
 
         raise RunFailed(f"judge {cfg.name}: {exc}") from None
     label = f"{node.eval} · {node.model} · judge {cfg.name}"
-    replies = await _ask(ex, node, prompts, [("vote", v, sw) for _, v, sw in slots], label)
+    replies = await _ask(ex, node, cfg, prompts, [("vote", v, sw) for _, v, sw in slots], label)
     parse = parse_single if cfg.mode == "single" else parse_pairwise
     parsed: list[Verdict | PairVerdict] = [
         parse(cfg, r.text) if r.error is None else _failed(cfg, f"judge call failed: {r.error}")
@@ -127,7 +130,7 @@ async def run_judge(ex: _Execution, node: JudgeNode, samples: Sequence[Sample], 
     # One retry for each unparseable verdict (a fresh cache key), then it stays unscored.
     retry = [k for k, (v, r) in enumerate(zip(parsed, replies)) if not v.scored and r.error is None]
     if retry:
-        again = await _ask(ex, node, [prompts[k] for k in retry],
+        again = await _ask(ex, node, cfg, [prompts[k] for k in retry],
                            [("retry", slots[k][1], slots[k][2]) for k in retry], label + " (retry)")
         for k, r in zip(retry, again):
             if r.error is None:

@@ -32,6 +32,7 @@ class GenerateRequest:
     messages: tuple[Message, ...]
     params: GenerationParams = GenerationParams()
     variables: Mapping[str, Any] = field(default_factory=dict)
+    response_format: Mapping[str, Any] | None = None  # a JSON schema request, used where the provider supports it
 
 
 @dataclass(frozen=True)

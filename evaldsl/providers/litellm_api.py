@@ -108,6 +108,7 @@ class LiteLLMProvider:
         self.retries = 0  # retries made so far (all requests)
         self._rng = random.Random(seed)
         self._litellm: Any = None
+        self._schema_support: bool | None = None
         self._priced: bool | None = None  # None = not known yet; False = litellm has no price for this model
 
     def identity(self) -> dict[str, Any]:
@@ -172,8 +173,19 @@ class LiteLLMProvider:
             kwargs["seed"] = params.seed
         if self.config.api_base:
             kwargs["api_base"] = self.config.api_base
+        if request.response_format is not None and self._supports_schema():
+            kwargs["response_format"] = dict(request.response_format)
         kwargs.update(self.config.extra)
         return kwargs
+
+    def _supports_schema(self) -> bool:
+        """Whether litellm knows this model accepts a JSON-schema `response_format` (asked once per provider)."""
+        if self._schema_support is None:
+            try:
+                self._schema_support = bool(self._litellm.supports_response_schema(model=self.config.id))
+            except Exception:  # noqa: BLE001 - unknown models: ask for plain text and parse it
+                self._schema_support = False
+        return self._schema_support
 
     async def _complete(self, request: GenerateRequest, abandoned: set[asyncio.Future[Any]]) -> Generation:
         kwargs = self._arguments(request)
