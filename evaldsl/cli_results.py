@@ -150,15 +150,24 @@ def diff(
     alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="Significance level.")] = 0.05,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap and permutation draws.")] = 0,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")] = ListFormat.table,
+    pair: Annotated[list[str] | None, typer.Option(
+        "--pair", help="Compare model A of run A with model B of run B: `--pair A:B` (repeatable). Without it, "
+        "an eval with one model in each run compares those two.")] = None,
 ) -> None:
     """Paired comparison of two runs per eval × model × metric: delta, 95% CI, p-value, regressions."""
     from .report.diff import diff_footer, diff_runs, diff_table
 
     if not 0.0 < alpha < 1.0:
         raise _fail(f"--alpha must be between 0 and 1 (exclusive), got {alpha}")
+    pairs = {}
+    for item in pair or []:
+        left, sep, right = item.partition(":")
+        if not sep or not left or not right:
+            raise _fail(f"--pair takes MODEL_A:MODEL_B, got {item!r}")
+        pairs[left] = right
     with _open_store(store) as opened:
         a, b = _resolve(opened, run_a), _resolve(opened, run_b)
-        result = diff_runs(opened, a, b, alpha=alpha, seed=seed)
+        result = diff_runs(opened, a, b, alpha=alpha, seed=seed, pairs=pairs)
     if format is ListFormat.json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:

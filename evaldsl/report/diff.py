@@ -4,7 +4,7 @@ or JSON), and whether any metric got significantly worse."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -155,21 +155,47 @@ def _results_by_group(record: RunRecord) -> dict[tuple[str, str], dict[str, Any]
 
 
 def diff_runs(store: Store, run_a: str, run_b: str, *, alpha: float = 0.05, seed: int = 0,
-              n_boot: int = 1000) -> RunDiff:
-    """Compare stored runs `run_a` and `run_b` (exact ids), pairing samples by (eval, model, sample_key)."""
+              n_boot: int = 1000, pairs: Mapping[str, str] | None = None) -> RunDiff:
+    """Compare stored runs `run_a` and `run_b` (exact ids), pairing samples by (eval, model, sample_key).
+
+    `pairs` maps a model of run A to the model of run B it is compared with (e.g. baseline → candidate); when it
+    is empty, an eval that has exactly one model in each run pairs those two whatever their names."""
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
     record_a, record_b = store.get_run(run_a), store.get_run(run_b)
     return compare_records(record_a, record_b, store.iter_samples(run_a), store.iter_samples(run_b),
-                           alpha=alpha, seed=seed, n_boot=n_boot)
+                           alpha=alpha, seed=seed, n_boot=n_boot, pairs=pairs)
+
+
+def model_pairs(results_a: Iterable[tuple[str, str]], results_b: Iterable[tuple[str, str]],
+                pairs: Mapping[str, str] | None) -> dict[tuple[str, str], tuple[str, str]]:
+    """(eval, model in B) → (eval, model in A) for the groups to compare under another model's name."""
+    groups_a, groups_b = list(results_a), list(results_b)
+    if pairs:
+        return {(ev, b): (ev, a) for a, b in pairs.items() for ev, model in groups_b if model == b
+                if (ev, a) in groups_a}
+    mapping = {}
+    for ev in {e for e, _ in groups_a}:
+        models_a = [m for e, m in groups_a if e == ev]
+        models_b = [m for e, m in groups_b if e == ev]
+        if len(models_a) == 1 and len(models_b) == 1 and models_a != models_b:
+            mapping[(ev, models_b[0])] = (ev, models_a[0])
+    return mapping
 
 
 def compare_records(record_a: RunRecord, record_b: RunRecord, samples_a: Iterable[dict[str, Any]],
                     samples_b: Iterable[dict[str, Any]], *, alpha: float = 0.05, seed: int = 0,
-                    n_boot: int = 1000) -> RunDiff:
+                    n_boot: int = 1000, pairs: Mapping[str, str] | None = None) -> RunDiff:
     """`diff_runs` on already loaded runs and their sample rows."""
     results_a, results_b = _results_by_group(record_a), _results_by_group(record_b)
     scores_a, scores_b = _scores_by_group(samples_a), _scores_by_group(samples_b)
+    renamed = model_pairs(results_a, results_b, pairs)
+    if pairs:  # only the named pairs are compared
+        results_a = {g: r for g, r in results_a.items() if g in renamed.values()}
+        results_b = {g: r for g, r in results_b.items() if g in renamed}
+    results_b = {renamed.get(g, g): r for g, r in results_b.items()}
+    scores_b = {renamed.get(g, g): v for g, v in scores_b.items() if not pairs or g in renamed}
+    labels = {a: f"{a[1]} → {b[1]}" for b, a in renamed.items()}
     groups = list(results_a) + [g for g in results_b if g not in results_a]
     rows: list[MetricDiff] = []
     for group in groups:
@@ -184,6 +210,8 @@ def compare_records(record_a: RunRecord, record_b: RunRecord, samples_a: Iterabl
             if res_a is None or res_b is None:
                 where = "A" if res_b is None else "B"
                 diff = replace(diff, note=f"{group[0]} · {group[1]} is only in run {where}")
+            if group in labels:
+                diff = replace(diff, model=labels[group])
             rows.append(diff)
     return RunDiff(record_a.id, record_b.id, alpha, tuple(rows),
                    groups_only_a=tuple(g for g in results_a if g not in results_b),

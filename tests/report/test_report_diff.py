@@ -172,3 +172,23 @@ def test_eval_model_in_one_run_only(make_run, app: typer.Typer, store_dir) -> No
     missing = [r for r in result.rows if r.model == "worse"]
     assert missing and all(r.kind == "missing" and r.delta is None for r in missing)
     assert "qa · worse is only in run A: not compared" in diff_footer(result)
+
+
+def test_two_models_in_one_run_are_compared_with_pair(make_run, store_dir) -> None:
+    outcome = make_run(models="good, worse", judge=False)
+    with Store(store_dir) as store:
+        result = diff_runs(store, outcome.run_id, outcome.run_id, pairs={"good": "worse"})
+    rows = {r.metric: r for r in result.rows}
+    assert {r.model for r in result.rows} == {"good → worse"}
+    assert rows["exact_match"].direction == "worse" and rows["exact_match"].n_paired == 59
+    assert [r.metric for r in result.regressions] == ["exact_match", "f1"]
+
+
+def test_single_model_evals_pair_across_runs_by_default(make_run, store_dir) -> None:
+    a = make_run(models="good", judge=False, name="a")
+    b = make_run(models="worse", judge=False, name="b")
+    with Store(store_dir) as store:
+        result = diff_runs(store, a.run_id, b.run_id)
+    assert {r.model for r in result.rows} == {"good → worse"}
+    assert not result.groups_only_a and not result.groups_only_b
+    assert "exact_match" in [r.metric for r in result.regressions]
