@@ -13,8 +13,9 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 
 
-def timed(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
-          ok: tuple[int, ...] = (0, 1)) -> tuple[float, str]:
+def timed(
+    cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, ok: tuple[int, ...] = (0, 1)
+) -> tuple[float, str]:
     """Wall seconds of a whole process, and its combined output (raises if it fails)."""
     start = time.perf_counter()
     proc = subprocess.run(cmd, env={**os.environ, **(env or {})}, cwd=cwd, capture_output=True, text=True)

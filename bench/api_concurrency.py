@@ -14,13 +14,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, evaldsl_cmd, timed  # noqa: E402
 
-BARE_LOOP = '''
+BARE_LOOP = """
 import asyncio, os, sys
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm
@@ -37,7 +36,7 @@ async def main(n, conc, base):
     assert len(out) == n
 
 asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]))
-'''
+"""
 
 
 def free_port() -> int:
@@ -53,8 +52,11 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1)
     args = parser.parse_args()
     port = free_port()
-    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fakeserver.py"), "--port", str(port),
-                               "--latency", str(args.latency)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "fakeserver.py"), "--port", str(port), "--latency", str(args.latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert server.stdout is not None
         server.stdout.readline()  # "serving on ..."
@@ -63,8 +65,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             (folder / "q.jsonl").write_text(
-                "".join(json.dumps({"question": f"question {i}", "answer": f"question {i}"}) + "\n"
-                        for i in range(args.requests)))
+                "".join(
+                    json.dumps({"question": f"question {i}", "answer": f"question {i}"}) + "\n"
+                    for i in range(args.requests)
+                )
+            )
             spec = folder / "api.eval"
             spec.write_text(f'''
 dataset q {{ path = "q.jsonl" }}
@@ -86,12 +91,15 @@ eval api_load {{
             bare_file = folder / "bare.py"
             bare_file.write_text(BARE_LOOP)
             bare, _ = timed([sys.executable, str(bare_file), str(args.requests), str(args.concurrency), base], env=env)
-            ours, out = timed(evaldsl_cmd("run", str(spec), "--no-cache", "--store", str(folder / "store"),
-                                          "--format", "json"), env=env)
+            ours, out = timed(
+                evaldsl_cmd("run", str(spec), "--no-cache", "--store", str(folder / "store"), "--format", "json"),
+                env=env,
+            )
             result = json.loads(out.splitlines()[0])["results"][0]
             assert result["errors"] == 0, result
-            cached, _ = timed(evaldsl_cmd("run", str(spec), "--store", str(folder / "store"), "--format", "json"),
-                              env=env)
+            cached, _ = timed(
+                evaldsl_cmd("run", str(spec), "--store", str(folder / "store"), "--format", "json"), env=env
+            )
         limit = args.requests / args.concurrency * args.latency
         print(f"physical limit ({args.requests} x {args.latency * 1000:.0f} ms / {args.concurrency}) : {limit:6.2f} s")
         print(f"bare litellm.acompletion loop (process)   : {bare:6.2f} s")

@@ -79,12 +79,28 @@ import "std/truthfulqa"
 model small {{ provider = "hf", id = "{model_dir}", dtype = "float32", device = "cpu", batch_size = {args.batch_size} }}
 eval tqa = truthfulqa(models = [small], limit = {args.questions})
 ''')
-        ours, out = timed(evaldsl_cmd("run", str(spec), "--eval", "tqa.mc1", "--eval", "tqa.mc2", "--no-cache",
-                                      "--store", str(folder / "store"), "--format", "json"), env=env)
+        ours, out = timed(
+            evaldsl_cmd(
+                "run",
+                str(spec),
+                "--eval",
+                "tqa.mc1",
+                "--eval",
+                "tqa.mc2",
+                "--no-cache",
+                "--store",
+                str(folder / "store"),
+                "--format",
+                "json",
+            ),
+            env=env,
+        )
         results = {r["eval"]: r["metrics"] for r in json.loads(out.splitlines()[0])["results"]}
         mc1, mc2 = results["tqa.mc1"]["mc1"]["value"], results["tqa.mc2"]["mc2"]["value"]
-        print(f"evaldsl  mc1 {mc1:.4f}  mc2 {mc2:.4f}  wall {ours:7.1f} s  ({args.questions} questions, "
-              f"batch {args.batch_size})")
+        print(
+            f"evaldsl  mc1 {mc1:.4f}  mc2 {mc2:.4f}  wall {ours:7.1f} s  ({args.questions} questions, "
+            f"batch {args.batch_size})"
+        )
         if args.skip_peer:
             return
         data = folder / "tqa.jsonl"
@@ -92,28 +108,67 @@ eval tqa = truthfulqa(models = [small], limit = {args.questions})
             for r in rows:
                 correct = [a.strip() for a in r["Correct Answers"].split(";") if a.strip()]
                 incorrect = [a.strip() for a in r["Incorrect Answers"].split(";") if a.strip()]
-                fh.write(json.dumps({
-                    "prompt": primer + "\n\nQ: " + r["Question"] + "\nA:",
-                    "mc1_targets": {"choices": [r["Best Answer"], *incorrect], "labels": [1] + [0] * len(incorrect)},
-                    "mc2_targets": {"choices": correct + incorrect,
-                                    "labels": [1] * len(correct) + [0] * len(incorrect)},
-                }) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "prompt": primer + "\n\nQ: " + r["Question"] + "\nA:",
+                            "mc1_targets": {
+                                "choices": [r["Best Answer"], *incorrect],
+                                "labels": [1] + [0] * len(incorrect),
+                            },
+                            "mc2_targets": {
+                                "choices": correct + incorrect,
+                                "labels": [1] * len(correct) + [0] * len(incorrect),
+                            },
+                        }
+                    )
+                    + "\n"
+                )
         tasks = folder / "tasks"
         tasks.mkdir()
         (tasks / "utils.py").write_text(MC2_UTILS)
-        (tasks / "bench_mc1.yaml").write_text(TASK_YAML.format(
-            name="bench_mc1", data=data, choices="mc1_targets",
-            scoring="metric_list:\n  - metric: acc\n    aggregation: mean\n    higher_is_better: true"))
-        (tasks / "bench_mc2.yaml").write_text(TASK_YAML.format(
-            name="bench_mc2", data=data, choices="mc2_targets",
-            scoring="process_results: !function utils.mc2\nmetric_list:\n  - metric: mc2\n    aggregation: mean\n"
-                    "    higher_is_better: true"))
+        (tasks / "bench_mc1.yaml").write_text(
+            TASK_YAML.format(
+                name="bench_mc1",
+                data=data,
+                choices="mc1_targets",
+                scoring="metric_list:\n  - metric: acc\n    aggregation: mean\n    higher_is_better: true",
+            )
+        )
+        (tasks / "bench_mc2.yaml").write_text(
+            TASK_YAML.format(
+                name="bench_mc2",
+                data=data,
+                choices="mc2_targets",
+                scoring="process_results: !function utils.mc2\nmetric_list:\n  - metric: mc2\n    aggregation: mean\n"
+                "    higher_is_better: true",
+            )
+        )
         python = peer_python()
         out_dir = folder / "lmeval_out"
-        peer, log = timed([str(python), "-m", "lm_eval", "--model", "hf", "--model_args",
-                           f"pretrained={model_dir},dtype=float32", "--device", "cpu", "--batch_size",
-                           str(args.batch_size), "--tasks", "bench_mc1,bench_mc2", "--include_path", str(tasks),
-                           "--output_path", str(out_dir)], env=env, ok=(0,))
+        peer, log = timed(
+            [
+                str(python),
+                "-m",
+                "lm_eval",
+                "--model",
+                "hf",
+                "--model_args",
+                f"pretrained={model_dir},dtype=float32",
+                "--device",
+                "cpu",
+                "--batch_size",
+                str(args.batch_size),
+                "--tasks",
+                "bench_mc1,bench_mc2",
+                "--include_path",
+                str(tasks),
+                "--output_path",
+                str(out_dir),
+            ],
+            env=env,
+            ok=(0,),
+        )
         result_file = next(out_dir.rglob("results*.json"))
         peer_results = json.loads(result_file.read_text())["results"]
         p1 = peer_results["bench_mc1"]["acc,none"]

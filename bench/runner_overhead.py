@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import evaldsl_cmd, peer_venv, timed  # noqa: E402
 
-INSPECT_TASK = '''
+INSPECT_TASK = """
 from inspect_ai import Task, task
 from inspect_ai.dataset import Sample
 from inspect_ai.scorer import exact, f1
@@ -29,7 +29,7 @@ def qa():
     rows = [json.loads(line) for line in open({data!r})]
     return Task(dataset=[Sample(input="Q: " + r["question"], target=r["answer"]) for r in rows],
                 solver=[generate()], scorer=[exact(), f1()])
-'''
+"""
 
 
 def make_data(folder: Path, n: int) -> Path:
@@ -60,8 +60,9 @@ eval overhead {{
   metrics = [exact_match, f1]
 }}
 ''')
-        cold, out = timed(evaldsl_cmd("run", str(spec), "--no-cache", "--store", str(folder / "store"),
-                                      "--format", "json"))
+        cold, out = timed(
+            evaldsl_cmd("run", str(spec), "--no-cache", "--store", str(folder / "store"), "--format", "json")
+        )
         result = json.loads(out.splitlines()[0])["results"][0]
         assert result["n"] == args.samples and result["metrics"]["exact_match"]["value"] == 1.0
         cached, _ = timed(evaldsl_cmd("run", str(spec), "--store", str(folder / "store"), "--format", "json"))
@@ -77,11 +78,13 @@ eval overhead {{
         # inspect needs tiktoken encodings, which cannot be downloaded offline: point it at litellm's bundled ones.
         spec_origin = importlib.util.find_spec("litellm").origin  # type: ignore[union-attr]
         tiktoken_dir = Path(str(spec_origin)).parent / "litellm_core_utils" / "tokenizers"
-        env = {"TIKTOKEN_CACHE_DIR": str(tiktoken_dir), "INSPECT_LOG_DIR": str(folder / "logs"),
-               "INSPECT_DISPLAY": "none"}
+        env = {
+            "TIKTOKEN_CACHE_DIR": str(tiktoken_dir),
+            "INSPECT_LOG_DIR": str(folder / "logs"),
+            "INSPECT_DISPLAY": "none",
+        }
         inspect = str(Path(python).parent / "inspect")
-        peer, _ = timed([inspect, "eval", str(task_file), "--model", "mockllm/model"], env=env, cwd=folder,
-                        ok=(0,))
+        peer, _ = timed([inspect, "eval", str(task_file), "--model", "mockllm/model"], env=env, cwd=folder, ok=(0,))
         print(f"inspect-ai mockllm/model             : {peer:6.2f} s")
         print(f"ratio inspect / evaldsl (no cache)   : {peer / cold:6.1f}x   (target >= 10x)")
 

@@ -67,9 +67,12 @@ def check(path: str | Path, text: str | None = None) -> CheckResult:
             return CheckResult(path, None, [problem])
     assert text is not None
     if _ONLY_COMMENTS.match(text):
-        empty = Diagnostic(code="E003", message=f"{path.name} is empty: nothing to check or run",
-                           span=Span.point(str(path.resolve()), 1, 1),
-                           hint="start with a `dataset`, a `model` and an `eval` block (see the README)")
+        empty = Diagnostic(
+            code="E003",
+            message=f"{path.name} is empty: nothing to check or run",
+            span=Span.point(str(path.resolve()), 1, 1),
+            hint="start with a `dataset`, a `model` and an `eval` block (see the README)",
+        )
         return CheckResult(path, None, [empty], {str(path.resolve()): text})
     program, diagnostics = resolve(path, text)
     spec, lowering = lower(program)
@@ -86,14 +89,20 @@ def check(path: str | Path, text: str | None = None) -> CheckResult:
     return CheckResult(path, spec, ordered, program.sources)
 
 
-def plan(spec: Spec, *, evals: Sequence[str] | None = None, models: Sequence[str] | None = None,
-         limit: int | None = None) -> Graph:
+def plan(
+    spec: Spec, *, evals: Sequence[str] | None = None, models: Sequence[str] | None = None, limit: int | None = None
+) -> Graph:
     """The execution graph of a checked spec."""
     return build_plan(spec, evals=evals, models=models, limit=limit)
 
 
-def compile(path: str | Path, *, evals: Sequence[str] | None = None, models: Sequence[str] | None = None,
-            limit: int | None = None) -> Graph:
+def compile(
+    path: str | Path,
+    *,
+    evals: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> Graph:
     """check + plan; raises CompileError when the spec has errors."""
     result = check(path)
     if not result.ok or result.spec is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,7 +82,7 @@ class Call(Node):
     kwargs: tuple[Kwarg, ...] = ()
 
 
-Value = Annotated[Union[Str, Num, Bool, Expr, Ref, ListV, MapV, Call], Field(discriminator="kind")]
+Value = Annotated[Str | Num | Bool | Expr | Ref | ListV | MapV | Call, Field(discriminator="kind")]
 
 
 # ---- entries ------------------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ class Assert(Node):
     right: Value
 
 
-Entry = Annotated[Union[Import, Attribute, Block, Assign, TemplateDef, Assert], Field(discriminator="entry")]
+Entry = Annotated[Import | Attribute | Block | Assign | TemplateDef | Assert, Field(discriminator="entry")]
 
 
 class Module(Node):

@@ -59,7 +59,9 @@ def check(
 @app.command()
 def graph(
     spec: Annotated[Path, typer.Argument(help="The .eval file.")],
-    format: Annotated[GraphFormat, typer.Option("--format", "-f", help="text, dot (Graphviz) or json.")] = GraphFormat.text,
+    format: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="text, dot (Graphviz) or json.")
+    ] = GraphFormat.text,
     eval: Annotated[list[str] | None, typer.Option("--eval", help="Only these evals.")] = None,
     model: Annotated[list[str] | None, typer.Option("--model", help="Only these models.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N samples per eval.")] = None,
@@ -134,12 +136,25 @@ def run(
     eval: Annotated[list[str] | None, typer.Option("--eval", help="Only these evals (repeatable).")] = None,
     model: Annotated[list[str] | None, typer.Option("--model", help="Only these models (repeatable).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N samples per eval.")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the models even when a response is cached.")] = False,
-    store: Annotated[Path | None, typer.Option("--store", help="Store folder (default: .evaldsl/ beside the spec).")] = None,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, json (one object on stdout) or jsonl (a line per sample, then the summary).")] = OutputFormat.table,
-    max_errors: Annotated[int | None, typer.Option("--max-errors", min=0, help="Abort after more than N errors.")] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Call the models even when a response is cached.")
+    ] = False,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="Store folder (default: .evaldsl/ beside the spec).")
+    ] = None,
+    format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format", "-f", help="table, json (one object on stdout) or jsonl (a line per sample, then the summary)."
+        ),
+    ] = OutputFormat.table,
+    max_errors: Annotated[
+        int | None, typer.Option("--max-errors", min=0, help="Abort after more than N errors.")
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap confidence intervals.")] = 0,
-    junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML (one test per eval × model).")] = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write JUnit XML (one test per eval × model).")
+    ] = None,
 ) -> None:
     """Compile and run a spec; print a results table (or JSON) and store the run."""
     import asyncio
@@ -162,10 +177,17 @@ def run(
     except PlanError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_COMPILE) from None
-    options = {"eval": eval, "model": model, "limit": limit, "no_cache": no_cache, "max_errors": max_errors,
-               "seed": seed}
-    config = RunConfig(store_dir=store_dir(spec, store), use_cache=not no_cache, max_errors=max_errors, seed=seed,
-                       options=options)
+    options = {
+        "eval": eval,
+        "model": model,
+        "limit": limit,
+        "no_cache": no_cache,
+        "max_errors": max_errors,
+        "seed": seed,
+    }
+    config = RunConfig(
+        store_dir=store_dir(spec, store), use_cache=not no_cache, max_errors=max_errors, seed=seed, options=options
+    )
     err_console = Console(stderr=True)
     progress = RichProgress(err_console) if err_console.is_terminal else PlainProgress()
     try:

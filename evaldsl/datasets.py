@@ -12,8 +12,14 @@ from typing import Any
 from .spec import DatasetDef, SampleValue
 from .templating import TemplateError, evaluate, render
 
-SUPPORTED = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
-             ".parquet": "parquet"}
+SUPPORTED = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+}
 
 
 class DatasetError(Exception):
@@ -46,7 +52,7 @@ def _raw_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
             if isinstance(data, dict) and isinstance(data.get("data"), list):
                 data = data["data"]
             if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-                raise DatasetError(f"{path}: a .json dataset must be a list of objects (or {{\"data\": [...]}})")
+                raise DatasetError(f'{path}: a .json dataset must be a list of objects (or {{"data": [...]}})')
             yield from data
         elif fmt in ("csv", "tsv"):
             with path.open(encoding="utf-8", newline="") as fh:

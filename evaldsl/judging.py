@@ -13,9 +13,9 @@ from .judges import (
     JudgeError,
     PairVerdict,
     Verdict,
-    agreement,
     aggregate_pair_votes,
     aggregate_votes,
+    agreement,
     build_pairwise_messages,
     build_single_messages,
     combine_swapped,
@@ -65,9 +65,14 @@ class JudgeResult:
 
     def summary(self) -> dict[str, Any]:
         e = self.estimate
-        out: dict[str, Any] = {"value": jsonable(e.value), "ci_low": jsonable(e.ci_low), "ci_high": jsonable(e.ci_high),
-                               "n": e.n, "unscored": self.unscored,
-                               "unscored_rate": jsonable(self.unscored / self.judged) if self.judged else None}
+        out: dict[str, Any] = {
+            "value": jsonable(e.value),
+            "ci_low": jsonable(e.ci_low),
+            "ci_high": jsonable(e.ci_high),
+            "n": e.n,
+            "unscored": self.unscored,
+            "unscored_rate": jsonable(self.unscored / self.judged) if self.judged else None,
+        }
         if self.outcomes is not None:
             out["outcomes"] = self.outcomes
         if self.agreement is not None:
@@ -81,20 +86,33 @@ def _variables(judge: JudgeDef, sample: Sample) -> dict[str, Any]:
     return {**judge.rubric.params, **sample.row, "row": sample.row}
 
 
-async def _ask(ex: _Execution, node: JudgeNode, cfg: JudgeConfig, messages_list: list[list[dict[str, str]]],
-               salts: list[Any], label: str) -> list[Generation]:
+async def _ask(
+    ex: _Execution,
+    node: JudgeNode,
+    cfg: JudgeConfig,
+    messages_list: list[list[dict[str, str]]],
+    salts: list[Any],
+    label: str,
+) -> list[Generation]:
     schema = response_format(cfg)
     params = node.judge_model.generation_params()
     requests = [GenerateRequest(messages=tuple(m), params=params, response_format=schema) for m in messages_list]
     return await ex.generate_many(node.judge_model, requests, salts, label)
 
 
-async def run_judge(ex: _Execution, node: JudgeNode, samples: Sequence[Sample], outputs: Sequence[Output],
-                    other: Sequence[Output] | None) -> JudgeResult:
+async def run_judge(
+    ex: _Execution,
+    node: JudgeNode,
+    samples: Sequence[Sample],
+    outputs: Sequence[Output],
+    other: Sequence[Output] | None,
+) -> JudgeResult:
     cfg = judge_config(node.judge)
-    usable = [i for i, (s, o) in enumerate(zip(samples, outputs))
-              if s.error is None and output_error(o) is None
-              and (other is None or output_error(other[i]) is None)]
+    usable = [
+        i
+        for i, (s, o) in enumerate(zip(samples, outputs, strict=True))
+        if s.error is None and output_error(o) is None and (other is None or output_error(other[i]) is None)
+    ]
     texts = {i: outputs[i].text for i in usable}  # type: ignore[union-attr]
     prompts: list[list[dict[str, str]]] = []
     slots: list[tuple[int, int, bool]] = []  # (sample, vote, swapped)
@@ -104,17 +122,24 @@ async def run_judge(ex: _Execution, node: JudgeNode, samples: Sequence[Sample], 
             variables = _variables(node.judge, s)
             for vote in range(cfg.votes):
                 if cfg.mode == "single":
-                    prompts.append(build_single_messages(cfg, question=s.question, response=texts[i],
-                                                         variables=variables))
+                    prompts.append(
+                        build_single_messages(cfg, question=s.question, response=texts[i], variables=variables)
+                    )
                     slots.append((i, vote, False))
                 else:
                     b = other[i].text  # type: ignore[index, union-attr]
-                    prompts.append(build_pairwise_messages(cfg, question=s.question, response_a=texts[i],
-                                                           response_b=b, variables=variables))
+                    prompts.append(
+                        build_pairwise_messages(
+                            cfg, question=s.question, response_a=texts[i], response_b=b, variables=variables
+                        )
+                    )
                     slots.append((i, vote, False))
                     if cfg.swap:
-                        prompts.append(build_pairwise_messages(cfg, question=s.question, response_a=b,
-                                                               response_b=texts[i], variables=variables))
+                        prompts.append(
+                            build_pairwise_messages(
+                                cfg, question=s.question, response_a=b, response_b=texts[i], variables=variables
+                            )
+                        )
                         slots.append((i, vote, True))
     except JudgeError as exc:
         from .runner import RunFailed
@@ -124,21 +149,26 @@ async def run_judge(ex: _Execution, node: JudgeNode, samples: Sequence[Sample], 
     replies = await _ask(ex, node, cfg, prompts, [("vote", v, sw) for _, v, sw in slots], label)
     parse = parse_single if cfg.mode == "single" else parse_pairwise
     parsed: list[Verdict | PairVerdict] = [
-        parse(cfg, r.text) if r.error is None else _failed(cfg, f"judge call failed: {r.error}")
-        for r in replies
+        parse(cfg, r.text) if r.error is None else _failed(cfg, f"judge call failed: {r.error}") for r in replies
     ]
     # One retry for each unparseable verdict (a fresh cache key), then it stays unscored.
-    retry = [k for k, (v, r) in enumerate(zip(parsed, replies)) if not v.scored and r.error is None]
+    retry = [k for k, (v, r) in enumerate(zip(parsed, replies, strict=True)) if not v.scored and r.error is None]
     if retry:
-        again = await _ask(ex, node, cfg, [prompts[k] for k in retry],
-                           [("retry", slots[k][1], slots[k][2]) for k in retry], label + " (retry)")
-        for k, r in zip(retry, again):
+        again = await _ask(
+            ex,
+            node,
+            cfg,
+            [prompts[k] for k in retry],
+            [("retry", slots[k][1], slots[k][2]) for k in retry],
+            label + " (retry)",
+        )
+        for k, r in zip(retry, again, strict=True):
             if r.error is None:
                 v = parse(cfg, r.text)
                 if v.scored:
                     parsed[k], replies[k] = v, r
     per_sample: dict[int, list[tuple[bool, Verdict | PairVerdict, Generation, list[dict[str, str]]]]] = {}
-    for (i, _vote, swapped), v, r, p in zip(slots, parsed, replies, prompts):
+    for (i, _vote, swapped), v, r, p in zip(slots, parsed, replies, prompts, strict=True):
         per_sample.setdefault(i, []).append((swapped, v, r, p))
     scores: list[float | None] = [None] * len(samples)
     records: list[dict[str, Any] | None] = [None] * len(samples)
@@ -156,29 +186,55 @@ async def run_judge(ex: _Execution, node: JudgeNode, samples: Sequence[Sample], 
         verdicts[i] = final
         scores[i] = final.score
         records[i] = {
-            "verdict": {"score": final.score, "label": getattr(final, "label", None),
-                        "winner": getattr(final, "winner", None), "error": final.error},
-            "calls": [{"prompt": p, "reply": r.text, "error": r.error, "swapped": sw,
-                       "parsed": {"score": v.score, "error": v.error, "reasoning": v.reasoning}}
-                      for sw, v, r, p in items],
+            "verdict": {
+                "score": final.score,
+                "label": getattr(final, "label", None),
+                "winner": getattr(final, "winner", None),
+                "error": final.error,
+            },
+            "calls": [
+                {
+                    "prompt": p,
+                    "reply": r.text,
+                    "error": r.error,
+                    "swapped": sw,
+                    "parsed": {"score": v.score, "error": v.error, "reasoning": v.reasoning},
+                }
+                for sw, v, r, p in items
+            ],
         }
     judged = len(per_sample)
     unscored = sum(1 for i in per_sample if scores[i] is None)
-    estimate, _ = estimate_of([scores[i] for i in per_sample if scores[i] is not None], seed=ex.config.seed,
-                              n_boot=ex.config.n_boot)
+    estimate, _ = estimate_of(
+        [scores[i] for i in per_sample if scores[i] is not None], seed=ex.config.seed, n_boot=ex.config.n_boot
+    )
     outcomes = None
     if cfg.mode == "pairwise":
         won = [scores[i] for i in per_sample if scores[i] is not None]
-        outcomes = {"win": sum(1 for x in won if x == 1.0), "tie": sum(1 for x in won if x == 0.5),
-                    "loss": sum(1 for x in won if x == 0.0)}
+        outcomes = {
+            "win": sum(1 for x in won if x == 1.0),
+            "tie": sum(1 for x in won if x == 0.5),
+            "loss": sum(1 for x in won if x == 0.0),
+        }
     human = None
     if cfg.human is not None:
-        humans = [human_verdict(cfg, _variables(node.judge, samples[i])) if i in per_sample
-                  else None for i in range(len(samples))]
+        humans = [
+            human_verdict(cfg, _variables(node.judge, samples[i])) if i in per_sample else None
+            for i in range(len(samples))
+        ]
         human = agreement(cfg, verdicts, humans)
         human = {k: (v if not (isinstance(v, float) and math.isnan(v)) else None) for k, v in human.items()}
-    return JudgeResult(name=cfg.name, mode=cfg.mode, scores=scores, records=records, judged=judged,
-                       unscored=unscored, estimate=estimate, agreement=human, outcomes=outcomes)
+    return JudgeResult(
+        name=cfg.name,
+        mode=cfg.mode,
+        scores=scores,
+        records=records,
+        judged=judged,
+        unscored=unscored,
+        estimate=estimate,
+        agreement=human,
+        outcomes=outcomes,
+    )
 
 
 def _failed(cfg: JudgeConfig, error: str) -> Verdict | PairVerdict:

@@ -36,8 +36,7 @@ class _Bad(Exception):
     """A value of the wrong type: `expected` names what was wanted, `got` what was written (when its type is
     not enough), `span` the offending item inside a list."""
 
-    def __init__(self, expected: str, span: Span | None = None, *, got: str | None = None,
-                 hint: str | None = None):
+    def __init__(self, expected: str, span: Span | None = None, *, got: str | None = None, hint: str | None = None):
         super().__init__(expected)
         self.expected = expected
         self.span = span
@@ -126,8 +125,11 @@ def _enum(*choices: str) -> Callable[[ast.Value], str]:
         value = _str(v)
         if value not in choices:
             quoted = [f'"{c}"' for c in choices]
-            raise _Bad("one of " + ", ".join(quoted[:-1]) + " or " + quoted[-1], got=f'"{value}"',
-                       hint=did_you_mean(value, choices))
+            raise _Bad(
+                "one of " + ", ".join(quoted[:-1]) + " or " + quoted[-1],
+                got=f'"{value}"',
+                hint=did_you_mean(value, choices),
+            )
         return value
 
     return convert
@@ -236,8 +238,12 @@ class Lowerer:
                 except _Bad as bad:
                     values.invalid.add(entry.name)  # type: ignore[attr-defined]
                     got = bad.got or ast.describe(entry.value)
-                    self.error("E303", f"`{entry.name}` must be {bad.expected}, got {got}",
-                               bad.span or entry.value.span, bad.hint)
+                    self.error(
+                        "E303",
+                        f"`{entry.name}` must be {bad.expected}, got {got}",
+                        bad.span or entry.value.span,
+                        bad.hint,
+                    )
             elif isinstance(entry, ast.Block) and allow_blocks and entry.keyword in allow_blocks and not entry.name:
                 others.append(entry)
             elif isinstance(entry, ast.Assign) and allow_assign and entry.keyword == allow_assign:
@@ -279,7 +285,7 @@ class Lowerer:
     def dataset(self, d: Definition) -> DatasetDef | None:
         node = d.node
         if not isinstance(node, ast.Block):
-            self.error("E303", "a dataset is a block: `dataset NAME { path = \"...\" }`", node.span)
+            self.error("E303", 'a dataset is a block: `dataset NAME { path = "..." }`', node.span)
             return None
         sample = lambda v: self.sample(v, d.params)  # noqa: E731
         schema = {
@@ -332,11 +338,15 @@ class Lowerer:
         span = node.name_span or node.span
         if isinstance(node, ast.Assign):
             if not isinstance(node.value, ast.Str):
-                self.error("E303", "a model shorthand is a litellm id string: model NAME = \"openai/gpt-4o-mini\"",
-                           node.value.span)
+                self.error(
+                    "E303",
+                    'a model shorthand is a litellm id string: model NAME = "openai/gpt-4o-mini"',
+                    node.value.span,
+                )
                 return None
-            return ModelDef(name=d.name, span=span, config=ModelConfig(name=d.name, provider="litellm",
-                                                                    id=node.value.value))
+            return ModelDef(
+                name=d.name, span=span, config=ModelConfig(name=d.name, provider="litellm", id=node.value.value)
+            )
         schema: dict[str, Callable[[ast.Value], Any]] = {
             "provider": _enum("hf", "litellm", "mock"),
             "id": _str,
@@ -367,7 +377,7 @@ class Lowerer:
             self.required("model", d.name, values, "id", span)
             return None
         if "response" in settings and provider != "mock":
-            self.error("E302", "`response` only applies to `provider = \"mock\"`", values["response"][1].name_span)
+            self.error("E302", '`response` only applies to `provider = "mock"`', values["response"][1].name_span)
         try:
             config = ModelConfig(name=d.name, **settings)
         except ValidationError as exc:  # pragma: no cover - the schema above mirrors ModelConfig
@@ -386,15 +396,15 @@ class Lowerer:
                 return None
         sample = lambda v: self.sample(v, d.params)  # noqa: E731
         values, others = self.attributes(
-            "prompt", node.body, {"system": sample, "user": sample, "description": _str},
+            "prompt",
+            node.body,
+            {"system": sample, "user": sample, "description": _str},
             allow_blocks={"fewshot": "fewshot { from = DATASET, k = 3, seed = 0 }"},
         )
         fewshot = None
         for block in others:
             assert isinstance(block, ast.Block)
-            shot_values, _ = self.attributes(
-                "fewshot", block.body, {"from": _ref, "k": _nonneg_int, "seed": _int}
-            )
+            shot_values, _ = self.attributes("fewshot", block.body, {"from": _ref, "k": _nonneg_int, "seed": _int})
             if self.required("fewshot", d.name, shot_values, "from", block.keyword_span):
                 fewshot = Fewshot(
                     dataset=shot_values["from"][0],
@@ -420,8 +430,11 @@ class Lowerer:
         if isinstance(value, ast.Ref):
             return MetricDef(name=d.name, span=span, family=value.name, family_span=value.span)
         if not isinstance(value, ast.Call):
-            self.error("E303", "a metric is configured with a call, e.g. `metric rl = rouge(type = \"rougeL\")`",
-                       value.span if value is not None else span)
+            self.error(
+                "E303",
+                'a metric is configured with a call, e.g. `metric rl = rouge(type = "rougeL")`',
+                value.span if value is not None else span,
+            )
             return None
         try:
             args = tuple(_const(a) for a in value.args)
@@ -429,13 +442,14 @@ class Lowerer:
         except _Bad as bad:
             self.error("E303", f"metric arguments must be {bad.expected}", value.span)
             return None
-        return MetricDef(name=d.name, span=span, family=value.func, family_span=value.func_span, args=args,
-                         params=params)
+        return MetricDef(
+            name=d.name, span=span, family=value.func, family_span=value.func_span, args=args, params=params
+        )
 
     def judge(self, d: Definition) -> JudgeDef | None:
         node = d.node
         if not isinstance(node, ast.Block):
-            self.error("E303", "a judge is a block: `judge NAME { model = ..., rubric = \"...\" }`", node.span)
+            self.error("E303", 'a judge is a block: `judge NAME { model = ..., rubric = "..." }`', node.span)
             return None
         span = node.name_span or node.span
         sample = lambda v: self.sample(v, d.params)  # noqa: E731
@@ -515,14 +529,23 @@ class Lowerer:
 
     def assertion(self, a: ast.Assert) -> AssertDef | None:
         left, right = a.left, a.right
-        if not (isinstance(left, ast.Call) and len(left.args) == 1 and isinstance(left.args[0], ast.Ref)
-                and not left.kwargs):
-            self.error("E303", "an assert compares an aggregate of a metric with a number",
-                       left.span, "e.g. `assert mean(exact_match) >= 0.6`")
+        if not (
+            isinstance(left, ast.Call) and len(left.args) == 1 and isinstance(left.args[0], ast.Ref) and not left.kwargs
+        ):
+            self.error(
+                "E303",
+                "an assert compares an aggregate of a metric with a number",
+                left.span,
+                "e.g. `assert mean(exact_match) >= 0.6`",
+            )
             return None
         if left.func != "mean":
-            self.error("E303", f"unknown aggregate `{left.func}`", left.func_span, did_you_mean(left.func, ["mean"])
-                       or "aggregates: mean")
+            self.error(
+                "E303",
+                f"unknown aggregate `{left.func}`",
+                left.func_span,
+                did_you_mean(left.func, ["mean"]) or "aggregates: mean",
+            )
             return None
         if not isinstance(right, ast.Num):
             self.error("E303", f"the right side of an assert must be a number, got {ast.describe(right)}", right.span)
@@ -530,8 +553,14 @@ class Lowerer:
         metric = left.args[0]
         assert isinstance(metric, ast.Ref)
         text = f"{left.func}({metric.name}) {a.op} {right.value}"
-        return AssertDef(span=a.span, aggregate=left.func, metric=NameRef(name=metric.name, span=metric.span),
-                         op=a.op, threshold=float(right.value), text=text)
+        return AssertDef(
+            span=a.span,
+            aggregate=left.func,
+            metric=NameRef(name=metric.name, span=metric.span),
+            op=a.op,
+            threshold=float(right.value),
+            text=text,
+        )
 
     def template(self, d: Definition) -> TemplateInfo:
         node = d.node

@@ -106,29 +106,33 @@ def plan(
             fewshot_id = load(prompt.fewshot.dataset.name)
             inputs.append(fewshot_id)
         caps = [n for n in (ev.limit, limit) if n]
-        render_id = add(RenderNode(
-            id=f"render:{ev.name}",
-            inputs=tuple(inputs),
-            eval=ev.name,
-            mode=ev.mode,
-            prompt=prompt,
-            target=ev.target,
-            incorrect=ev.incorrect,
-            choices=ev.choices,
-            labels=ev.labels,
-            text=ev.text,
-            delimiter=ev.delimiter,
-            limit=min(caps) if caps else None,
-            fewshot_input=fewshot_id,
-        ))
-        call_ids = {
-            m: add(ModelNode(
-                id=f"{_CALL_KIND[ev.mode]}:{ev.name}:{m}",
-                kind=_CALL_KIND[ev.mode],  # type: ignore[arg-type]
-                inputs=(render_id,),
+        render_id = add(
+            RenderNode(
+                id=f"render:{ev.name}",
+                inputs=tuple(inputs),
                 eval=ev.name,
-                model=spec.models[m].config.model_copy(update=ev.overrides),
-            ))
+                mode=ev.mode,
+                prompt=prompt,
+                target=ev.target,
+                incorrect=ev.incorrect,
+                choices=ev.choices,
+                labels=ev.labels,
+                text=ev.text,
+                delimiter=ev.delimiter,
+                limit=min(caps) if caps else None,
+                fewshot_input=fewshot_id,
+            )
+        )
+        call_ids = {
+            m: add(
+                ModelNode(
+                    id=f"{_CALL_KIND[ev.mode]}:{ev.name}:{m}",
+                    kind=_CALL_KIND[ev.mode],  # type: ignore[arg-type]
+                    inputs=(render_id,),
+                    eval=ev.name,
+                    model=spec.models[m].config.model_copy(update=ev.overrides),
+                )
+            )
             for m in chosen
         }
         runs = []
@@ -143,55 +147,78 @@ def plan(
                             continue
                         other = chosen[1]
                     judge_inputs = (call_ids[m],) + ((call_ids[other],) if other else ())
-                    judge_ids.append(add(JudgeNode(
-                        id=f"judge:{ev.name}:{m}:{judge.name}",
-                        inputs=judge_inputs,
-                        eval=ev.name,
-                        model=m,
-                        other_model=other,
-                        judge=judge,
-                        judge_model=spec.models[judge.model.name].config,
-                    )))
+                    judge_ids.append(
+                        add(
+                            JudgeNode(
+                                id=f"judge:{ev.name}:{m}:{judge.name}",
+                                inputs=judge_inputs,
+                                eval=ev.name,
+                                model=m,
+                                other_model=other,
+                                judge=judge,
+                                judge_model=spec.models[judge.model.name].config,
+                            )
+                        )
+                    )
                     continue
                 if ref.name in spec.metrics:
                     mdef = spec.metrics[ref.name]
                     family, (params, _) = mdef.family, bind_params(BUILTIN_METRICS[mdef.family], mdef)
                 else:
                     family, params = ref.name, {}
-                metric_ids.append(add(MetricNode(
-                    id=f"metric:{ev.name}:{m}:{ref.name}",
-                    inputs=(call_ids[m],),
+                metric_ids.append(
+                    add(
+                        MetricNode(
+                            id=f"metric:{ev.name}:{m}:{ref.name}",
+                            inputs=(call_ids[m],),
+                            eval=ev.name,
+                            model=m,
+                            name=ref.name,
+                            family=family,
+                            params=params,
+                            base_dir=spec.path.parent,
+                        )
+                    )
+                )
+            aggregate_id = add(
+                AggregateNode(
+                    id=f"aggregate:{ev.name}:{m}",
+                    inputs=tuple(metric_ids + judge_ids),
                     eval=ev.name,
                     model=m,
-                    name=ref.name,
-                    family=family,
-                    params=params,
-                    base_dir=spec.path.parent,
-                )))
-            aggregate_id = add(AggregateNode(
-                id=f"aggregate:{ev.name}:{m}",
-                inputs=tuple(metric_ids + judge_ids),
-                eval=ev.name,
-                model=m,
-                metrics=tuple(nodes[i].name if i in metric_ids else nodes[i].judge.name
-                              for i in metric_ids + judge_ids),
-                seed=seed,
-            ))
+                    metrics=tuple(
+                        nodes[i].name if i in metric_ids else nodes[i].judge.name for i in metric_ids + judge_ids
+                    ),
+                    seed=seed,
+                )
+            )
             assert_ids = []
             for i, a in enumerate(ev.asserts):
-                assert_ids.append(add(AssertNode(
-                    id=f"assert:{ev.name}:{m}:{i}",
-                    inputs=(aggregate_id,),
-                    eval=ev.name,
+                assert_ids.append(
+                    add(
+                        AssertNode(
+                            id=f"assert:{ev.name}:{m}:{i}",
+                            inputs=(aggregate_id,),
+                            eval=ev.name,
+                            model=m,
+                            aggregate=a.aggregate,
+                            metric=a.metric.name,
+                            op=a.op,
+                            threshold=a.threshold,
+                            text=a.text,
+                        )
+                    )
+                )
+            runs.append(
+                ModelRun(
                     model=m,
-                    aggregate=a.aggregate,
-                    metric=a.metric.name,
-                    op=a.op,
-                    threshold=a.threshold,
-                    text=a.text,
-                )))
-            runs.append(ModelRun(model=m, call=call_ids[m], metrics=tuple(metric_ids), judges=tuple(judge_ids),
-                                 aggregate=aggregate_id, asserts=tuple(assert_ids)))
+                    call=call_ids[m],
+                    metrics=tuple(metric_ids),
+                    judges=tuple(judge_ids),
+                    aggregate=aggregate_id,
+                    asserts=tuple(assert_ids),
+                )
+            )
         plans.append(EvalPlan(name=ev.name, load=load_id, render=render_id, runs=tuple(runs)))
     spec_hash = content_hash(canonical_json([nodes[k].hash for k in nodes]))
     return Graph(spec=spec.path, spec_hash=spec_hash, nodes=nodes, evals=tuple(plans))

@@ -274,7 +274,7 @@ class _Resolver:
                     message=f"unknown template `{call.func}`",
                     span=call.func_span,
                     hint=did_you_mean(call.func, self.program.names("template"))
-                    or "define it with `template NAME(...) { ... }` or import it (e.g. `import \"std/general\"`)",
+                    or 'define it with `template NAME(...) { ... }` or import it (e.g. `import "std/general"`)',
                 )
             )
             return
@@ -298,12 +298,13 @@ class _Resolver:
             self.diagnostics.append(
                 Diagnostic(
                     code="E208",
-                    message=f"template `{call.func}` takes {len(declared)} argument(s), got {len(call.args)} positional",
+                    message=f"template `{call.func}` takes {len(declared)} argument(s), "
+                    f"got {len(call.args)} positional",
                     span=call.args[len(declared)].span,
                 )
             )
             ok = False
-        for param, value in zip(tdef.params, call.args):
+        for param, value in zip(tdef.params, call.args, strict=False):  # the rest come by name or default
             bound[param.name] = value
         for kwarg in call.kwargs:
             if kwarg.name not in declared:
@@ -339,7 +340,8 @@ class _Resolver:
         local = {
             e.name
             for e in tdef.body
-            if isinstance(e, (ast.Block, ast.Assign)) and e.name is not None
+            if isinstance(e, (ast.Block, ast.Assign))
+            and e.name is not None
             and e.keyword in (_BLOCK_KINDS | _ASSIGN_KINDS) - {"eval"}
         }
         constants = {k: v for k, v in ((k, constant(v)) for k, v in bound.items()) if v is not _NOT_CONSTANT}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from contextlib import aclosing
 import os
 import subprocess
 import time
 from collections.abc import Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -84,8 +84,14 @@ class RunOutcome:
         return 1 if any(not a["passed"] for a in self.asserts) else 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "spec": self.spec, "status": self.status, "results": self.results,
-                "asserts": self.asserts, **({"message": self.message} if self.message else {})}
+        return {
+            "run_id": self.run_id,
+            "spec": self.spec,
+            "status": self.status,
+            "results": self.results,
+            "asserts": self.asserts,
+            **({"message": self.message} if self.message else {}),
+        }
 
 
 def _git_commit(folder: Path) -> str | None:
@@ -130,8 +136,9 @@ class _Execution:
     def count_errors(self, n: int) -> None:
         self.errors += n
         if self.config.max_errors is not None and self.errors > self.config.max_errors:
-            raise RunAborted(f"more than {self.config.max_errors} errors (--max-errors); stopped early, "
-                             "finished samples are stored")
+            raise RunAborted(
+                f"more than {self.config.max_errors} errors (--max-errors); stopped early, finished samples are stored"
+            )
 
     # ---- data ----
     def rows(self, node: LoadNode, limit: int | None) -> list[dict[str, Any]]:
@@ -159,8 +166,9 @@ class _Execution:
     # ---- model calls through the cache ----
     def _request(self, node: ModelNode, sample: Sample) -> Any:
         if node.kind == "generate":
-            return GenerateRequest(messages=sample.messages, params=node.model.generation_params(),
-                                   variables=sample.variables)
+            return GenerateRequest(
+                messages=sample.messages, params=node.model.generation_params(), variables=sample.variables
+            )
         if node.kind == "score_choices":
             delimiter = self._delimiter(node)
             return ChoiceRequest(context=sample.context, continuations=tuple(delimiter + c for c in sample.choices))
@@ -176,8 +184,11 @@ class _Execution:
         body.pop("variables", None)
         if node.model.provider == "mock":
             body["variables"] = sample.variables  # the mock's reply depends on them
-        salt = sample.index if (node.kind == "generate" and node.model.temperature > 0 and node.model.seed is None) \
+        salt = (
+            sample.index
+            if (node.kind == "generate" and node.model.temperature > 0 and node.model.seed is None)
             else None
+        )
         return content_hash({"model": identity, "op": node.kind, "request": body, "sample": salt})
 
     async def call_model(self, node: ModelNode, samples: Sequence[Sample]) -> tuple[list[Output], list[bool]]:
@@ -211,8 +222,11 @@ class _Execution:
                 self.progress.advance(task, len(todo) - len(remaining))
             todo = remaining
         if todo:
-            call = {"generate": provider.generate, "score_choices": provider.score_choices,
-                    "score_text": provider.score_text}[node.kind]
+            call = {
+                "generate": provider.generate,
+                "score_choices": provider.score_choices,
+                "score_text": provider.score_text,
+            }[node.kind]
             try:
                 async with aclosing(call([request for _, request, _ in todo])) as stream:  # type: ignore[type-var]
                     async for j, result in stream:
@@ -230,15 +244,15 @@ class _Execution:
         self.progress.finish(task)
         return outputs, cached
 
-
-    async def generate_many(self, model: Any, requests: Sequence[GenerateRequest], salts: Sequence[Any],
-                            label: str) -> list[Generation]:
+    async def generate_many(
+        self, model: Any, requests: Sequence[GenerateRequest], salts: Sequence[Any], label: str
+    ) -> list[Generation]:
         """Generate for arbitrary requests (judges) through the cache; `salts` keep equal prompts apart."""
         provider = self.provider(model)
         identity = provider.identity()
         outputs: list[Generation | None] = [None] * len(requests)
         keys = []
-        for request, salt in zip(requests, salts):
+        for request, salt in zip(requests, salts, strict=True):
             body = dataclasses.asdict(request)
             body.pop("variables", None)
             keys.append(content_hash({"model": identity, "op": "generate", "request": body, "salt": salt}))
@@ -277,18 +291,29 @@ def _revive(result_type: type, value: dict[str, Any]) -> Any:
 
 def _metric_json(result: MetricResult) -> dict[str, Any]:
     e = result.estimate
-    out = {"value": jsonable(e.value), "ci_low": jsonable(e.ci_low), "ci_high": jsonable(e.ci_high), "n": e.n,
-           "unscored": result.unscored}
+    out = {
+        "value": jsonable(e.value),
+        "ci_low": jsonable(e.ci_low),
+        "ci_high": jsonable(e.ci_high),
+        "n": e.n,
+        "unscored": result.unscored,
+    }
     if result.failures:
         out["failures"] = result.failures[:3]
     return out
 
 
-def _sample_rows(ev: EvalPlan, model: str, samples: Sequence[Sample], outputs: Sequence[Output],
-                 cached: Sequence[bool], metrics: Sequence[MetricResult], judges: Sequence[JudgeResult]
-                 ) -> list[dict[str, Any]]:
+def _sample_rows(
+    ev: EvalPlan,
+    model: str,
+    samples: Sequence[Sample],
+    outputs: Sequence[Output],
+    cached: Sequence[bool],
+    metrics: Sequence[MetricResult],
+    judges: Sequence[JudgeResult],
+) -> list[dict[str, Any]]:
     rows = []
-    for i, (sample, out) in enumerate(zip(samples, outputs)):
+    for i, (sample, out) in enumerate(zip(samples, outputs, strict=True)):
         row: dict[str, Any] = {
             "eval": ev.name,
             "model": model,
@@ -303,20 +328,29 @@ def _sample_rows(ev: EvalPlan, model: str, samples: Sequence[Sample], outputs: S
             "cached": cached[i],
         }
         if isinstance(out, Generation):
-            row.update(output=out.text, latency=out.latency_s, prompt_tokens=out.prompt_tokens,
-                       completion_tokens=out.completion_tokens, cost=out.cost, truncated=out.truncated,
-                       finish_reason=out.finish_reason)
+            row.update(
+                output=out.text,
+                latency=out.latency_s,
+                prompt_tokens=out.prompt_tokens,
+                completion_tokens=out.completion_tokens,
+                cost=out.cost,
+                truncated=out.truncated,
+                finish_reason=out.finish_reason,
+            )
         elif isinstance(out, ChoiceScores):
-            row.update(choices=list(sample.choices), labels=list(sample.labels), logliks=list(out.logliks),
-                       truncated=out.truncated)
+            row.update(
+                choices=list(sample.choices),
+                labels=list(sample.labels),
+                logliks=list(out.logliks),
+                truncated=out.truncated,
+            )
         elif isinstance(out, TextScore):
             row.update(loglik=out.loglik, n_tokens=out.n_tokens, truncated=out.truncated)
         rows.append(row)
     return rows
 
 
-async def _run_eval(ex: _Execution, ev: EvalPlan, results: list[dict[str, Any]], asserts: list[dict[str, Any]]
-                    ) -> None:
+async def _run_eval(ex: _Execution, ev: EvalPlan, results: list[dict[str, Any]], asserts: list[dict[str, Any]]) -> None:
     samples = ex.samples(ev)
     outputs_by_model: dict[str, list[Output]] = {}
     for run in ev.runs:
@@ -329,8 +363,9 @@ async def _run_eval(ex: _Execution, ev: EvalPlan, results: list[dict[str, Any]],
             mnode = ex.graph.node(metric_id)
             assert isinstance(mnode, MetricNode)
             try:
-                metric_results.append(score_metric(mnode, samples, outputs, seed=ex.config.seed,
-                                                   n_boot=ex.config.n_boot))
+                metric_results.append(
+                    score_metric(mnode, samples, outputs, seed=ex.config.seed, n_boot=ex.config.n_boot)
+                )
             except MetricError as exc:
                 raise RunFailed(f"metric {mnode.name}: {exc}") from None
         judge_results = []
@@ -341,11 +376,14 @@ async def _run_eval(ex: _Execution, ev: EvalPlan, results: list[dict[str, Any]],
                 other_node = ex.graph.node(jnode.inputs[1])
                 assert isinstance(other_node, ModelNode)
                 outputs_by_model[jnode.other_model], _ = await ex.call_model(other_node, samples)
-            judge_results.append(await run_judge(ex, jnode, samples, outputs,
-                                                 outputs_by_model.get(jnode.other_model or "")))
+            judge_results.append(
+                await run_judge(ex, jnode, samples, outputs, outputs_by_model.get(jnode.other_model or ""))
+            )
         agg = ex.graph.node(run.aggregate)
         assert isinstance(agg, AggregateNode)
-        errors = sum(1 for s, o in zip(samples, outputs) if s.error is not None or output_error(o) is not None)
+        errors = sum(
+            1 for s, o in zip(samples, outputs, strict=True) if s.error is not None or output_error(o) is not None
+        )
         gens = [o for o in outputs if isinstance(o, Generation) and o.error is None]
         truncated = sum(1 for o in outputs if o is not None and o.error is None and getattr(o, "truncated", False))
         metrics_json = {m.name: _metric_json(m) for m in metric_results}
@@ -363,8 +401,17 @@ async def _run_eval(ex: _Execution, ev: EvalPlan, results: list[dict[str, Any]],
             costs = [o.cost for o in gens if o.cost is not None]
             result["completion_tokens"] = sum(tokens) if tokens else None
             result["cost"] = sum(costs) if costs else None
-        error_texts = sorted({e for e in (s.error or output_error(o) for s, o in zip(samples, outputs)
-                                          if s.error or (o is not None and o.error)) if e})
+        error_texts = sorted(
+            {
+                e
+                for e in (
+                    s.error or output_error(o)
+                    for s, o in zip(samples, outputs, strict=True)
+                    if s.error or (o is not None and o.error)
+                )
+                if e
+            }
+        )
         if error_texts:
             result["error_examples"] = error_texts[:3]
         results.append(result)
@@ -373,10 +420,18 @@ async def _run_eval(ex: _Execution, ev: EvalPlan, results: list[dict[str, Any]],
             assert isinstance(anode, AssertNode)
             value = metrics_json.get(anode.metric, {}).get("value")
             value_f = float("nan") if value is None else float(value)
-            asserts.append({"eval": ev.name, "model": run.model, "expr": anode.text, "value": jsonable(value_f),
-                            "passed": compare(value_f, anode.op, anode.threshold)})
-        ex.store.add_samples(ex.run_id, _sample_rows(ev, run.model, samples, outputs, cached, metric_results,
-                                                     judge_results))
+            asserts.append(
+                {
+                    "eval": ev.name,
+                    "model": run.model,
+                    "expr": anode.text,
+                    "value": jsonable(value_f),
+                    "passed": compare(value_f, anode.op, anode.threshold),
+                }
+            )
+        ex.store.add_samples(
+            ex.run_id, _sample_rows(ev, run.model, samples, outputs, cached, metric_results, judge_results)
+        )
 
 
 async def run_graph(graph: Graph, config: RunConfig, progress: Progress | None = None) -> RunOutcome:
@@ -407,10 +462,28 @@ async def run_graph(graph: Graph, config: RunConfig, progress: Progress | None =
         status, message = "failed", str(exc)
     finally:
         await ex.close()
-        summary = {"wall_s": round(time.monotonic() - started, 3), "cache_hits": ex.cache_hits,
-                   "model_calls": ex.model_calls, "errors": ex.errors, "message": message}
-        store.finish_run(run_id, status=status if status != "aborted" else "interrupted", results=results,
-                         asserts=asserts, summary=summary)
+        summary = {
+            "wall_s": round(time.monotonic() - started, 3),
+            "cache_hits": ex.cache_hits,
+            "model_calls": ex.model_calls,
+            "errors": ex.errors,
+            "message": message,
+        }
+        store.finish_run(
+            run_id,
+            status=status if status != "aborted" else "interrupted",
+            results=results,
+            asserts=asserts,
+            summary=summary,
+        )
         store.close()
-    return RunOutcome(run_id=run_id, spec=str(graph.spec), status=status, results=results, asserts=asserts,
-                      message=message, cache_hits=ex.cache_hits, model_calls=ex.model_calls)
+    return RunOutcome(
+        run_id=run_id,
+        spec=str(graph.spec),
+        status=status,
+        results=results,
+        asserts=asserts,
+        message=message,
+        cache_hits=ex.cache_hits,
+        model_calls=ex.model_calls,
+    )

@@ -88,7 +88,9 @@ def _messages(node: RenderNode, row: dict[str, Any], shots: Sequence[dict[str, A
     return tuple(messages)
 
 
-def render_samples(node: RenderNode, rows: Sequence[dict[str, Any]], shots: Sequence[dict[str, Any]] = ()) -> list[Sample]:
+def render_samples(
+    node: RenderNode, rows: Sequence[dict[str, Any]], shots: Sequence[dict[str, Any]] = ()
+) -> list[Sample]:
     """Render every row; a failing row becomes a sample with `error` set rather than stopping the run."""
     samples = []
     for index, row in enumerate(rows):
@@ -110,7 +112,8 @@ def render_samples(node: RenderNode, rows: Sequence[dict[str, Any]], shots: Sequ
             sample.error = f"render: {exc}"
         except (TypeError, ValueError) as exc:
             sample.error = f"render: {exc}"
-        sample.key = content_hash({"row": row, "messages": sample.messages, "text": sample.text,
-                                   "choices": sample.choices})
+        sample.key = content_hash(
+            {"row": row, "messages": sample.messages, "text": sample.text, "choices": sample.choices}
+        )
         samples.append(sample)
     return samples

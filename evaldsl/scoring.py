@@ -28,8 +28,9 @@ def output_error(out: Output) -> str | None:
 def metric_input(sample: Sample, out: Output) -> MetricInput:
     """What a metric sees for one sample whose model call succeeded."""
     if isinstance(out, Generation):
-        return MetricInput(prediction=out.text.strip(), references=sample.references, incorrect=sample.incorrect,
-                           row=sample.row)
+        return MetricInput(
+            prediction=out.text.strip(), references=sample.references, incorrect=sample.incorrect, row=sample.row
+        )
     if isinstance(out, ChoiceScores):
         return MetricInput(choices=sample.choices, choice_logliks=out.logliks, labels=sample.labels, row=sample.row)
     assert isinstance(out, TextScore)
@@ -47,17 +48,17 @@ class MetricResult:
     failures: list[str] = field(default_factory=list)  # distinct reasons samples went unscored
 
 
-def score_metric(node: MetricNode, samples: Sequence[Sample], outputs: Sequence[Output], *, seed: int = 0,
-                 n_boot: int = 1000) -> MetricResult:
+def score_metric(
+    node: MetricNode, samples: Sequence[Sample], outputs: Sequence[Output], *, seed: int = 0, n_boot: int = 1000
+) -> MetricResult:
     """Score every usable sample; samples with render/model errors are skipped (they are counted as errors)."""
     metric = build_metric(node.family, node.params, name=node.name, base_dir=node.base_dir)
     scores: list[float | None] = []
     failures: dict[str, None] = {}
     unscored = 0
-    usable = [(s, o) for s, o in zip(samples, outputs) if s.error is None and output_error(o) is None]
     if metric.kind == "corpus":
         rows: list[list[float]] = []
-        for sample, out in zip(samples, outputs):
+        for sample, out in zip(samples, outputs, strict=True):
             if sample.error is not None or output_error(out) is not None:
                 scores.append(None)
                 continue
@@ -75,7 +76,7 @@ def score_metric(node: MetricNode, samples: Sequence[Sample], outputs: Sequence[
         estimate = corpus_estimate(matrix, metric.combine, seed=seed, n_boot=n_boot) if rows else _empty()
         return MetricResult(node.name, scores, estimate, unscored, list(failures))
     values: list[float] = []
-    for sample, out in zip(samples, outputs):
+    for sample, out in zip(samples, outputs, strict=True):
         if sample.error is not None or output_error(out) is not None:
             scores.append(None)
             continue
@@ -90,7 +91,6 @@ def score_metric(node: MetricNode, samples: Sequence[Sample], outputs: Sequence[
         else:
             scores.append(float(value))
             values.append(float(value))
-    del usable
     estimate = mean_estimate(values, seed=seed, n_boot=n_boot) if values else _empty()
     return MetricResult(node.name, scores, estimate, unscored, list(failures))
 

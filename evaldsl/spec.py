@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .config import ModelConfig, Mode
+from .config import Mode, ModelConfig
 from .diagnostics import Span
 
 

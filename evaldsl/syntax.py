@@ -136,7 +136,7 @@ def _diagnose(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
                 )
             return Diagnostic(
                 code="E101",
-                message="unterminated string: no closing `\"` on this line",
+                message='unterminated string: no closing `"` on this line',
                 span=here,
                 hint='close the string with `"`, or use `"""..."""` for text spanning several lines',
             )
@@ -189,8 +189,7 @@ def _diagnose(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
             code="E100",
             message=f"expected {expected} after `{after}`, found {found} on {where}",
             span=Span.point(file, prev_line, prev.end_column or 1),
-            hint="this statement is incomplete"
-            + (": give the attribute a value" if prev.type == "EQUAL" else ""),
+            hint="this statement is incomplete" + (": give the attribute a value" if prev.type == "EQUAL" else ""),
         )
     hint = None
     if tok.type == "RBRACE" and _unclosed(text[: exc.pos_in_stream], file) is None:

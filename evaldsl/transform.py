@@ -144,8 +144,7 @@ class ToAst(Transformer):
         func = children[0]
         args = tuple(c for c in children[1:] if c is not None and not isinstance(c, ast.Kwarg))
         kwargs = tuple(c for c in children[1:] if isinstance(c, ast.Kwarg))
-        return ast.Call(span=self._span(meta), func=str(func), func_span=self._tok_span(func), args=args,
-                        kwargs=kwargs)
+        return ast.Call(span=self._span(meta), func=str(func), func_span=self._tok_span(func), args=args, kwargs=kwargs)
 
     # ---- entries ----
     @v_args(meta=True)
@@ -155,14 +154,14 @@ class ToAst(Transformer):
     @v_args(meta=True)
     def attribute(self, meta: Any, children: list[Any]) -> ast.Attribute:
         name, value = children
-        return ast.Attribute(span=self._span(meta), name=str(name), name_span=self._tok_span(name),
-                             value=value)
+        return ast.Attribute(span=self._span(meta), name=str(name), name_span=self._tok_span(name), value=value)
 
     @v_args(meta=True)
     def anon_block(self, meta: Any, children: list[Any]) -> ast.Block:
         kw = children[0]
-        return ast.Block(span=self._span(meta), keyword=str(kw), keyword_span=self._tok_span(kw),
-                         body=tuple(children[1:]))
+        return ast.Block(
+            span=self._span(meta), keyword=str(kw), keyword_span=self._tok_span(kw), body=tuple(children[1:])
+        )
 
     @v_args(meta=True)
     def named_block(self, meta: Any, children: list[Any]) -> ast.Block:

@@ -29,8 +29,16 @@ ANSWERS = {f"Q: {r['question']}": r["answer"] for r in ROWS}
 ANSWERS["Q: Largest planet?"] = "Saturn"  # one wrong answer
 
 
-def write_spec(folder: Path, api_base: str, *, metrics: str = "[exact_match, f1]", extra: str = "",
-               n: int = len(ROWS), model_extra: str = "", retries: int = 3) -> Path:
+def write_spec(
+    folder: Path,
+    api_base: str,
+    *,
+    metrics: str = "[exact_match, f1]",
+    extra: str = "",
+    n: int = len(ROWS),
+    model_extra: str = "",
+    retries: int = 3,
+) -> Path:
     data = folder / "qa.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in (ROWS * (n // len(ROWS) + 1))[:n]))
     spec = folder / "spec.eval"
@@ -107,8 +115,13 @@ def test_asserts_gate_the_exit_code(tmp_path: Path, server: FakeOpenAIServer) ->
     code, out, _ = run_cli("run", str(spec), "--format", "json")
     assert code == 1
     (a,) = json.loads(out)["asserts"]
-    assert a == {"eval": "quiz", "model": "api", "expr": "mean(exact_match) >= 0.9",
-                 "value": pytest.approx(5 / 6), "passed": False}
+    assert a == {
+        "eval": "quiz",
+        "model": "api",
+        "expr": "mean(exact_match) >= 0.9",
+        "value": pytest.approx(5 / 6),
+        "passed": False,
+    }
     write_spec(tmp_path, server.api_base, extra="assert mean(exact_match) > 0.8")
     assert run_cli("run", str(spec), "--format", "json")[0] == 0
 
@@ -161,8 +174,9 @@ def test_unreachable_model_exits_3(tmp_path: Path, api_key: str) -> None:
     assert any("127.0.0.1:9" in e or "onnect" in e for e in result.get("error_examples", []))
 
 
-def test_store_location_and_no_secrets(tmp_path: Path, server: FakeOpenAIServer, api_key: str,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_location_and_no_secrets(
+    tmp_path: Path, server: FakeOpenAIServer, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = write_spec(tmp_path, server.api_base)
     home = tmp_path / "home"
     monkeypatch.setenv("EVALDSL_HOME", str(home))
@@ -181,8 +195,12 @@ def test_killed_run_resumes_from_the_cache(tmp_path: Path, api_key: str) -> None
     with FakeOpenAIServer(latency=0.05) as slow:
         spec = write_spec(tmp_path, slow.api_base, n=60, model_extra="concurrency = 2")
         env = {**os.environ, "OPENAI_API_KEY": api_key}
-        proc = subprocess.Popen([sys.executable, "-m", "evaldsl", "run", str(spec), "--format", "json"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "evaldsl", "run", str(spec), "--format", "json"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while slow.count < 20 and time.monotonic() < deadline:
             time.sleep(0.05)

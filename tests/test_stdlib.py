@@ -40,17 +40,19 @@ def _samples(graph, eval_name: str):
 @pytest.fixture(scope="module")
 def tqa_graph(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("tqa")
-    return _graph(folder, 'import "std/truthfulqa"\nmodel m { provider = "mock" }\n'
-                          'eval tqa = truthfulqa(models = [m])\n')
+    return _graph(
+        folder, 'import "std/truthfulqa"\nmodel m { provider = "mock" }\neval tqa = truthfulqa(models = [m])\n'
+    )
 
 
 def test_truthfulqa_references_match_the_reference_preparation(tqa_graph) -> None:
     rows = list(csv.DictReader(TQA_CSV.open(encoding="utf-8")))
     samples = _samples(tqa_graph, "tqa.gen")
     assert len(samples) == len(rows) == 817
-    for row, sample in zip(rows, samples):
-        true_refs, false_refs = truthfulqa_references(row["Correct Answers"].split(";"),
-                                                      row["Incorrect Answers"].split(";"))
+    for row, sample in zip(rows, samples, strict=True):
+        true_refs, false_refs = truthfulqa_references(
+            row["Correct Answers"].split(";"), row["Incorrect Answers"].split(";")
+        )
         assert list(sample.references) == true_refs
         assert list(sample.incorrect) == false_refs
         assert sample.error is None
@@ -70,7 +72,7 @@ def test_truthfulqa_choice_lists(tqa_graph) -> None:
     rows = list(csv.DictReader(TQA_CSV.open(encoding="utf-8")))
     mc1 = _samples(tqa_graph, "tqa.mc1")
     mc2 = _samples(tqa_graph, "tqa.mc2")
-    for row, s1, s2 in zip(rows, mc1, mc2):
+    for row, s1, s2 in zip(rows, mc1, mc2, strict=True):
         incorrect = [a.strip() for a in row["Incorrect Answers"].split(";") if a.strip()]
         correct = [a.strip() for a in row["Correct Answers"].split(";") if a.strip()]
         assert list(s1.choices) == [row["Best Answer"]] + incorrect
@@ -80,21 +82,30 @@ def test_truthfulqa_choice_lists(tqa_graph) -> None:
 
 
 def _bleu(pred: str, ref: str) -> float:
-    return sacrebleu.corpus_bleu([pred], [[ref]], smooth_method="exp", smooth_value=0.0, force=False,
-                                 lowercase=False, tokenize="intl", use_effective_order=False).score
+    return sacrebleu.corpus_bleu(
+        [pred],
+        [[ref]],
+        smooth_method="exp",
+        smooth_value=0.0,
+        force=False,
+        lowercase=False,
+        tokenize="intl",
+        use_effective_order=False,
+    ).score
 
 
 def test_truthfulqa_gen_metrics_equal_direct_computation(tmp_path: Path) -> None:
     # A model that answers with the best answer for even questions and with a wrong answer for odd ones.
     spec = tmp_path / "tqa.eval"
-    spec.write_text("""
+    spec.write_text('''
 import "std/truthfulqa"
 model m {
   provider = "mock"
-  response = "{% if (row['Question'] | length) % 2 == 0 %}{{ row['Best Answer'] }}{% else %}{{ row['Incorrect Answers'].split(';')[0] }}{% endif %}"
+  response = """{% if (row['Question'] | length) % 2 == 0 %}{{ row['Best Answer'] }}{% else %}
+    {{- row['Incorrect Answers'].split(';')[0] }}{% endif %}"""
 }
 eval tqa = truthfulqa(models = [m], limit = 25)
-""")
+''')
     result = CliRunner().invoke(app, ["run", str(spec), "--eval", "tqa.gen", "--format", "json"])
     assert result.exit_code == 0, result.stdout + result.stderr
     metrics = json.loads(result.stdout)["results"][0]["metrics"]
@@ -105,14 +116,17 @@ eval tqa = truthfulqa(models = [m], limit = 25)
         q = row["Question"]
         pred = row["Best Answer"] if len(q) % 2 == 0 else row["Incorrect Answers"].split(";")[0]
         pred = pred.strip()
-        true_refs, false_refs = truthfulqa_references(row["Correct Answers"].split(";"),
-                                                      row["Incorrect Answers"].split(";"))
+        true_refs, false_refs = truthfulqa_references(
+            row["Correct Answers"].split(";"), row["Incorrect Answers"].split(";")
+        )
         for name, fn in (
             ("bleu", _bleu),
             ("rouge1", lambda p, r: scorer.score(r, p)["rouge1"].fmeasure * 100),
             ("rouge2", lambda p, r: scorer.score(r, p)["rouge2"].fmeasure * 100),
-            ("rougeL", lambda p, r: scorer.score(r.replace(" . ", ".\n"),
-                                                 p.replace(" . ", ".\n"))["rougeLsum"].fmeasure * 100),
+            (
+                "rougeL",
+                lambda p, r: scorer.score(r.replace(" . ", ".\n"), p.replace(" . ", ".\n"))["rougeLsum"].fmeasure * 100,
+            ),
         ):
             t = max(fn(pred, r) for r in true_refs)
             f = max(fn(pred, r) for r in false_refs)
@@ -123,20 +137,29 @@ eval tqa = truthfulqa(models = [m], limit = 25)
         assert math.isclose(metrics[name]["value"], sum(values) / len(values), rel_tol=1e-9, abs_tol=1e-9), name
 
 
-@pytest.mark.parametrize("body", [
-    'import "std/general"\ndataset d { path = "qa.jsonl" }\n'
-    'model m { provider = "mock", response = "{{ answer }}" }\neval g = general(models = [m], data = d)\n',
-    'import "std/judge"\ndataset d { path = "qa.jsonl" }\nmodel m { provider = "mock", response = "{{ answer }}" }\n'
-    'model j { provider = "mock", response = "{\\"reasoning\\": \\"ok\\", \\"score\\": 4}" }\n'
-    'eval r = relevance(models = [m], judge = j, data = d)\neval c = correctness(models = [m], judge = j, data = d)\n'
-    'eval k = creativity(models = [m], judge = j, data = d)\n'
-    'eval u = rubric(models = [m], judge = j, data = d, rubric = "Is it polite?", scale = [1, 5])\n',
-    'import "std/truthfulqa"\nmodel m { provider = "mock" }\nmodel j { provider = "mock", response = "yes" }\n'
-    'eval t = truthfulqa(models = [m], limit = 3)\neval tj = truthfulqa_judged(models = [m], judge = j, limit = 3)\n',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        'import "std/general"\ndataset d { path = "qa.jsonl" }\n'
+        'model m { provider = "mock", response = "{{ answer }}" }\neval g = general(models = [m], data = d)\n',
+        'import "std/judge"\ndataset d { path = "qa.jsonl" }\n'
+        'model m { provider = "mock", response = "{{ answer }}" }\n'
+        'model j { provider = "mock", response = "{\\"reasoning\\": \\"ok\\", \\"score\\": 4}" }\n'
+        "eval r = relevance(models = [m], judge = j, data = d)\n"
+        "eval c = correctness(models = [m], judge = j, data = d)\n"
+        "eval k = creativity(models = [m], judge = j, data = d)\n"
+        'eval u = rubric(models = [m], judge = j, data = d, rubric = "Is it polite?", scale = [1, 5])\n',
+        'import "std/truthfulqa"\nmodel m { provider = "mock" }\nmodel j { provider = "mock", response = "yes" }\n'
+        "eval t = truthfulqa(models = [m], limit = 3)\n"
+        "eval tj = truthfulqa_judged(models = [m], judge = j, limit = 3)\n",
+    ],
+)
 def test_every_template_runs_on_mock_models(tmp_path: Path, body: str) -> None:
-    (tmp_path / "qa.jsonl").write_text("".join(
-        json.dumps({"question": q, "answer": a}) + "\n" for q, a in [("2+2?", "4"), ("Capital of Peru?", "Lima")]))
+    (tmp_path / "qa.jsonl").write_text(
+        "".join(
+            json.dumps({"question": q, "answer": a}) + "\n" for q, a in [("2+2?", "4"), ("Capital of Peru?", "Lima")]
+        )
+    )
     spec = tmp_path / "lib.eval"
     spec.write_text(body)
     result = CliRunner().invoke(app, ["run", str(spec), "--format", "json"])

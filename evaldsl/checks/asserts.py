@@ -20,11 +20,13 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
                 continue
             if difflib.get_close_matches(a.metric.name, misspelt, n=1, cutoff=0.6):
                 continue  # it names what a misspelt metric in the list was meant to be: one error is enough
-            out.append(Diagnostic(
-                code="E312",
-                message=f"assert on `{a.metric.name}`, which eval `{ev.name}` does not compute",
-                span=a.metric.span,
-                hint=did_you_mean(a.metric.name, computed)
-                or f"add it to `metrics` (now: {', '.join(sorted(computed)) or 'none'})",
-            ))
+            out.append(
+                Diagnostic(
+                    code="E312",
+                    message=f"assert on `{a.metric.name}`, which eval `{ev.name}` does not compute",
+                    span=a.metric.span,
+                    hint=did_you_mean(a.metric.name, computed)
+                    or f"add it to `metrics` (now: {', '.join(sorted(computed)) or 'none'})",
+                )
+            )
     return out

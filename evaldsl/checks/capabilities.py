@@ -14,11 +14,13 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
         for ref in ev.models:
             model = ctx.spec.models.get(ref.name)
             if model is not None and not model.config.supports_loglikelihood:
-                out.append(Diagnostic(
-                    code="E307",
-                    message=f"model `{ref.name}` ({model.config.provider}) cannot give log-likelihoods, "
-                    f"which {ev.mode} mode needs",
-                    span=ref.span,
-                    hint="use a local model (provider = \"hf\") for choice and perplexity evals",
-                ))
+                out.append(
+                    Diagnostic(
+                        code="E307",
+                        message=f"model `{ref.name}` ({model.config.provider}) cannot give log-likelihoods, "
+                        f"which {ev.mode} mode needs",
+                        span=ref.span,
+                        hint='use a local model (provider = "hf") for choice and perplexity evals',
+                    )
+                )
     return out

@@ -23,8 +23,9 @@ class CheckContext:
         if key not in self._fields:
             ds = self.spec.datasets.get(dataset)
             names: list[str] | None = None
-            if ds is not None and (ds.rows is not None or (ds.path and ds.path.is_file() and
-                                                            data_format(ds.path, ds.format))):
+            if ds is not None and (
+                ds.rows is not None or (ds.path and ds.path.is_file() and data_format(ds.path, ds.format))
+            ):
                 try:
                     names = dataset_fields(ds, derived=derived)
                 except DatasetError:

@@ -17,21 +17,29 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
         span = ds.path_span or ds.span
         fmt = data_format(ds.path, ds.format)
         if fmt is None:
-            out.append(Diagnostic(
-                code="E311",
-                message=f"unsupported dataset file type `{ds.path.suffix or '(none)'}`",
-                span=span,
-                hint=f"supported: {', '.join(sorted(set(SUPPORTED)))}; or set `format = \"jsonl\"` etc.",
-            ))
+            out.append(
+                Diagnostic(
+                    code="E311",
+                    message=f"unsupported dataset file type `{ds.path.suffix or '(none)'}`",
+                    span=span,
+                    hint=f'supported: {", ".join(sorted(set(SUPPORTED)))}; or set `format = "jsonl"` etc.',
+                )
+            )
             continue
         if not ds.path.exists():
-            near = sorted(p.name for p in ds.path.parent.glob(f"*{ds.path.suffix}"))[:5] if ds.path.parent.is_dir() else []
-            out.append(Diagnostic(
-                code="E310",
-                message=f"dataset file not found: {ds.path}",
-                span=span,
-                hint=("files there: " + ", ".join(near)) if near else "paths are relative to the spec file's folder",
-            ))
+            near = (
+                sorted(p.name for p in ds.path.parent.glob(f"*{ds.path.suffix}"))[:5] if ds.path.parent.is_dir() else []
+            )
+            out.append(
+                Diagnostic(
+                    code="E310",
+                    message=f"dataset file not found: {ds.path}",
+                    span=span,
+                    hint=("files there: " + ", ".join(near))
+                    if near
+                    else "paths are relative to the spec file's folder",
+                )
+            )
             continue
         if not ds.path.is_file():
             out.append(Diagnostic(code="E310", message=f"{ds.path} is not a file", span=span))

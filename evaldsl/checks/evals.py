@@ -27,16 +27,35 @@ def _needs_target(ctx: CheckContext, ev: EvalDef) -> bool:
 def check(ctx: CheckContext) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for ev in ctx.spec.evals.values():
+
         def missing(attr: str, why: str, ev: EvalDef = ev) -> None:
-            out.append(Diagnostic(code="E304", message=f"eval `{ev.name}` needs `{attr}` {why}", span=ev.span,
-                                  hint=f"add `{attr} = ...` to the eval"))
+            out.append(
+                Diagnostic(
+                    code="E304",
+                    message=f"eval `{ev.name}` needs `{attr}` {why}",
+                    span=ev.span,
+                    hint=f"add `{attr} = ...` to the eval",
+                )
+            )
 
         if not ev.models:
-            out.append(Diagnostic(code="E319", message=f"eval `{ev.name}` has no models", span=ev.span,
-                                  hint="list at least one: `models = [NAME]`"))
+            out.append(
+                Diagnostic(
+                    code="E319",
+                    message=f"eval `{ev.name}` has no models",
+                    span=ev.span,
+                    hint="list at least one: `models = [NAME]`",
+                )
+            )
         if not ev.metrics:
-            out.append(Diagnostic(code="E304", message=f"eval `{ev.name}` computes no metrics", span=ev.span,
-                                  hint="add `metrics = [...]`"))
+            out.append(
+                Diagnostic(
+                    code="E304",
+                    message=f"eval `{ev.name}` computes no metrics",
+                    span=ev.span,
+                    hint="add `metrics = [...]`",
+                )
+            )
         has_prompt = ev.prompt is not None or ev.inline_prompt is not None
         if ev.mode == "generate":
             if not has_prompt:
@@ -59,7 +78,13 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
                 value = getattr(ev, attr)
                 if value is not None and not (attr == "delimiter" and value == " "):
                     span = getattr(value, "span", ev.span)
-                    out.append(Diagnostic(code="W302", severity="warning",
-                                          message=f"`{attr}` is ignored in {ev.mode} mode", span=span,
-                                          hint=f"it is used in {mode} mode"))
+                    out.append(
+                        Diagnostic(
+                            code="W302",
+                            severity="warning",
+                            message=f"`{attr}` is ignored in {ev.mode} mode",
+                            span=span,
+                            hint=f"it is used in {mode} mode",
+                        )
+                    )
     return out

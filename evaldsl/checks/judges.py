@@ -12,21 +12,37 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
     for judge in spec.judges.values():
         model = spec.models.get(judge.model.name)
         if judge.votes > 1 and model is not None and model.config.temperature == 0:
-            out.append(Diagnostic(code="W303", severity="warning",
-                                  message=f"judge `{judge.name}` takes {judge.votes} votes at temperature 0",
-                                  span=judge.span, hint="identical votes add nothing; raise the judge model's "
-                                  "temperature or set votes = 1"))
+            out.append(
+                Diagnostic(
+                    code="W303",
+                    severity="warning",
+                    message=f"judge `{judge.name}` takes {judge.votes} votes at temperature 0",
+                    span=judge.span,
+                    hint="identical votes add nothing; raise the judge model's temperature or set votes = 1",
+                )
+            )
     for ev in spec.evals.values():
         for ref in ev.metrics:
             judge = spec.judges.get(ref.name)
             if judge is None:
                 continue
             if judge.mode == "pairwise" and len(ev.models) < 2:
-                out.append(Diagnostic(code="E317", message=f"pairwise judge `{judge.name}` needs at least two "
-                                      f"models in eval `{ev.name}`", span=ref.span,
-                                      hint="it compares the eval's first two models per sample"))
+                out.append(
+                    Diagnostic(
+                        code="E317",
+                        message=f"pairwise judge `{judge.name}` needs at least two models in eval `{ev.name}`",
+                        span=ref.span,
+                        hint="it compares the eval's first two models per sample",
+                    )
+                )
             if judge.model.name in {m.name for m in ev.models}:
-                out.append(Diagnostic(code="W301", severity="warning",
-                                      message=f"model `{judge.model.name}` judges its own outputs in eval `{ev.name}`",
-                                      span=ref.span, hint="self-judging is biased; prefer a different judge model"))
+                out.append(
+                    Diagnostic(
+                        code="W301",
+                        severity="warning",
+                        message=f"model `{judge.model.name}` judges its own outputs in eval `{ev.name}`",
+                        span=ref.span,
+                        hint="self-judging is biased; prefer a different judge model",
+                    )
+                )
     return out

@@ -18,7 +18,7 @@ def bind_params(spec: MetricSpec, m: MetricDef) -> tuple[dict[str, Any], str | N
     params = dict(m.params)
     if len(m.args) > len(spec.positional):
         return params, f"`{m.family}` takes at most {len(spec.positional)} positional argument(s)"
-    for name, value in zip(spec.positional, m.args):
+    for name, value in zip(spec.positional, m.args, strict=False):  # fewer arguments than parameters is fine
         if name in params:
             return params, f"`{name}` is given twice"
         params[name] = value
@@ -26,8 +26,9 @@ def bind_params(spec: MetricSpec, m: MetricDef) -> tuple[dict[str, Any], str | N
         if key not in spec.params:
             close = did_you_mean(key, spec.params)
             accepted = ", ".join(spec.params) or "none"
-            return params, f"`{m.family}` has no parameter `{key}`" + (f"; {close}" if close else
-                                                                          f" (accepted: {accepted})")
+            return params, f"`{m.family}` has no parameter `{key}`" + (
+                f"; {close}" if close else f" (accepted: {accepted})"
+            )
         expected = spec.params[key]
         allowed = expected if isinstance(expected, tuple) else (expected,)
         ok = (bool in allowed) if isinstance(value, bool) else isinstance(value, allowed)
@@ -48,13 +49,20 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
     for m in spec.metrics.values():
         family = BUILTIN_METRICS.get(m.family)
         if family is None:
-            out.append(Diagnostic(code="E305", message=f"unknown metric `{m.family}`", span=m.family_span,
-                                  hint=did_you_mean(m.family, BUILTIN_METRICS) or "see `evaldsl metrics`"))
+            out.append(
+                Diagnostic(
+                    code="E305",
+                    message=f"unknown metric `{m.family}`",
+                    span=m.family_span,
+                    hint=did_you_mean(m.family, BUILTIN_METRICS) or "see `evaldsl metrics`",
+                )
+            )
             continue
         _, problem = bind_params(family, m)
         if problem:
-            out.append(Diagnostic(code="E318", message=f"metric `{m.name}`: {problem}", span=m.family_span,
-                                  hint=family.doc))
+            out.append(
+                Diagnostic(code="E318", message=f"metric `{m.name}`: {problem}", span=m.family_span, hint=family.doc)
+            )
     known = set(BUILTIN_METRICS) | set(spec.metrics) | set(spec.judges)
     for ev in spec.evals.values():
         seen: set[str] = set()
@@ -75,16 +83,25 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
             elif ref.name in ctx.broken:
                 continue  # its definition did not compile: reported there
             else:
-                out.append(Diagnostic(code="E305", message=f"unknown metric `{ref.name}`", span=ref.span,
-                                      hint=did_you_mean(ref.name, known)
-                                      or "built-in metrics, `metric` definitions and judges can be listed here"))
+                out.append(
+                    Diagnostic(
+                        code="E305",
+                        message=f"unknown metric `{ref.name}`",
+                        span=ref.span,
+                        hint=did_you_mean(ref.name, known)
+                        or "built-in metrics, `metric` definitions and judges can be listed here",
+                    )
+                )
                 continue
             if ev.mode not in modes:
                 fitting = sorted(n for n, s in BUILTIN_METRICS.items() if ev.mode in s.modes)[:8]
-                out.append(Diagnostic(
-                    code="E306",
-                    message=f"metric `{ref.name}` does not apply to {ev.mode} mode (it needs {'/'.join(sorted(modes))})",
-                    span=ref.span,
-                    hint=f"{ev.mode}-mode metrics include: {', '.join(fitting)}",
-                ))
+                out.append(
+                    Diagnostic(
+                        code="E306",
+                        message=f"metric `{ref.name}` does not apply to {ev.mode} mode "
+                        f"(it needs {'/'.join(sorted(modes))})",
+                        span=ref.span,
+                        hint=f"{ev.mode}-mode metrics include: {', '.join(fitting)}",
+                    )
+                )
     return out

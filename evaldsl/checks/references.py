@@ -12,8 +12,12 @@ def _unknown(kind: str, ref: NameRef, known: list[str], code: str = "E301", what
         code=code,
         message=f"unknown {kind} `{ref.name}`{what}",
         span=ref.span,
-        hint=did_you_mean(ref.name, known) or (f"defined {kind}s: {', '.join(sorted(known))}" if known
-                                                else f"no {kind} is defined; add `{kind} {ref.name} {{ ... }}`"),
+        hint=did_you_mean(ref.name, known)
+        or (
+            f"defined {kind}s: {', '.join(sorted(known))}"
+            if known
+            else f"no {kind} is defined; add `{kind} {ref.name} {{ ... }}`"
+        ),
     )
 
 

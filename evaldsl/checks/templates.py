@@ -29,8 +29,21 @@ def _subscripted(source: str, expression: bool) -> frozenset[str]:
     return frozenset(templating.subscripted_fields(source, expression))
 
 
-_JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "true", "false", "none",
-                  "True", "False", "None", "loop"}
+_JINJA_GLOBALS = {
+    "range",
+    "dict",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "namespace",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+    "loop",
+}
 JUDGE_VARIABLES = {"question"}  # judges also see the rendered question; never the judged output
 
 
@@ -46,14 +59,22 @@ def _syntax(value: SampleValue) -> Diagnostic | None:
         first_dropped = 1 if raw_lines - (value.source.count("\n") + 1) >= 2 else 0
         line = min(value.span.line + first_dropped + lineno - 1, value.span.end_line)
         span = value.span if line == value.span.line else Span.point(value.span.file, line, 1)
-        return Diagnostic(code="E308", message=f"template syntax error: {message}", span=span,
-                          hint="check `{{ ... }}` and `{% ... %}` pairs")
+        return Diagnostic(
+            code="E308",
+            message=f"template syntax error: {message}",
+            span=span,
+            hint="check `{{ ... }}` and `{% ... %}` pairs",
+        )
     if value.kind == "expr":
         message = expression_syntax_error(value.source)
         if message is None:
             return None
-        return Diagnostic(code="E308", message=f"expression syntax error: {message}", span=value.span,
-                          hint="a backtick holds one Jinja expression, e.g. `row.answer.split(\"; \")`")
+        return Diagnostic(
+            code="E308",
+            message=f"expression syntax error: {message}",
+            span=value.span,
+            hint='a backtick holds one Jinja expression, e.g. `row.answer.split("; ")`',
+        )
     return None
 
 
@@ -61,9 +82,12 @@ def _unsafe(value: SampleValue) -> Diagnostic | None:
     name = unsafe_attribute(value.source, value.kind == "expr")
     if name is None:
         return None
-    return Diagnostic(code="E314", message=f"unsafe access to `{name}`: templates run in a sandbox",
-                      span=value.span, hint="names starting with `_` are not reachable from a spec; use a "
-                      "`python(...)` metric for custom code")
+    return Diagnostic(
+        code="E314",
+        message=f"unsafe access to `{name}`: templates run in a sandbox",
+        span=value.span,
+        hint="names starting with `_` are not reachable from a spec; use a `python(...)` metric for custom code",
+    )
 
 
 def _fields(value: SampleValue, fields: list[str], context: str, extra: Iterable[str] = ()) -> list[Diagnostic]:
@@ -72,20 +96,32 @@ def _fields(value: SampleValue, fields: list[str], context: str, extra: Iterable
     used = _variables(value.source, expression)
     out = []
     for name in sorted(used - available):
-        out.append(Diagnostic(
-            code="E309",
-            message=f"`{name}` is not a field of {context}",
-            span=value.span,
-            hint=did_you_mean(name, fields) or f"fields: {', '.join(fields) or '(none)'}",
-        ))
+        out.append(
+            Diagnostic(
+                code="E309",
+                message=f"`{name}` is not a field of {context}",
+                span=value.span,
+                hint=did_you_mean(name, fields) or f"fields: {', '.join(fields) or '(none)'}",
+            )
+        )
     for name in sorted(_subscripted(value.source, expression) - set(fields)):
-        out.append(Diagnostic(
-            code="E309",
-            message=f"`row.{name}` is not a field of {context}",
-            span=value.span,
-            hint=did_you_mean(name, fields) or f"fields: {', '.join(fields) or '(none)'}",
-        ))
+        out.append(
+            Diagnostic(
+                code="E309",
+                message=f"`row.{name}` is not a field of {context}",
+                span=value.span,
+                hint=did_you_mean(name, fields) or f"fields: {', '.join(fields) or '(none)'}",
+            )
+        )
     return out
+
+
+def _mock_response(source: str, span: Span, fields: list[str], context: str) -> list[Diagnostic]:
+    """A mock model's `response` template is rendered with each sample's fields, so it is checked like a prompt."""
+    value = SampleValue(kind="template", source=source, span=span)
+    if value.source and (problem := _syntax(value) or _unsafe(value)):
+        return [problem]
+    return _fields(value, fields, context)
 
 
 def _eval_values(ctx: CheckContext, ev: EvalDef) -> list[tuple[SampleValue, str]]:
@@ -165,6 +201,11 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
         for value, _ in _eval_values(ctx, ev):
             if value.kind != "const" and id(value) not in broken:
                 add_unique(_fields(value, fields, context))
+        for ref in ev.models:
+            model = spec.models.get(ref.name)
+            response = model.config.response if model is not None else None
+            if response and model is not None:
+                add_unique(_mock_response(response, model.span, fields, context))
         for ref in ev.metrics:
             judge = spec.judges.get(ref.name)
             if judge is None:

@@ -47,8 +47,12 @@ class RichProgress:
         done = self._progress.tasks[task].completed + n
         elapsed = max(time.monotonic() - self._started[task], 1e-6)
         errs = self._errors[task]
-        self._progress.update(task, advance=n, rate=f"{done / elapsed:.1f}/s",
-                              errors=f"{errs} error{'s' if errs != 1 else ''}" if errs else "")
+        self._progress.update(
+            task,
+            advance=n,
+            rate=f"{done / elapsed:.1f}/s",
+            errors=f"{errs} error{'s' if errs != 1 else ''}" if errs else "",
+        )
 
     def finish(self, task: Any) -> None:
         self._progress.refresh()
@@ -69,8 +73,14 @@ class PlainProgress:
 
     def start(self, label: str, total: int) -> Any:
         task = len(self._state)
-        self._state[task] = {"label": label, "total": total, "done": 0, "errors": 0, "t0": time.monotonic(),
-                             "next": max(1, total // 10)}
+        self._state[task] = {
+            "label": label,
+            "total": total,
+            "done": 0,
+            "errors": 0,
+            "t0": time.monotonic(),
+            "next": max(1, total // 10),
+        }
         print(f"{label}: {total} samples", file=self.stream, flush=True)
         return task
 
@@ -90,8 +100,7 @@ class PlainProgress:
     @staticmethod
     def _line(st: dict[str, Any]) -> str:
         elapsed = max(time.monotonic() - st["t0"], 1e-6)
-        return (f"{st['label']}: {st['done']}/{st['total']} ({st['done'] / elapsed:.1f}/s, "
-                f"{st['errors']} errors)")
+        return f"{st['label']}: {st['done']}/{st['total']} ({st['done'] / elapsed:.1f}/s, {st['errors']} errors)"
 
 
 def _fmt(value: Any) -> str:
@@ -105,8 +114,16 @@ def _fmt(value: Any) -> str:
 def results_table(outcome_json: dict[str, Any], title: str | None = None) -> Table:
     """eval × model × metric: value, 95% CI, n, errors/unscored."""
     table = Table(title=title, show_lines=False, header_style="bold")
-    for col, justify in (("eval", "left"), ("model", "left"), ("metric", "left"), ("value", "right"),
-                         ("95% CI", "right"), ("n", "right"), ("errors", "right"), ("notes", "left")):
+    for col, justify in (
+        ("eval", "left"),
+        ("model", "left"),
+        ("metric", "left"),
+        ("value", "right"),
+        ("95% CI", "right"),
+        ("n", "right"),
+        ("errors", "right"),
+        ("notes", "left"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in outcome_json["results"]:
         first = True
@@ -127,8 +144,16 @@ def results_table(outcome_json: dict[str, Any], title: str | None = None) -> Tab
                 kappa = h.get("kappa", h.get("cohen_kappa"))
                 notes.append(f"human κ {_fmt(kappa)}")
             ci = f"[{_fmt(m['ci_low'])}, {_fmt(m['ci_high'])}]" if m.get("ci_low") is not None else "—"
-            table.add_row(r["eval"] if first else "", r["model"] if first else "", name, _fmt(m["value"]), ci,
-                          str(m["n"]), str(r["errors"]) if first else "", ", ".join(notes))
+            table.add_row(
+                r["eval"] if first else "",
+                r["model"] if first else "",
+                name,
+                _fmt(m["value"]),
+                ci,
+                str(m["n"]),
+                str(r["errors"]) if first else "",
+                ", ".join(notes),
+            )
             first = False
         if first:  # no metrics
             table.add_row(r["eval"], r["model"], "—", "—", "—", "0", str(r["errors"]), ", ".join(notes_common))
@@ -143,7 +168,8 @@ def print_outcome(console: Console, outcome_json: dict[str, Any], *, cache_hits:
     for a in outcome_json["asserts"]:
         mark = "[green]PASS[/green]" if a["passed"] else "[red]FAIL[/red]"
         console.print(f"{mark} {a['eval']} · {a['model']}: {a['expr']} (value {_fmt(a['value'])})")
-    console.print(f"[dim]{model_calls} model call(s), {cache_hits} cache hit(s); stored as run "
-                  f"{outcome_json['run_id']}[/dim]")
+    console.print(
+        f"[dim]{model_calls} model call(s), {cache_hits} cache hit(s); stored as run {outcome_json['run_id']}[/dim]"
+    )
     if outcome_json.get("message"):
         console.print(f"[red]{outcome_json['status']}:[/red] {outcome_json['message']}")

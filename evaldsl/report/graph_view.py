@@ -23,8 +23,12 @@ def _describe(node: object) -> str:
     if isinstance(node, LoadNode):
         ds = node.dataset
         src = _display(ds.path) if ds.path else f"{len(ds.rows or ())} inline rows"
-        extras = [f"limit {ds.limit}" if ds.limit else "", f"shuffle {ds.shuffle}" if ds.shuffle is not None else "",
-                  "where" if ds.where else "", f"{len(ds.fields)} derived field(s)" if ds.fields else ""]
+        extras = [
+            f"limit {ds.limit}" if ds.limit else "",
+            f"shuffle {ds.shuffle}" if ds.shuffle is not None else "",
+            "where" if ds.where else "",
+            f"{len(ds.fields)} derived field(s)" if ds.fields else "",
+        ]
         return f"dataset {ds.name} ← {src}" + "".join(f", {e}" for e in extras if e)
     if isinstance(node, RenderNode):
         prompt = node.prompt.name if node.prompt else "text"
@@ -33,8 +37,9 @@ def _describe(node: object) -> str:
         return f"render {node.mode} samples with prompt {prompt}{shots}{limit}"
     if isinstance(node, ModelNode):
         m = node.model
-        what = {"generate": "generate with", "score_choices": "score choices with",
-                "score_text": "score text with"}[node.kind]
+        what = {"generate": "generate with", "score_choices": "score choices with", "score_text": "score text with"}[
+            node.kind
+        ]
         params = f"max_tokens={m.max_tokens}, temperature={m.temperature}" if node.kind == "generate" else ""
         return f"{what} {m.name} ({m.provider}:{m.id or m.response or 'echo'}{', ' + params if params else ''})"
     if isinstance(node, MetricNode):
@@ -91,5 +96,4 @@ def to_json(graph: Graph) -> str:
         for node_id, node in graph.nodes.items()
     ]
     evals = [ev.model_dump(mode="json") for ev in graph.evals]
-    return json.dumps({"spec": str(graph.spec), "spec_hash": graph.spec_hash, "nodes": nodes, "evals": evals},
-                      indent=2)
+    return json.dumps({"spec": str(graph.spec), "spec_hash": graph.spec_hash, "nodes": nodes, "evals": evals}, indent=2)
