@@ -1,18 +1,25 @@
 """Generation throughput of HFProvider.generate vs a plain batched `model.generate` loop: prints tokens/s.
 
 Both run the packaged default model (fp32, CPU unless --device says otherwise) on the same 16 chat prompts,
-batch 8, max_tokens 32, greedy; the timed part is generation only (the model is loaded and warmed up first).
-Usage: python bench/local_generate.py [--prompts 16] [--batch 8] [--max-tokens 32] [--repeats 2]
+batch 8, max_tokens 32, greedy. Each measurement runs in a fresh process (load, one warm-up pass, one timed
+pass), alternating between the two sides; the best of --repeats is reported for each. Separate processes
+matter: torch's OpenMP thread teams left behind by one side's threads slow the other side down on a busy CPU.
+Usage: python bench/local_generate.py [--prompts 16] [--batch 8] [--max-tokens 32] [--repeats 3] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 QUESTIONS = [
@@ -35,21 +42,16 @@ QUESTIONS = [
 ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompts", type=int, default=16)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--max-tokens", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs of each side (best is reported)")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
-
+def measure(side: str, args: argparse.Namespace) -> dict[str, float]:
+    """Load the default model, warm up, then time one pass of `side` ("provider" or "plain")."""
     import torch
 
     from evaldsl.config import ModelConfig
     from evaldsl.providers.hf import HFProvider
     from evaldsl.records import GenerateRequest, GenerationParams
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     questions = (QUESTIONS * (args.prompts // len(QUESTIONS) + 1))[: args.prompts]
     config = ModelConfig(
         name="bench",
@@ -60,30 +62,21 @@ def main() -> None:
         batch_size=args.batch,
         max_tokens=args.max_tokens,
     )
-    provider = HFProvider(config, base_dir=Path.cwd())
+    provider = HFProvider(config, base_dir=Path.cwd(), progress=False)
     params = GenerationParams(max_tokens=args.max_tokens)
     requests = [GenerateRequest(messages=({"role": "user", "content": q},), params=params) for q in questions]
 
-    async def provider_run() -> tuple[float, int]:
-        started = time.perf_counter()
+    async def provider_pass() -> int:
         tokens = 0
         async for _, generation in provider.generate(requests):
             assert generation.error is None, generation.error
             tokens += generation.completion_tokens or 0
-        return time.perf_counter() - started, tokens
+        return tokens
 
-    lm = asyncio.run(provider.load())
-    model, tokenizer = lm.model, lm.tokenizer
-    tokenizer.padding_side = "left"
-    prompts = [
-        tokenizer.apply_chat_template(
-            [{"role": "user", "content": q}], add_generation_prompt=True, tokenize=False
-        )
-        for q in questions
-    ]
+    def provider_run() -> int:
+        return asyncio.run(provider_pass())
 
-    def plain_run() -> tuple[float, int]:
-        started = time.perf_counter()
+    def plain_run() -> int:
         tokens = 0
         with torch.inference_mode():
             for start in range(0, len(prompts), args.batch):
@@ -99,25 +92,80 @@ def main() -> None:
                 for row in out[:, batch["input_ids"].shape[1] :].tolist():
                     eos = next((k for k, t in enumerate(row) if t in lm.eos_token_ids), None)
                     tokens += len(row) if eos is None else eos + 1
-        return time.perf_counter() - started, tokens
+        return tokens
 
-    asyncio.run(provider_run())  # warm-up
-    plain_run()
-    ours, theirs = [], []
-    for _ in range(args.repeats):  # interleaved, so machine noise hits both sides alike
-        ours.append(asyncio.run(provider_run()))
-        theirs.append(plain_run())
-    ours_s, ours_tokens = min(ours)
-    plain_s, plain_tokens = min(theirs)
-    ours_tps, plain_tps = ours_tokens / ours_s, plain_tokens / plain_s
-    print(f"device={lm.device} dtype={lm.dtype} torch threads={torch.get_num_threads()}")
+    if side == "provider":
+        run = provider_run
+        lm = asyncio.run(provider.load())
+    else:
+        run = plain_run
+        from evaldsl.providers.hf_loading import load_model, resolve_source
+
+        lm = load_model(resolve_source(config.id, Path.cwd()), args.device, "float32", progress=False)
+    model, tokenizer = lm.model, lm.tokenizer
+    tokenizer.padding_side = "left"
+    prompts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": q}], add_generation_prompt=True, tokenize=False
+        )
+        for q in questions
+    ]
+    run()  # warm-up
+    started = time.perf_counter()
+    tokens = run()
+    return {"seconds": time.perf_counter() - started, "tokens": tokens, "threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--prompts", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per side (best is reported)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--side", choices=("provider", "plain"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side:
+        print(json.dumps(measure(args.side, args)))
+        return
+
+    passthrough = [
+        f"--prompts={args.prompts}",
+        f"--batch={args.batch}",
+        f"--max-tokens={args.max_tokens}",
+        f"--threads={args.threads}",
+        f"--device={args.device}",
+    ]
+    env = dict(os.environ, TQDM_DISABLE="1", TRANSFORMERS_VERBOSITY="error")
+    results: dict[str, list[dict[str, float]]] = {"provider": [], "plain": []}
+    for _ in range(args.repeats):  # alternating, so machine noise hits both sides alike
+        for side in ("provider", "plain"):
+            proc = subprocess.run(
+                [sys.executable, __file__, f"--side={side}", *passthrough],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                sys.exit(f"{side} run failed:\n{proc.stderr[-3000:]}")
+            results[side].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    best = {side: min(runs, key=lambda r: r["seconds"]) for side, runs in results.items()}
+    tps = {side: r["tokens"] / r["seconds"] for side, r in best.items()}
+    print(f"device={args.device} dtype=float32 torch threads={best['plain']['threads']:.0f}")
     print(
-        f"prompts={len(prompts)} batch={args.batch} max_tokens={args.max_tokens} greedy, "
-        f"best of {args.repeats}"
+        f"prompts={args.prompts} batch={args.batch} max_tokens={args.max_tokens} greedy, "
+        f"best of {args.repeats} fresh processes per side"
     )
-    print(f"HFProvider.generate : {ours_tokens} tokens in {ours_s:.2f} s = {ours_tps:.1f} tokens/s")
-    print(f"plain model.generate: {plain_tokens} tokens in {plain_s:.2f} s = {plain_tps:.1f} tokens/s")
-    print(f"ratio (provider / plain): {ours_tps / plain_tps:.2f}x")
+    for side, label in (("provider", "HFProvider.generate "), ("plain", "plain model.generate")):
+        r = best[side]
+        runs = ", ".join(f"{x['seconds']:.1f}" for x in results[side])
+        print(
+            f"{label}: {r['tokens']:.0f} tokens in {r['seconds']:.2f} s = {tps[side]:.1f} tokens/s"
+            f"  (runs: {runs} s)"
+        )
+    print(f"ratio (provider / plain): {tps['provider'] / tps['plain']:.2f}x  (target >= 0.9x)")
 
 
 if __name__ == "__main__":

@@ -317,7 +317,11 @@ class Lowerer:
         path = path_span = None
         if has_path:
             raw, attr = values["path"]
-            path = (d.base_dir / raw).resolve() if not Path(raw).is_absolute() else Path(raw)
+            try:
+                path = (d.base_dir / raw).resolve() if not Path(raw).is_absolute() else Path(raw)
+            except (ValueError, OSError, RuntimeError) as exc:  # a NUL character, a symlink loop...
+                self.error("E303", f"`path` is not a usable file path ({exc})", attr.value.span)
+                return None
             path_span = attr.value.span
         get = lambda k: values[k][0] if k in values else None  # noqa: E731
         return DatasetDef(

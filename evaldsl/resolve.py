@@ -17,6 +17,7 @@ DEFINITION_KINDS = ("dataset", "model", "prompt", "metric", "judge", "eval", "te
 _BLOCK_KINDS = {"dataset", "model", "prompt", "judge", "eval"}
 _ASSIGN_KINDS = {"model", "prompt", "metric", "eval"}
 _MAX_TEMPLATE_DEPTH = 16
+_MAX_INSTANCES = 10_000  # template instantiations per program: nesting with fan-out grows exponentially
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class _Resolver:
         self.diagnostics: list[Diagnostic] = []
         self._loaded: set[Path] = set()
         self._root_text = root_text
+        self._expanding: list[str] = []  # templates being instantiated, outermost first
+        self._instances = 0
 
     # ---- imports ----
     def load(self, path: Path, chain: tuple[Path, ...], span: Span | None) -> None:
@@ -126,10 +129,13 @@ class _Resolver:
         raw = entry.path
         if raw.startswith("std/"):
             base = stdlib_dir()
-            candidate = base / raw[4:]
-            candidate = candidate if candidate.suffix == ".eval" else candidate.with_suffix(".eval")
-            if candidate.is_file():
-                return candidate
+            try:
+                candidate = base / raw[4:]
+                candidate = candidate if candidate.suffix == ".eval" else candidate.with_suffix(".eval")
+                if candidate.is_file():
+                    return candidate
+            except (ValueError, OSError):  # `std//`, a NUL character...: no such module
+                pass
             available = sorted("std/" + p.stem for p in base.glob("*.eval"))
             self.diagnostics.append(
                 Diagnostic(
@@ -140,11 +146,14 @@ class _Resolver:
                 )
             )
             return None
-        candidate = (here / raw).resolve()
-        if candidate.is_file():
-            return candidate
-        if candidate.suffix != ".eval" and candidate.with_suffix(".eval").is_file():
-            return candidate.with_suffix(".eval")
+        try:
+            candidate = (here / raw).resolve()
+            if candidate.is_file():
+                return candidate
+            if candidate.suffix != ".eval" and candidate.with_suffix(".eval").is_file():
+                return candidate.with_suffix(".eval")
+        except (ValueError, OSError, RuntimeError):  # a NUL character, a symlink loop...: not found either way
+            pass
         self.diagnostics.append(
             Diagnostic(
                 code="E201",
@@ -278,14 +287,36 @@ class _Resolver:
                 )
             )
             return
+        if call.func in self._expanding:
+            chain = " -> ".join([*self._expanding[self._expanding.index(call.func):], call.func])
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E209",
+                    message=f"template `{call.func}` instantiates itself ({chain})",
+                    span=call.span,
+                    hint="a template cannot use itself, directly or through another template",
+                )
+            )
+            return
+        self._instances += 1
+        if self._instances == _MAX_INSTANCES + 1:
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E209",
+                    message=f"templates expand to more than {_MAX_INSTANCES} instances (at `{call.func}`)",
+                    span=call.span,
+                    hint="templates that instantiate other templates several times multiply: flatten the nesting",
+                )
+            )
+        if self._instances > _MAX_INSTANCES:
+            return
         if depth >= _MAX_TEMPLATE_DEPTH:
             self.diagnostics.append(
                 Diagnostic(
                     code="E209",
-                    message=f"template `{call.func}` instantiates itself too deeply",
+                    message=f"templates nested too deeply at `{call.func}`",
                     span=call.span,
-                    hint=f"templates nest at most {_MAX_TEMPLATE_DEPTH} deep: does `{call.func}` instantiate "
-                    "itself, directly or through another template?",
+                    hint=f"templates nest at most {_MAX_TEMPLATE_DEPTH} deep",
                 )
             )
             return
@@ -347,13 +378,17 @@ class _Resolver:
         constants = {k: v for k, v in ((k, constant(v)) for k, v in bound.items()) if v is not _NOT_CONSTANT}
         substitute = _Substitution(bound, local, name)
         produced_eval = False
-        for inner in tdef.body:
-            if isinstance(inner, ast.Attribute) and inner.name == "description":
-                continue
-            rewritten = substitute.entry(inner)
-            if isinstance(rewritten, (ast.Block, ast.Assign)) and rewritten.keyword == "eval":
-                produced_eval = True
-            self.top_level(rewritten, template.base_dir, constants, name, depth + 1)
+        self._expanding.append(call.func)
+        try:
+            for inner in tdef.body:
+                if isinstance(inner, ast.Attribute) and inner.name == "description":
+                    continue
+                rewritten = substitute.entry(inner)
+                if isinstance(rewritten, (ast.Block, ast.Assign)) and rewritten.keyword == "eval":
+                    produced_eval = True
+                self.top_level(rewritten, template.base_dir, constants, name, depth + 1)
+        finally:
+            self._expanding.pop()
         if not produced_eval:
             self.diagnostics.append(
                 Diagnostic(

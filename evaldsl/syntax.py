@@ -124,10 +124,11 @@ def _diagnose(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
     line = exc.line if isinstance(exc.line, int) and exc.line > 0 else 1
     column = exc.column if isinstance(exc.column, int) and exc.column > 0 else 1
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        at = exc.pos_in_stream if exc.pos_in_stream is not None else len(text)
+        char = text[at] if at < len(text) else ""
         here = Span.point(file, line, column)
         if char == '"':
-            if text.startswith('"""', exc.pos_in_stream):
+            if text.startswith('"""', at):
                 return Diagnostic(
                     code="E101",
                     message='unterminated multi-line string: no closing `"""`',
@@ -177,7 +178,8 @@ def _diagnose(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
     shown = str(tok).splitlines()[0] if str(tok) else tok.type
     expected = _expected(exc.expected)
     history = getattr(exc, "token_history", None) or []
-    prev = history[-1] if history else _previous_token(text, exc.pos_in_stream)
+    pos = exc.pos_in_stream if exc.pos_in_stream is not None else len(text)
+    prev = history[-1] if history else _previous_token(text, pos)
     prev_line = (prev.end_line or prev.line or 0) if prev is not None else 0
     if prev is not None and line > prev_line > 0 and not ({"RBRACE", "$END"} & set(exc.expected)):
         # The statement on an earlier line is incomplete (`limit =` then a new line): point there, not at the

@@ -180,12 +180,12 @@ except ImportError:  # the script mode needs neither
 if pytest is not None:
     FUZZ = settings(deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=False)
 
-    @settings(FUZZ, max_examples=400)
+    @settings(FUZZ, max_examples=1500)
     @given(st.text(alphabet=st.sampled_from(_ALPHABET) | st.characters(), max_size=300))
     def test_random_text_gives_diagnostics(text: str) -> None:
         check_text(ROOT / "tests" / "fuzz_input.eval", text)
 
-    @settings(FUZZ, max_examples=150)
+    @settings(FUZZ, max_examples=400)
     @given(st.binary(max_size=400))
     def test_random_bytes_as_files_give_diagnostics(data: bytes) -> None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -196,15 +196,46 @@ if pytest is not None:
             assert result.diagnostics[0].code.startswith("E")
         check_text(ROOT / "tests" / "fuzz_input.eval", data.decode("utf-8", errors="replace"))
 
-    @settings(FUZZ, max_examples=400)
+    @settings(FUZZ, max_examples=2000)
     @given(st.randoms(use_true_random=False))
     def test_token_soup_gives_diagnostics(rnd: random.Random) -> None:
         check_text(ROOT / "tests" / "fuzz_input.eval", token_soup(rnd))
 
-    @settings(FUZZ, max_examples=300)
+    @settings(FUZZ, max_examples=2500)
     @given(st.sampled_from(SEED_SPECS), st.randoms(use_true_random=False))
     def test_mutated_specs_give_diagnostics(seed: Path, rnd: random.Random) -> None:
         check_text(seed, mutate(seed.read_text(encoding="utf-8"), rnd))
+
+    # ---- regressions found by fuzzing: each used to hang ----
+
+    def test_unterminated_long_string_before_many_lines_is_fast() -> None:
+        """The LONG_STRING regex backtracked exponentially in the newlines after an unclosed triple quote."""
+        text = 'prompt p = """\n' + "".join(f"  line {i} = {{{{ x }}}}\n" for i in range(300))
+        began = time.perf_counter()
+        result = check_text(ROOT / "tests" / "fuzz_input.eval", text)
+        assert time.perf_counter() - began < 10
+        assert [d.code for d in result.diagnostics] == ["E101"]
+
+    def test_self_instantiating_template_with_fan_out_is_fast() -> None:
+        """A template using itself twice expanded 2^16 times before E209 stopped it; three times, 3^16."""
+        body = "".join(f"  eval e{i} = t(a = 1)\n" for i in range(3))
+        text = "template t(a) {\n" + body + "}\neval top = t(a = 1)\n"
+        began = time.perf_counter()
+        result = check_text(ROOT / "tests" / "fuzz_input.eval", text)
+        assert time.perf_counter() - began < 10
+        assert {d.code for d in result.diagnostics} == {"E209"}
+        assert "(t -> t)" in result.diagnostics[0].message
+
+    @pytest.mark.parametrize(("text", "code"), [
+        ('dataset d { path = "data\x00.jsonl" }', "E303"),
+        ('import "./a\x00.eval"', "E201"),
+        ('import "std//"', "E201"),
+        ('import "std/a\x00"', "E201"),
+    ])
+    def test_unusable_paths_are_diagnostics(text: str, code: str) -> None:
+        """Paths with a NUL character (or no name) raised ValueError from pathlib."""
+        result = check_text(ROOT / "tests" / "fuzz_input.eval", text)
+        assert [d.code for d in result.diagnostics] == [code]
 
     def test_seed_specs_are_clean() -> None:
         """The mutations start from valid specs (else the mutation test fuzzes only the error paths)."""
@@ -220,6 +251,7 @@ def run_volume(examples: int, seed: int) -> int:
     seeds = [(p, p.read_text(encoding="utf-8")) for p in SEED_SPECS]
     counts = {"text": 0, "bytes": 0, "soup": 0, "mutation": 0}
     clean = crashes = 0
+    slowest: tuple[float, str] = (0.0, "")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         byte_file = Path(tmp) / "input.eval"
@@ -237,6 +269,7 @@ def run_volume(examples: int, seed: int) -> int:
                 path, original = rnd.choice(seeds)
                 text = mutate(original, rnd)
             counts[kind] += 1
+            began = time.perf_counter()
             try:
                 clean += check_text(path, text).ok
             except Exception:
@@ -244,10 +277,16 @@ def run_volume(examples: int, seed: int) -> int:
                 shown = text if text is not None else repr(byte_file.read_bytes())
                 print(f"CRASH on a {kind} input ({path.name}):\n{shown}\n{traceback.format_exc()}",
                       file=sys.stderr)
+            took = time.perf_counter() - began
+            if took > slowest[0]:
+                slowest = (took, f"a {kind} input: {(text if text is not None else '<bytes>')[:200]!r}")
+            if (i + 1) % 2000 == 0:
+                print(f"... {i + 1} inputs, {crashes} crash(es), {time.perf_counter() - start:.0f} s", file=sys.stderr)
     elapsed = time.perf_counter() - start
     ran = sum(counts.values())
     detail = ", ".join(f"{k} {v}" for k, v in counts.items())
     print(f"ran {ran} inputs ({detail}) in {elapsed:.1f} s: {crashes} crash(es), {clean} checked clean")
+    print(f"slowest: {slowest[0]:.2f} s on {slowest[1]}")
     return 1 if crashes else 0
 
 

@@ -1,19 +1,22 @@
 """The local transformers provider: a `ModelConfig` (provider "hf") in, generations and log-likelihoods out.
 
 The model is found on disk only (the packaged default model, a folder, or the local Hugging Face cache),
-loaded once, lazily, in a worker thread, and shared by every eval that uses this provider instance. Model
-calls run in a worker thread, one batch at a time (a lock serialises concurrent evals), and results are
-yielded per finished batch. See `hf_generate` for the determinism guaranteed and `hf_scoring` for how
-scores are computed.
+loaded once, lazily, and shared by every eval that uses this provider instance. Model calls run one batch at
+a time in the provider's own single worker thread (always the same thread, so torch's OpenMP thread team is
+created once rather than once per pool thread, which on a busy CPU made matrix products several times
+slower); concurrent evals are thereby serialised, and results are yielded per finished batch. See
+`hf_generate` for the determinism guaranteed and `hf_scoring` for how scores are computed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -66,7 +69,7 @@ class HFProvider:
         self._identity: dict[str, Any] | None = None
         self._lm: LoadedModel | None = None
         self._load_lock = threading.Lock()
-        self._run_lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
 
     # ---------------------------------------------------------------------------------- identity / loading
 
@@ -97,7 +100,7 @@ class HFProvider:
         """Load the model (once; later calls return the same object)."""
         if self._lm is not None:
             return self._lm
-        return await asyncio.to_thread(self._load_sync)
+        return await self._run(self._load_sync)
 
     def _load_sync(self) -> LoadedModel:
         with self._load_lock:
@@ -112,23 +115,30 @@ class HFProvider:
                 except Exception as exc:  # torch/transformers raise many kinds; the run cannot go on
                     raise ProviderError(
                         f"could not load hf model {self.config.id!r} from {source.path}: "
-                        f"{type(exc).__name__}: {exc}"
+                        + f"{type(exc).__name__}: {exc}"
                     ) from exc
             return self._lm
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(*args)` in a worker thread, alone on the model, in inference mode."""
-        return await asyncio.to_thread(self._locked, fn, *args)
+        """Run `fn(*args)` in this provider's single worker thread (one call at a time), in inference mode."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evaldsl-hf")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(self._inference, fn, *args))
 
-    def _locked(self, fn: Callable[..., T], *args: Any) -> T:
+    @staticmethod
+    def _inference(fn: Callable[..., T], *args: Any) -> T:
         import torch
 
-        with self._run_lock, torch.inference_mode():
+        with torch.inference_mode():
             return fn(*args)
 
     async def aclose(self) -> None:
-        """Drop the model (and free accelerator memory)."""
+        """Drop the model (and free accelerator memory) and stop the worker thread."""
         lm, self._lm = self._lm, None
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
         if lm is not None:
             device_type = lm.device.type
             del lm

@@ -355,3 +355,24 @@ def test_model_is_loaded_once_and_closed(tiny_model_dir: Path) -> None:
         assert instance._lm is None
 
     asyncio.run(scenario())
+
+
+def test_model_id_found_in_the_local_hugging_face_cache(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from huggingface_hub import constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--someone--tiny-llama"
+    shutil.copytree(tiny_model_dir, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    cached = HFProvider(ModelConfig(name="c", provider="hf", id="someone/tiny-llama"), base_dir=tmp_path)
+    identity = cached.identity()
+    assert identity["weights"] == f"revision:{commit}"
+    assert identity["path"] == str(repo / "snapshots" / commit)
+    result = run(cached.score_text([TextRequest("Paris is the capital of France.")]))[0]
+    assert result.error is None and result.n_tokens > 0
