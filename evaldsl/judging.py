@@ -222,8 +222,10 @@ async def run_judge(
             human_verdict(cfg, _variables(node.judge, samples[i])) if i in per_sample else None
             for i in range(len(samples))
         ]
-        human = agreement(cfg, verdicts, humans)
-        human = {k: (v if not (isinstance(v, float) and math.isnan(v)) else None) for k, v in human.items()}
+        human = {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in agreement(cfg, verdicts, humans).items()
+        }
     return JudgeResult(
         name=cfg.name,
         mode=cfg.mode,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -115,8 +115,10 @@ def _refs(v: ast.Value) -> tuple[NameRef, ...]:
 def _str_list(v: ast.Value) -> tuple[str, ...]:
     if isinstance(v, ast.Str):
         return (v.value,)
-    if isinstance(v, ast.ListV) and all(isinstance(i, ast.Str) for i in v.items):
-        return tuple(i.value for i in v.items)  # type: ignore[union-attr]
+    if isinstance(v, ast.ListV):
+        strings = [i.value for i in v.items if isinstance(i, ast.Str)]
+        if len(strings) == len(v.items):
+            return tuple(strings)
     raise _Bad("a string or a list of strings")
 
 
@@ -188,7 +190,7 @@ class Lowerer:
 
     def sample(self, v: ast.Value, params: Mapping[str, Any]) -> SampleValue:
         if isinstance(v, ast.Str):
-            kind = "template" if is_template(v.value) else "const"
+            kind: Literal["template", "const"] = "template" if is_template(v.value) else "const"
             return SampleValue(kind=kind, source=v.value, value=v.value, span=v.span, params=dict(params))
         if isinstance(v, ast.Expr):
             return SampleValue(kind="expr", source=v.source, span=v.span, params=dict(params))

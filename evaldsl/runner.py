@@ -222,13 +222,13 @@ class _Execution:
                 self.progress.advance(task, len(todo) - len(remaining))
             todo = remaining
         if todo:
-            call = {
+            call: Any = {
                 "generate": provider.generate,
                 "score_choices": provider.score_choices,
                 "score_text": provider.score_text,
             }[node.kind]
             try:
-                async with aclosing(call([request for _, request, _ in todo])) as stream:  # type: ignore[type-var]
+                async with aclosing(call([request for _, request, _ in todo])) as stream:
                     async for j, result in stream:
                         i, _, key = todo[j]
                         outputs[i] = result

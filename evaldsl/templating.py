@@ -132,10 +132,13 @@ def subscripted_fields(source: str, expression: bool, base: str = "row") -> set[
     """Constant field names read as `row.x` or `row["x"]` in a template or expression."""
     found: set[str] = set()
     for node in _ast(source, expression).find_all((nodes.Getattr, nodes.Getitem)):
-        if isinstance(node.node, nodes.Name) and node.node.name == base:
+        target = node.node  # type: ignore[attr-defined]
+        if isinstance(target, nodes.Name) and target.name == base:
             if isinstance(node, nodes.Getattr):
                 found.add(node.attr)
-            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(
+                node.arg.value, str
+            ):
                 found.add(node.arg.value)
     return found
 

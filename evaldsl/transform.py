@@ -115,11 +115,11 @@ class ToAst(Transformer):
         return ast.Expr(span=self._tok_span(tok), source=str(tok)[1:-1].strip())
 
     @v_args(meta=True)
-    def list(self, meta: Any, children: list[Any]) -> ast.ListV:
+    def list_value(self, meta: Any, children: list[Any]) -> ast.ListV:
         return ast.ListV(span=self._span(meta), items=tuple(c for c in children if c is not None))
 
     @v_args(meta=True)
-    def map(self, meta: Any, children: list[ast.MapEntry]) -> ast.MapV:
+    def map_value(self, meta: Any, children: list[ast.MapEntry]) -> ast.MapV:
         return ast.MapV(span=self._span(meta), entries=tuple(children))
 
     @v_args(meta=True)

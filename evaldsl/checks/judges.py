@@ -23,9 +23,10 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
             )
     for ev in spec.evals.values():
         for ref in ev.metrics:
-            judge = spec.judges.get(ref.name)
-            if judge is None:
+            used = spec.judges.get(ref.name)
+            if used is None:
                 continue
+            judge = used
             if judge.mode == "pairwise" and len(ev.models) < 2:
                 out.append(
                     Diagnostic(

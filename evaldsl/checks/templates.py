@@ -66,12 +66,12 @@ def _syntax(value: SampleValue) -> Diagnostic | None:
             hint="check `{{ ... }}` and `{% ... %}` pairs",
         )
     if value.kind == "expr":
-        message = expression_syntax_error(value.source)
-        if message is None:
+        expr_message = expression_syntax_error(value.source)
+        if expr_message is None:
             return None
         return Diagnostic(
             code="E308",
-            message=f"expression syntax error: {message}",
+            message=f"expression syntax error: {expr_message}",
             span=value.span,
             hint='a backtick holds one Jinja expression, e.g. `row.answer.split("; ")`',
         )
@@ -210,7 +210,7 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
             judge = spec.judges.get(ref.name)
             if judge is None:
                 continue
-            for value in (judge.rubric, judge.reference, judge.human):
-                if value is not None and value.kind != "const" and id(value) not in broken:
-                    add_unique(_fields(value, fields, context, JUDGE_VARIABLES))
+            for part in (judge.rubric, judge.reference, judge.human):
+                if part is not None and part.kind != "const" and id(part) not in broken:
+                    add_unique(_fields(part, fields, context, JUDGE_VARIABLES))
     return out
