@@ -84,7 +84,7 @@ eval overhead {{
             "INSPECT_DISPLAY": "none",
         }
         inspect = str(Path(python).parent / "inspect")
-        peer, _ = timed([inspect, "eval", str(task_file), "--model", "mockllm/model"], env=env, cwd=folder, ok=(0,))
+        peer, _ = timed([inspect, "eval", task_file.name, "--model", "mockllm/model"], env=env, cwd=folder, ok=(0,))
         print(f"inspect-ai mockllm/model             : {peer:6.2f} s")
         print(f"ratio inspect / evaldsl (no cache)   : {peer / cold:6.1f}x   (target >= 10x)")
 
