@@ -45,7 +45,13 @@ class ModelConfig(Frozen):
             top_p=self.top_p,
             stop=self.stop,
             seed=self.seed,
+            chat_template=self.chat_template,
         )
+
+    def loading_key(self) -> dict[str, Any]:
+        """What decides the loaded model itself (not per-request settings): evals that override only
+        generation settings share one loaded model."""
+        return self.model_dump(exclude={"name", "max_tokens", "temperature", "top_p", "stop", "seed", "chat_template"})
 
     @property
     def supports_loglikelihood(self) -> bool:

@@ -19,6 +19,7 @@ class GenerationParams:
     top_p: float | None = None
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    chat_template: bool = True  # local models: format the messages with the tokenizer's chat template
 
 
 @dataclass(frozen=True)

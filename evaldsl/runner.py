@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import __version__
+from .config import ModelConfig
 from .datasets import DatasetError, fewshot_rows, load_rows
 from .graph import AggregateNode, AssertNode, EvalPlan, Graph, JudgeNode, LoadNode, MetricNode, ModelNode, RenderNode
 from .hashing import content_hash
@@ -117,8 +118,8 @@ class _Execution:
         self.rows_cache: dict[str, list[dict[str, Any]]] = {}
 
     # ---- providers ----
-    def provider(self, model: Any) -> Provider:
-        key = content_hash(model)
+    def provider(self, model: ModelConfig) -> Provider:
+        key = content_hash(model.loading_key())
         if key not in self.providers:
             try:
                 self.providers[key] = load_provider(model, base_dir=self.graph.spec.parent)

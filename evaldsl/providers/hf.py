@@ -81,7 +81,8 @@ class HFProvider:
 
     def identity(self) -> dict[str, Any]:
         """provider, id, resolved path, a cheap weights fingerprint (file names/sizes/mtimes or the HF
-        revision), the resolved dtype and whether the chat template is applied. Does not load the model."""
+        revision) and the resolved dtype (whether the chat template is applied travels with each request's
+        parameters). Does not load the model."""
         if self._identity is None:
             source = self.source()
             device = resolve_device(self.config.device)
@@ -92,7 +93,6 @@ class HFProvider:
                 "path": str(source.path),
                 "weights": source.fingerprint,
                 "dtype": dtype,
-                "chat_template": self.config.chat_template,
             }
         return dict(self._identity)
 
@@ -221,7 +221,7 @@ class HFProvider:
         prepared, failures = [], []
         for index, request in enumerate(requests):
             try:
-                tokens = render_prompt(lm, request.messages, self.config.chat_template)
+                tokens = render_prompt(lm, request.messages, request.params.chat_template)
             except Exception as exc:  # a chat template may raise anything (e.g. TemplateError for a bad role)
                 failures.append((index, f"could not build the prompt: {type(exc).__name__}: {exc}"))
                 continue

@@ -12,6 +12,7 @@ the sample's choices, and all continuations are scored in one batched forward pa
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from .hf_loading import LoadedModel
 
 _LOGITS_BUDGET = 2**28  # float32 elements of logits held at once (1 GiB)
 _CACHE_BUDGET = 2**30  # bytes of expanded key/value cache per choice batch
+_MIN_SHARED_PREFIX = 16  # shorter common prefixes are not worth an extra forward pass
+_MIN_GROUP_ROWS = 4  # continuation groups smaller than this are not worth an extra forward pass
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,9 @@ def prepare_choice(lm: LoadedModel, request: ChoiceRequest) -> PreparedChoice:
 
 def plan_choice_batches(lm: LoadedModel, items: Sequence[PreparedChoice], batch_size: int) -> list[list[int]]:
     """Group item positions into batches of at most `batch_size` samples that also keep the expanded cache
-    and the continuation logits within budget. Longest contexts first (so memory trouble shows early)."""
-    order = sorted(range(len(items)), key=lambda i: -len(items[i].context))
+    and the continuation logits within budget. Longest contexts first (so memory trouble shows early), equal
+    contexts side by side (so they are run once)."""
+    order = sorted(range(len(items)), key=lambda i: (-len(items[i].context), items[i].context))
     batches: list[list[int]] = []
     current: list[int] = []
     rows = ctx_len = cont_len = 0
@@ -108,26 +112,76 @@ def plan_choice_batches(lm: LoadedModel, items: Sequence[PreparedChoice], batch_
     return batches
 
 
+def length_groups(lengths: Sequence[int]) -> list[list[int]]:
+    """Positions of `lengths` in groups of similar length, longest first, so that padding every member of a
+    group to its longest wastes little (a new group starts where a row would be padded by more than ~40%)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and (len(groups[-1]) < _MIN_GROUP_ROWS or lengths[i] > 0.6 * lengths[groups[-1][0]]):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def shared_prefix_length(contexts: Sequence[Sequence[int]]) -> int:
+    """Tokens at the start of every context worth computing once for the whole batch (0 when there is nothing
+    to share); at least one token of each context is left over to predict its first continuation token."""
+    if len(contexts) < 2:
+        return 0
+    limit = min(len(context) for context in contexts) - 1
+    length = 0
+    first = contexts[0]
+    while length < limit and all(context[length] == first[length] for context in contexts):
+        length += 1
+    return length if length >= _MIN_SHARED_PREFIX else 0
+
+
 def score_choice_batch(lm: LoadedModel, items: Sequence[PreparedChoice]) -> list[ChoiceScores]:
-    """Score a batch of samples: one forward pass over the left-padded contexts (keeping the cache), then one
-    over every continuation of every sample against the cache expanded to one row per continuation."""
+    """Score a batch of samples in (at most) three forward passes that share work through the key/value cache:
+    the token prefix common to all contexts (e.g. a few-shot primer) once; each distinct context's remainder
+    once (left-padded, so identical contexts such as mc1/mc2 of one question are run once); then every
+    continuation of every sample against the cache expanded to one row per continuation. Padding sits between
+    the segments; the attention mask and explicit position ids make it invisible."""
     model, device, pad = lm.model, lm.device, lm.pad_token_id
-    n_samples = len(items)
-    ctx_width = max(len(item.context) for item in items)
-    ctx_ids = torch.full((n_samples, ctx_width), pad, dtype=torch.long)
-    ctx_mask = torch.zeros((n_samples, ctx_width), dtype=torch.long)
-    for i, item in enumerate(items):
-        ctx_ids[i, ctx_width - len(item.context) :] = torch.tensor(item.context)
-        ctx_mask[i, ctx_width - len(item.context) :] = 1
-    ctx_ids, ctx_mask = ctx_ids.to(device), ctx_mask.to(device)
-    ctx_pos = (ctx_mask.cumsum(-1) - 1).clamp(min=0)
     keep_last = {lm.logits_kwarg: 1} if lm.logits_kwarg else {}
-    out = model(input_ids=ctx_ids, attention_mask=ctx_mask, position_ids=ctx_pos, use_cache=True, **keep_last)
+    distinct: dict[tuple[int, ...], int] = {}
+    item_context = [distinct.setdefault(tuple(item.context), len(distinct)) for item in items]
+    contexts = [list(context) for context in distinct]
+    n_ctx = len(contexts)
+    prefix = shared_prefix_length(contexts)
+    cache = None
+    if prefix:
+        out = model(
+            input_ids=torch.tensor([contexts[0][:prefix]], device=device), use_cache=True, **keep_last
+        )
+        cache = getattr(out, lm.cache_attr)
+        del out
+        cache.batch_select_indices(torch.zeros(n_ctx, dtype=torch.long, device=device))
+    rest_width = max(len(context) - prefix for context in contexts)
+    rest_ids = torch.full((n_ctx, rest_width), pad, dtype=torch.long)
+    rest_mask = torch.zeros((n_ctx, rest_width), dtype=torch.long)
+    for i, context in enumerate(contexts):
+        rest = context[prefix:]
+        rest_ids[i, rest_width - len(rest) :] = torch.tensor(rest)
+        rest_mask[i, rest_width - len(rest) :] = 1
+    rest_ids, rest_mask = rest_ids.to(device), rest_mask.to(device)
+    ctx_mask = torch.cat([torch.ones((n_ctx, prefix), dtype=torch.long, device=device), rest_mask], dim=1)
+    rest_pos = (prefix + rest_mask.cumsum(-1) - 1).clamp(min=prefix)
+    out = model(
+        input_ids=rest_ids,
+        attention_mask=ctx_mask,
+        position_ids=rest_pos,
+        use_cache=True,
+        **{lm.cache_kwarg: cache},
+        **keep_last,
+    )
     first = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)  # predicts each continuation's 1st token
     cache = getattr(out, lm.cache_attr)
     del out
 
-    row_sample = [i for i, item in enumerate(items) for _ in item.continuations]
+    row_sample = [item_context[i] for i, item in enumerate(items) for _ in item.continuations]
     row_tokens = [tokens for item in items for tokens in item.continuations]
     n_rows = len(row_tokens)
     width = max(len(tokens) for tokens in row_tokens)
@@ -144,24 +198,35 @@ def score_choice_batch(lm: LoadedModel, items: Sequence[PreparedChoice]) -> list
     token_greedy = torch.ones((n_rows, width), dtype=torch.bool, device=device)
     token_lp[:, 0] = first_rows.gather(1, targets[:, :1]).squeeze(1)
     token_greedy[:, 0] = first_rows.argmax(dim=-1) == targets[:, 0]
-    if width > 1:
-        cache.batch_select_indices(index)
-        cont_ids = torch.where(target_mask[:, :-1], targets[:, :-1], torch.full_like(targets[:, :-1], pad))
-        full_mask = torch.cat([ctx_mask[index], target_mask[:, :-1].long()], dim=1)
-        ctx_lengths = ctx_mask.sum(dim=1)[index]
-        cont_pos = ctx_lengths[:, None] + torch.arange(width - 1, device=device)[None, :]
-        out = model(
-            input_ids=cont_ids,
-            attention_mask=full_mask,
-            position_ids=cont_pos,
-            use_cache=True,
-            **{lm.cache_kwarg: cache},
+    groups = [g for g in length_groups([len(tokens) for tokens in row_tokens]) if len(row_tokens[g[0]]) > 1]
+    for number, group in enumerate(groups):
+        # each group of similar lengths gets its own copy of the (small, per-context) cache, expanded to rows
+        group_cache = cache if number == len(groups) - 1 else copy.deepcopy(cache)
+        rows = torch.tensor(group, dtype=torch.long, device=device)
+        group_index = index[rows]
+        group_cache.batch_select_indices(group_index)
+        group_width = len(row_tokens[group[0]]) - 1  # inputs: each continuation but its last token
+        inputs_mask = target_mask[rows, :group_width]
+        inputs = torch.where(
+            inputs_mask, targets[rows, :group_width], torch.full_like(inputs_mask, pad, dtype=torch.long)
         )
-        rest = torch.log_softmax(out.logits.float(), dim=-1)  # [rows, width - 1, vocab]
-        del out, cache
-        token_lp[:, 1:] = rest.gather(2, targets[:, 1:, None]).squeeze(2)
-        token_greedy[:, 1:] = rest.argmax(dim=-1) == targets[:, 1:]
-        del rest
+        full_mask = torch.cat([ctx_mask[group_index], inputs_mask.long()], dim=1)
+        positions = (
+            ctx_mask.sum(dim=1)[group_index][:, None] + torch.arange(group_width, device=device)[None, :]
+        )
+        out = model(
+            input_ids=inputs,
+            attention_mask=full_mask,
+            position_ids=positions,
+            use_cache=True,
+            **{lm.cache_kwarg: group_cache},
+        )
+        cont_lp = torch.log_softmax(out.logits.float(), dim=-1)  # [group rows, group_width, vocab]
+        del out, group_cache
+        wanted = targets[rows, 1 : group_width + 1]
+        token_lp[rows, 1 : group_width + 1] = cont_lp.gather(2, wanted[:, :, None]).squeeze(2)
+        token_greedy[rows, 1 : group_width + 1] = cont_lp.argmax(dim=-1) == wanted
+        del cont_lp
     token_lp = torch.where(target_mask, token_lp, torch.zeros_like(token_lp))
     token_greedy = token_greedy | ~target_mask
     sums = token_lp.sum(dim=1).tolist()

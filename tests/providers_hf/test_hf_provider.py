@@ -152,8 +152,10 @@ def test_chat_template_can_be_turned_off(tiny_model_dir: Path, reference: tuple[
     _, tokenizer = reference
     messages = ({"role": "system", "content": "Be brief."}, {"role": "user", "content": "Paris is"})
     request = GenerateRequest(messages=messages, params=GenerationParams(max_tokens=2))
-    with_template = run(provider(tiny_model_dir).generate([request]))[0]
-    plain = run(provider(tiny_model_dir, chat_template=False).generate([request]))[0]
+    raw = GenerateRequest(messages=messages, params=GenerationParams(max_tokens=2, chat_template=False))
+    shared = provider(tiny_model_dir)  # one loaded model serves both: the setting travels with each request
+    results = run(shared.generate([request, raw]))
+    with_template, plain = results[0], results[1]
     rendered = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
     assert with_template.prompt_tokens == len(tokenizer(rendered, add_special_tokens=False)["input_ids"])
     assert plain.prompt_tokens == len(tokenizer("Be brief.\n\nParis is")["input_ids"])
@@ -205,6 +207,30 @@ def test_choice_logliks_match_a_full_forward_pass(shared: HFProvider, reference:
             assert scores.logliks[position] == pytest.approx(expected, abs=1e-4)
             assert scores.is_greedy[position] == greedy
             assert scores.n_tokens[position] == len(continuation_ids)
+
+
+def test_shared_primer_and_repeated_contexts_match_a_full_forward_pass(
+    tiny_model_dir: Path, reference: tuple[Any, Any]
+) -> None:
+    from evaldsl.providers.hf_scoring import shared_prefix_length
+
+    model, tokenizer = reference
+    primer = "The quick brown fox jumps over the lazy dog.\n"
+    questions = ["Paris is the capital of", "She sells sea", "Numbers like 12, 345 and", "A language model"]
+    requests = []
+    for question in questions:  # mc1/mc2-style: two requests with the same context
+        requests.append(ChoiceRequest(primer + question, (" France", " sea shells by the sea shore")))
+        requests.append(ChoiceRequest(primer + question, (" lazy", " dog", " 6789 appear in text")))
+    contexts = [lm_eval_pair(tokenizer, r.context, r.continuations[0])[0] for r in requests]
+    assert shared_prefix_length(contexts) >= 16  # the shared-prefix pass is really exercised
+    results = run(provider(tiny_model_dir, batch_size=8).score_choices(requests))
+    for index, request in enumerate(requests):
+        assert not results[index].truncated
+        for position, continuation in enumerate(request.continuations):
+            context_ids, continuation_ids = lm_eval_pair(tokenizer, request.context, continuation)
+            expected, greedy = direct_logprobs(model, context_ids, continuation_ids)
+            assert results[index].logliks[position] == pytest.approx(expected, abs=1e-4)
+            assert results[index].is_greedy[position] == greedy
 
 
 def test_choice_is_greedy_true_for_the_argmax_continuation(
@@ -328,7 +354,7 @@ def test_bad_device_and_dtype_are_provider_errors(tiny_model_dir: Path) -> None:
 
 
 def test_identity_is_stable_cheap_and_tracks_the_weights(tmp_path: Path) -> None:
-    from conftest import build_tiny_model
+    from tests.providers_hf.conftest import build_tiny_model
 
     folder = build_tiny_model(tmp_path / "model")
     first = provider(folder)
