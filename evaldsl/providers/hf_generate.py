@@ -76,7 +76,7 @@ class SeededSampler(LogitsProcessor):
         self.top_p = top_p
         self.generators = generators
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         scores = scores.float() / self.temperature
         if self.top_p is not None and self.top_p < 1.0:
             sorted_scores, sorted_idx = torch.sort(scores, dim=-1, descending=True)
@@ -106,7 +106,7 @@ class StopOnStrings(StoppingCriteria):
         self.tail = 4 * max((len(stop) for stop in self.stops), default=1) + 8
         self.stopped_at: list[int | None] = [None] * batch
 
-    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
         generated = input_ids.shape[1] - self.prompt_width
         tails = input_ids[:, max(self.prompt_width, input_ids.shape[1] - self.tail) :].tolist()
         for row, tail in enumerate(tails):

@@ -183,7 +183,7 @@ def load_model(source: ModelSource, device: str, dtype: str, *, progress: bool =
     dtype_kwarg = "dtype" if major >= 5 else "torch_dtype"
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(
+        model: Any = AutoModelForCausalLM.from_pretrained(
             str(path), local_files_only=True, **{dtype_kwarg: torch_dtype}
         )
     except (OSError, ValueError, KeyError) as exc:

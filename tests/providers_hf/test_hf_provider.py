@@ -402,3 +402,37 @@ def test_model_id_found_in_the_local_hugging_face_cache(
     assert identity["path"] == str(repo / "snapshots" / commit)
     result = run(cached.score_text([TextRequest("Paris is the capital of France.")]))[0]
     assert result.error is None and result.n_tokens > 0
+
+
+def test_out_of_memory_halves_the_batch_once_then_reports_errors(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evaldsl.providers import hf_generate
+
+    real = hf_generate.generate_batch
+    sizes: list[int] = []
+
+    def limited(lm: Any, prompts: Any, *, limit: int) -> Any:
+        sizes.append(len(prompts))
+        if len(prompts) > limit:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(lm, prompts)
+
+    requests = [user(text, max_tokens=3) for text in PROMPTS[:4]]
+    monkeypatch.setattr(hf_generate, "generate_batch", lambda lm, p: limited(lm, p, limit=2))
+    halved = run(provider(tiny_model_dir, batch_size=4).generate(requests))
+    assert sizes == [4, 2, 2] and all(g.error is None and g.text for g in halved.values())
+
+    sizes.clear()
+    monkeypatch.setattr(hf_generate, "generate_batch", lambda lm, p: limited(lm, p, limit=1))
+    failed = run(provider(tiny_model_dir, batch_size=4).generate(requests))
+    assert sizes == [4, 2, 2]  # halved once, not further
+    assert sorted(failed) == [0, 1, 2, 3]
+    assert all(g.error and "out of memory" in g.error and "batch_size" in g.error for g in failed.values())
+
+    def broken(lm: Any, prompts: Any) -> Any:
+        raise ValueError("bad input")
+
+    monkeypatch.setattr(hf_generate, "generate_batch", broken)
+    errors = run(provider(tiny_model_dir, batch_size=4).generate(requests))
+    assert all(g.error and "ValueError: bad input" in g.error for g in errors.values())
