@@ -10,8 +10,26 @@ from pydantic import ValidationError
 
 from . import ast
 from .config import ModelConfig
+from .convert import (
+    BadValue,
+    as_bool,
+    as_choices,
+    as_const,
+    as_int,
+    as_nonneg_int,
+    as_num,
+    as_pos_int,
+    as_ref,
+    as_refs,
+    as_rows,
+    as_scale,
+    as_str,
+    as_str_list,
+    as_string_map,
+    one_of,
+)
 from .diagnostics import Diagnostic, Span, did_you_mean
-from .resolve import NOT_CONSTANT, Definition, Program, constant
+from .resolve import Definition, Program, constant
 from .spec import (
     AssertDef,
     DatasetDef,
@@ -32,149 +50,12 @@ DEFAULT_MODEL_ID = "smollm2-135m-instruct"
 DATA_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet")
 
 
-class _Bad(Exception):
-    """A value of the wrong type: `expected` names what was wanted, `got` what was written (when its type is
-    not enough), `span` the offending item inside a list."""
-
-    def __init__(self, expected: str, span: Span | None = None, *, got: str | None = None, hint: str | None = None):
-        super().__init__(expected)
-        self.expected = expected
-        self.span = span
-        self.got = got
-        self.hint = hint
-
-
 class _Values(dict):  # type: ignore[type-arg]
     """Converted attributes of one block, remembering those that were written but had a bad value."""
 
     def __init__(self) -> None:
         super().__init__()
         self.invalid: set[str] = set()
-
-
-# ---- value converters ---------------------------------------------------------------------------------
-
-
-def _str(v: ast.Value) -> str:
-    if isinstance(v, ast.Str):
-        return v.value
-    raise _Bad("a string")
-
-
-def _int(v: ast.Value) -> int:
-    if isinstance(v, ast.Num) and isinstance(v.value, int):
-        return v.value
-    raise _Bad("an integer")
-
-
-def _nonneg_int(v: ast.Value) -> int:
-    n = _int(v)
-    if n < 0:
-        raise _Bad("a non-negative integer", got=str(n))
-    return n
-
-
-def _pos_int(v: ast.Value) -> int:
-    n = _int(v)
-    if n < 1:
-        raise _Bad("a positive integer", got=str(n))
-    return n
-
-
-def _num(v: ast.Value) -> float:
-    if isinstance(v, ast.Num):
-        return float(v.value)
-    raise _Bad("a number")
-
-
-def _bool(v: ast.Value) -> bool:
-    if isinstance(v, ast.Bool):
-        return v.value
-    raise _Bad("`true` or `false`")
-
-
-def _ref(v: ast.Value) -> NameRef:
-    if isinstance(v, ast.Ref):
-        return NameRef(name=v.name, span=v.span)
-    raise _Bad("a name")
-
-
-def _refs(v: ast.Value) -> tuple[NameRef, ...]:
-    if isinstance(v, ast.Ref):
-        return (_ref(v),)
-    if isinstance(v, ast.ListV):
-        out = []
-        for item in v.items:
-            if not isinstance(item, ast.Ref):
-                raise _Bad("a list of names", item.span, got=ast.describe(item))
-            out.append(_ref(item))
-        return tuple(out)
-    raise _Bad("a list of names")
-
-
-def _str_list(v: ast.Value) -> tuple[str, ...]:
-    if isinstance(v, ast.Str):
-        return (v.value,)
-    if isinstance(v, ast.ListV):
-        strings = [i.value for i in v.items if isinstance(i, ast.Str)]
-        if len(strings) == len(v.items):
-            return tuple(strings)
-    raise _Bad("a string or a list of strings")
-
-
-def _enum(*choices: str) -> Callable[[ast.Value], str]:
-    def convert(v: ast.Value) -> str:
-        value = _str(v)
-        if value not in choices:
-            quoted = [f'"{c}"' for c in choices]
-            raise _Bad(
-                "one of " + ", ".join(quoted[:-1]) + " or " + quoted[-1],
-                got=f'"{value}"',
-                hint=did_you_mean(value, choices),
-            )
-        return value
-
-    return convert
-
-
-def _const(v: ast.Value) -> Any:
-    value = constant(v)
-    if value is NOT_CONSTANT:
-        raise _Bad("a literal value (string, number, boolean, list or map)")
-    return value
-
-
-def _rows(v: ast.Value) -> tuple[dict[str, Any], ...]:
-    if not isinstance(v, ast.ListV):
-        raise _Bad("a list of maps")
-    rows = []
-    for item in v.items:
-        value = constant(item) if isinstance(item, ast.MapV) else None
-        if not isinstance(value, dict):
-            raise _Bad("a list of maps of literal values", item.span, got=ast.describe(item))
-        rows.append(value)
-    return tuple(rows)
-
-
-def _scale(v: ast.Value) -> tuple[int, int]:
-    if isinstance(v, ast.ListV) and len(v.items) == 2:
-        lo, hi = (_int(i) for i in v.items)
-        if lo < hi:
-            return (lo, hi)
-    raise _Bad("a list of two integers [low, high] with low < high")
-
-
-def _choices_map(v: ast.Value) -> dict[str, float]:
-    if isinstance(v, ast.MapV) and v.entries:
-        return {e.key: _num(e.value) for e in v.entries}
-    raise _Bad("a map of labels to scores, e.g. { A = 1.0, B = 0.0 }")
-
-
-def _string_map(v: ast.Value) -> dict[str, Any]:
-    value = constant(v)
-    if isinstance(v, ast.MapV) and isinstance(value, dict):
-        return value
-    raise _Bad("a map of literal values")
 
 
 class Lowerer:
@@ -197,7 +78,7 @@ class Lowerer:
         value = constant(v)
         if isinstance(value, (int, float, bool, list, dict)) and not isinstance(v, ast.Ref):
             return SampleValue(kind="const", value=value, span=v.span, params=dict(params))
-        raise _Bad("a string, a `{{ template }}` or a backtick expression")
+        raise BadValue("a string, a `{{ template }}` or a backtick expression")
 
     def attributes(
         self,
@@ -237,7 +118,7 @@ class Lowerer:
                     continue
                 try:
                     values[entry.name] = (convert(entry.value), entry)
-                except _Bad as bad:
+                except BadValue as bad:
                     values.invalid.add(entry.name)  # type: ignore[attr-defined]
                     got = bad.got or ast.describe(entry.value)
                     self.error(
@@ -291,13 +172,13 @@ class Lowerer:
             return None
         sample = lambda v: self.sample(v, d.params)  # noqa: E731
         schema = {
-            "path": _str,
-            "format": _enum(*DATA_FORMATS),
-            "rows": _rows,
-            "limit": _nonneg_int,
-            "shuffle": _int,
+            "path": as_str,
+            "format": one_of(*DATA_FORMATS),
+            "rows": as_rows,
+            "limit": as_nonneg_int,
+            "shuffle": as_int,
             "where": sample,
-            "description": _str,
+            "description": as_str,
         }
         values, others = self.attributes("dataset", node.body, schema, allow_assign="field")
         fields = []
@@ -305,7 +186,7 @@ class Lowerer:
             assert isinstance(entry, ast.Assign)
             try:
                 fields.append((entry.name, sample(entry.value)))
-            except _Bad as bad:
+            except BadValue as bad:
                 self.error("E303", f"field `{entry.name}` must be {bad.expected}", entry.value.span)
         has_path, has_rows = "path" in values, "rows" in values
         if has_path == has_rows:
@@ -354,24 +235,24 @@ class Lowerer:
                 name=d.name, span=span, config=ModelConfig(name=d.name, provider="litellm", id=node.value.value)
             )
         schema: dict[str, Callable[[ast.Value], Any]] = {
-            "provider": _enum("hf", "litellm", "mock"),
-            "id": _str,
-            "max_tokens": _pos_int,
-            "temperature": _num,
-            "top_p": _num,
-            "stop": _str_list,
-            "seed": _int,
-            "batch_size": _pos_int,
-            "concurrency": _pos_int,
-            "api_base": _str,
-            "timeout": _num,
-            "max_retries": _nonneg_int,
-            "dtype": _enum("auto", "float32", "float16", "bfloat16"),
-            "device": _str,
-            "chat_template": _bool,
-            "response": _str,
-            "extra": _string_map,
-            "description": _str,
+            "provider": one_of("hf", "litellm", "mock"),
+            "id": as_str,
+            "max_tokens": as_pos_int,
+            "temperature": as_num,
+            "top_p": as_num,
+            "stop": as_str_list,
+            "seed": as_int,
+            "batch_size": as_pos_int,
+            "concurrency": as_pos_int,
+            "api_base": as_str,
+            "timeout": as_num,
+            "max_retries": as_nonneg_int,
+            "dtype": one_of("auto", "float32", "float16", "bfloat16"),
+            "device": as_str,
+            "chat_template": as_bool,
+            "response": as_str,
+            "extra": as_string_map,
+            "description": as_str,
         }
         values, _ = self.attributes("model", node.body, schema)
         settings = {k: v for k, (v, _) in values.items() if k != "description"}
@@ -397,20 +278,22 @@ class Lowerer:
         if isinstance(node, ast.Assign):
             try:
                 return PromptDef(name=d.name, span=span, user=self.sample(node.value, d.params))
-            except _Bad as bad:
+            except BadValue as bad:
                 self.error("E303", f"a prompt must be {bad.expected}", node.value.span)
                 return None
         sample = lambda v: self.sample(v, d.params)  # noqa: E731
         values, others = self.attributes(
             "prompt",
             node.body,
-            {"system": sample, "user": sample, "description": _str},
+            {"system": sample, "user": sample, "description": as_str},
             allow_blocks={"fewshot": "fewshot { from = DATASET, k = 3, seed = 0 }"},
         )
         fewshot = None
         for block in others:
             assert isinstance(block, ast.Block)
-            shot_values, _ = self.attributes("fewshot", block.body, {"from": _ref, "k": _nonneg_int, "seed": _int})
+            shot_values, _ = self.attributes(
+                "fewshot", block.body, {"from": as_ref, "k": as_nonneg_int, "seed": as_int}
+            )
             if self.required("fewshot", d.name, shot_values, "from", block.keyword_span):
                 fewshot = Fewshot(
                     dataset=shot_values["from"][0],
@@ -443,9 +326,9 @@ class Lowerer:
             )
             return None
         try:
-            args = tuple(_const(a) for a in value.args)
-            params = {k.name: _const(k.value) for k in value.kwargs}
-        except _Bad as bad:
+            args = tuple(as_const(a) for a in value.args)
+            params = {k.name: as_const(k.value) for k in value.kwargs}
+        except BadValue as bad:
             self.error("E303", f"metric arguments must be {bad.expected}", value.span)
             return None
         return MetricDef(
@@ -460,17 +343,17 @@ class Lowerer:
         span = node.name_span or node.span
         sample = lambda v: self.sample(v, d.params)  # noqa: E731
         schema = {
-            "model": _ref,
+            "model": as_ref,
             "rubric": sample,
-            "mode": _enum("single", "pairwise"),
+            "mode": one_of("single", "pairwise"),
             "reference": sample,
-            "scale": _scale,
-            "choices": _choices_map,
-            "reasoning": _bool,
-            "votes": _pos_int,
-            "swap": _bool,
+            "scale": as_scale,
+            "choices": as_choices,
+            "reasoning": as_bool,
+            "votes": as_pos_int,
+            "swap": as_bool,
             "human": sample,
-            "description": _str,
+            "description": as_str,
         }
         values, _ = self.attributes("judge", node.body, schema)
         ok = self.required("judge", d.name, values, "model", span)
@@ -494,25 +377,25 @@ class Lowerer:
         sample = lambda v: self.sample(v, d.params)  # noqa: E731
 
         def prompt_value(v: ast.Value) -> NameRef | SampleValue:
-            return _ref(v) if isinstance(v, ast.Ref) else sample(v)
+            return as_ref(v) if isinstance(v, ast.Ref) else sample(v)
 
         schema: dict[str, Callable[[ast.Value], Any]] = {
-            "mode": _enum("generate", "choice", "perplexity"),
-            "dataset": _ref,
+            "mode": one_of("generate", "choice", "perplexity"),
+            "dataset": as_ref,
             "prompt": prompt_value,
-            "models": _refs,
+            "models": as_refs,
             "target": sample,
             "incorrect": sample,
             "choices": sample,
             "labels": sample,
             "text": sample,
-            "delimiter": _str,
-            "metrics": _refs,
-            "limit": _nonneg_int,
-            "max_tokens": _pos_int,
-            "stop": _str_list,
-            "chat_template": _bool,
-            "description": _str,
+            "delimiter": as_str,
+            "metrics": as_refs,
+            "limit": as_nonneg_int,
+            "max_tokens": as_pos_int,
+            "stop": as_str_list,
+            "chat_template": as_bool,
+            "description": as_str,
         }
         values, others = self.attributes("eval", node.body, schema, allow_assert=True)
         asserts = [a for a in (self.assertion(e) for e in others if isinstance(e, ast.Assert)) if a is not None]
