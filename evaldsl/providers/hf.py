@@ -67,6 +67,8 @@ class HFProvider:
         self.progress = progress  # a status line on stderr while the default model is converted (once)
         self._source: ModelSource | None = None
         self._identity: dict[str, Any] | None = None
+        # (context, continuation) → (loglik, is_greedy, n_tokens) scored during this provider's life (one run)
+        self._choice_memo: dict[tuple[str, str], tuple[float, bool, int]] = {}
         self._lm: LoadedModel | None = None
         self._load_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
@@ -264,7 +266,43 @@ class HFProvider:
     async def score_choices(
         self, requests: Sequence[ChoiceRequest]
     ) -> AsyncIterator[tuple[int, ChoiceScores]]:
-        """Summed log-probs of each continuation; the shared context runs once per sample (KV cache reuse)."""
+        """Summed log-probs of each continuation. A (context, continuation) pair already scored by this provider
+        (e.g. TruthfulQA's mc1 and mc2 share most choices) is not scored again; the rest is scored as a batch."""
+        memo = self._choice_memo
+        pending: list[tuple[int, ChoiceRequest]] = []
+        for index, request in enumerate(requests):
+            missing = tuple(dict.fromkeys(c for c in request.continuations if (request.context, c) not in memo))
+            if missing:
+                pending.append((index, ChoiceRequest(context=request.context, continuations=missing)))
+            else:
+                yield index, self._from_memo(request)
+        async for position, score in self._score_choices_uncached([request for _, request in pending]):
+            index, asked = pending[position]
+            if score.error is not None or (score.truncated and asked == requests[index]):
+                yield index, score
+                continue
+            if score.truncated:  # a truncated context depends on the longest choice: score the whole request
+                async for _, full in self._score_choices_uncached([requests[index]]):
+                    yield index, full
+                continue
+            for continuation, loglik, greedy, count in zip(
+                asked.continuations, score.logliks, score.is_greedy, score.n_tokens, strict=True
+            ):
+                memo[(asked.context, continuation)] = (loglik, greedy, count)
+            yield index, self._from_memo(requests[index])
+
+    def _from_memo(self, request: ChoiceRequest) -> ChoiceScores:
+        known = [self._choice_memo[(request.context, c)] for c in request.continuations]
+        return ChoiceScores(
+            logliks=tuple(k[0] for k in known),
+            is_greedy=tuple(k[1] for k in known),
+            n_tokens=tuple(k[2] for k in known),
+        )
+
+    async def _score_choices_uncached(
+        self, requests: Sequence[ChoiceRequest]
+    ) -> AsyncIterator[tuple[int, ChoiceScores]]:
+        """Score every request; the shared context runs once per sample (KV cache reuse)."""
         from .hf_scoring import plan_choice_batches
 
         if not requests:

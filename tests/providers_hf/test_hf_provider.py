@@ -137,11 +137,7 @@ def test_stop_strings_cut_the_text_and_end_generation_early(shared: HFProvider) 
     full = run(shared.generate([user(PROMPTS[1], max_tokens=24)]))[0]
     assert full.finish_reason == "length"
     # pick a stop string that occurs inside the free-running output
-    stop = next(
-        full.text[i : i + 2]
-        for i in range(3, len(full.text) - 2)
-        if full.text[i : i + 2] not in full.text[:i]
-    )
+    stop = next(full.text[i : i + 2] for i in range(3, len(full.text) - 2) if full.text[i : i + 2] not in full.text[:i])
     cut = run(shared.generate([user(PROMPTS[1], max_tokens=24, stop=("zzzz-never", stop))]))[0]
     assert cut.text == full.text[: full.text.index(stop)]
     assert cut.finish_reason == "stop"
@@ -233,9 +229,7 @@ def test_shared_primer_and_repeated_contexts_match_a_full_forward_pass(
             assert results[index].is_greedy[position] == greedy
 
 
-def test_choice_is_greedy_true_for_the_argmax_continuation(
-    shared: HFProvider, reference: tuple[Any, Any]
-) -> None:
+def test_choice_is_greedy_true_for_the_argmax_continuation(shared: HFProvider, reference: tuple[Any, Any]) -> None:
     model, tokenizer = reference
     context = "Paris is the capital of"
     ids = tokenizer(context, add_special_tokens=False)["input_ids"]
@@ -248,9 +242,7 @@ def test_choice_is_greedy_true_for_the_argmax_continuation(
         assert scores.is_greedy[0]
 
 
-def test_long_context_is_truncated_from_the_left_and_flagged(
-    shared: HFProvider, reference: tuple[Any, Any]
-) -> None:
+def test_long_context_is_truncated_from_the_left_and_flagged(shared: HFProvider, reference: tuple[Any, Any]) -> None:
     model, tokenizer = reference
     context = "The quick brown fox jumps over the lazy dog. " * 12 + "Paris is the capital of"
     continuations = (" France", " many numbers appear")
@@ -283,9 +275,7 @@ def test_rolling_windows_score_every_token_once() -> None:
     assert rolling_windows([], 1, 10) == []
 
 
-def test_perplexity_in_one_window_equals_a_direct_computation(
-    shared: HFProvider, reference: tuple[Any, Any]
-) -> None:
+def test_perplexity_in_one_window_equals_a_direct_computation(shared: HFProvider, reference: tuple[Any, Any]) -> None:
     model, tokenizer = reference
     text = "Paris is the capital of France, and Berlin is the capital of Germany."
     tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -340,9 +330,7 @@ def test_folder_without_config_is_a_provider_error(tmp_path: Path) -> None:
 
 
 def test_relative_path_is_resolved_against_base_dir(tiny_model_dir: Path) -> None:
-    relative = HFProvider(
-        ModelConfig(name="m", provider="hf", id=tiny_model_dir.name), base_dir=tiny_model_dir.parent
-    )
+    relative = HFProvider(ModelConfig(name="m", provider="hf", id=tiny_model_dir.name), base_dir=tiny_model_dir.parent)
     assert relative.identity()["path"] == str(tiny_model_dir.resolve())
 
 
@@ -436,3 +424,19 @@ def test_out_of_memory_halves_the_batch_once_then_reports_errors(
     monkeypatch.setattr(hf_generate, "generate_batch", broken)
     errors = run(provider(tiny_model_dir, batch_size=4).generate(requests))
     assert all(g.error and "ValueError: bad input" in g.error for g in errors.values())
+
+
+def test_choices_scored_once_per_context_are_reused(tiny_model_dir: Path) -> None:
+    fresh = provider(tiny_model_dir)
+    first = run(fresh.score_choices([ChoiceRequest("Paris is the capital of", (" France", " Germany"))]))[0]
+    assert len(fresh._choice_memo) == 2
+    second = run(fresh.score_choices([ChoiceRequest("Paris is the capital of", (" Germany", " the lazy dog"))]))[0]
+    assert len(fresh._choice_memo) == 3  # only " the lazy dog" was scored anew
+    assert second.logliks[0] == first.logliks[1]
+    direct = run(
+        provider(tiny_model_dir).score_choices(
+            [ChoiceRequest("Paris is the capital of", (" Germany", " the lazy dog"))]
+        )
+    )[0]
+    assert second.logliks == pytest.approx(direct.logliks, abs=1e-4)
+    assert second.n_tokens == direct.n_tokens and second.is_greedy == direct.is_greedy
