@@ -8,8 +8,6 @@ import math
 from pathlib import Path
 
 import pytest
-import sacrebleu
-from rouge_score import rouge_scorer
 from typer.testing import CliRunner
 
 from evaldsl import api
@@ -19,6 +17,7 @@ from evaldsl.graph import LoadNode, RenderNode
 from evaldsl.metrics.truthfulqa import truthfulqa_references
 from evaldsl.resources import stdlib_dir
 from evaldsl.samples import render_samples
+from tests.metrics.test_metrics_truthfulqa import lm_eval_results
 
 TQA_CSV = stdlib_dir() / "data" / "truthfulqa" / "TruthfulQA.csv"
 PRIMER = (stdlib_dir() / "data" / "truthfulqa" / "qa_primer.txt").read_text(encoding="utf-8").rstrip("\n")
@@ -81,19 +80,6 @@ def test_truthfulqa_choice_lists(tqa_graph) -> None:
         assert list(s2.labels) == [1] * len(correct) + [0] * len(incorrect)
 
 
-def _bleu(pred: str, ref: str) -> float:
-    return sacrebleu.corpus_bleu(
-        [pred],
-        [[ref]],
-        smooth_method="exp",
-        smooth_value=0.0,
-        force=False,
-        lowercase=False,
-        tokenize="intl",
-        use_effective_order=False,
-    ).score
-
-
 def test_truthfulqa_gen_metrics_equal_direct_computation(tmp_path: Path) -> None:
     # A model that answers with the best answer for even questions and with a wrong answer for odd ones.
     spec = tmp_path / "tqa.eval"
@@ -110,29 +96,15 @@ eval tqa = truthfulqa(models = [m], limit = 25)
     assert result.exit_code == 0, result.stdout + result.stderr
     metrics = json.loads(result.stdout)["results"][0]["metrics"]
     rows = list(csv.DictReader(TQA_CSV.open(encoding="utf-8")))[:25]
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeLsum"])
     direct: dict[str, list[float]] = {}
     for row in rows:
         q = row["Question"]
         pred = row["Best Answer"] if len(q) % 2 == 0 else row["Incorrect Answers"].split(";")[0]
-        pred = pred.strip()
         true_refs, false_refs = truthfulqa_references(
             row["Correct Answers"].split(";"), row["Incorrect Answers"].split(";")
         )
-        for name, fn in (
-            ("bleu", _bleu),
-            ("rouge1", lambda p, r: scorer.score(r, p)["rouge1"].fmeasure * 100),
-            ("rouge2", lambda p, r: scorer.score(r, p)["rouge2"].fmeasure * 100),
-            (
-                "rougeL",
-                lambda p, r: scorer.score(r.replace(" . ", ".\n"), p.replace(" . ", ".\n"))["rougeLsum"].fmeasure * 100,
-            ),
-        ):
-            t = max(fn(pred, r) for r in true_refs)
-            f = max(fn(pred, r) for r in false_refs)
-            direct.setdefault(f"{name}_max", []).append(t)
-            direct.setdefault(f"{name}_diff", []).append(t - f)
-            direct.setdefault(f"{name}_acc", []).append(float(t > f))
+        for name, value in lm_eval_results(pred.strip(), true_refs, false_refs).items():
+            direct.setdefault(name, []).append(float(value))
     for name, values in direct.items():
         assert math.isclose(metrics[name]["value"], sum(values) / len(values), rel_tol=1e-9, abs_tol=1e-9), name
 
