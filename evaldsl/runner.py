@@ -176,7 +176,7 @@ class _Execution:
         return TextRequest(text=sample.text or "")
 
     def _delimiter(self, node: ModelNode) -> str:
-        render = self.graph.node(self.graph.node(node.id).inputs[0])
+        render = self.graph.node(node.inputs[0])
         assert isinstance(render, RenderNode)
         return render.delimiter
 
