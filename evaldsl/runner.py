@@ -192,57 +192,73 @@ class _Execution:
         )
         return content_hash({"model": identity, "op": node.kind, "request": body, "sample": salt})
 
-    async def call_model(self, node: ModelNode, samples: Sequence[Sample]) -> tuple[list[Output], list[bool]]:
-        provider = self.provider(node.model)
-        identity = provider.identity()
-        result_type = _RESULT_TYPES[node.kind]
-        outputs: list[Output] = [None] * len(samples)
-        cached = [False] * len(samples)
-        todo: list[tuple[int, Any, str]] = []
-        for i, sample in enumerate(samples):
-            if sample.error is not None:
-                continue
-            request = self._request(node, sample)
-            todo.append((i, request, self._key(identity, node, request, sample)))
-        task = self.progress.start(f"{node.eval} · {node.model.name}", len(samples))
-        render_errors = sum(s.error is not None for s in samples)
-        if render_errors:
-            self.progress.advance(task, render_errors, errors=render_errors)
-            self.count_errors(render_errors)
+    async def _through_cache(
+        self,
+        call: Any,
+        kind: str,
+        result_type: type,
+        requests: Sequence[Any],
+        keys: Sequence[str],
+        task: Any,
+        *,
+        counted: bool,
+    ) -> tuple[list[Any], list[bool]]:
+        """Answer each request from the cache or the provider (writing every fresh success to the cache as it
+        arrives); `counted` failures count towards --max-errors. Returns the results and which were cached."""
+        outputs: list[Any] = [None] * len(requests)
+        cached = [False] * len(requests)
+        todo = list(range(len(requests)))
         if self.config.use_cache and todo:
-            hits = self.store.cache_get_many([k for _, _, k in todo])
-            remaining = []
-            for i, request, key in todo:
-                if key in hits:
-                    outputs[i] = _revive(result_type, hits[key])
-                    cached[i] = True
-                else:
-                    remaining.append((i, request, key))
-            self.cache_hits += len(todo) - len(remaining)
-            if len(todo) - len(remaining):
-                self.progress.advance(task, len(todo) - len(remaining))
-            todo = remaining
+            hits = self.store.cache_get_many(list(keys))
+            for k in todo:
+                if keys[k] in hits:
+                    outputs[k] = _revive(result_type, hits[keys[k]])
+                    cached[k] = True
+            self.cache_hits += sum(cached)
+            if any(cached):
+                self.progress.advance(task, sum(cached))
+            todo = [k for k in todo if not cached[k]]
         if todo:
-            call: Any = {
-                "generate": provider.generate,
-                "score_choices": provider.score_choices,
-                "score_text": provider.score_text,
-            }[node.kind]
             try:
-                async with aclosing(call([request for _, request, _ in todo])) as stream:
+                async with aclosing(call([requests[k] for k in todo])) as stream:
                     async for j, result in stream:
-                        i, _, key = todo[j]
-                        outputs[i] = result
+                        k = todo[j]
+                        outputs[k] = result
                         self.model_calls += 1
-                        if result.error is None:
-                            self.store.cache_put(key, node.kind, dataclasses.asdict(result))
-                            self.progress.advance(task)
-                        else:
-                            self.progress.advance(task, errors=1)
+                        failed = result.error is not None
+                        if not failed:
+                            self.store.cache_put(keys[k], kind, dataclasses.asdict(result))
+                        self.progress.advance(task, errors=int(failed))
+                        if failed and counted:
                             self.count_errors(1)
             except ProviderError as exc:
                 raise RunFailed(str(exc)) from None
+        return outputs, cached
+
+    async def call_model(self, node: ModelNode, samples: Sequence[Sample]) -> tuple[list[Output], list[bool]]:
+        provider = self.provider(node.model)
+        identity = provider.identity()
+        usable = [i for i, sample in enumerate(samples) if sample.error is None]
+        requests = [self._request(node, samples[i]) for i in usable]
+        keys = [self._key(identity, node, request, samples[i]) for i, request in zip(usable, requests, strict=True)]
+        task = self.progress.start(f"{node.eval} · {node.model.name}", len(samples))
+        render_errors = len(samples) - len(usable)
+        if render_errors:
+            self.progress.advance(task, render_errors, errors=render_errors)
+            self.count_errors(render_errors)
+        call = {
+            "generate": provider.generate,
+            "score_choices": provider.score_choices,
+            "score_text": provider.score_text,
+        }[node.kind]
+        results, hits = await self._through_cache(
+            call, node.kind, _RESULT_TYPES[node.kind], requests, keys, task, counted=True
+        )
         self.progress.finish(task)
+        outputs: list[Output] = [None] * len(samples)
+        cached = [False] * len(samples)
+        for i, result, hit in zip(usable, results, hits, strict=True):
+            outputs[i], cached[i] = result, hit
         return outputs, cached
 
     async def generate_many(
@@ -251,35 +267,15 @@ class _Execution:
         """Generate for arbitrary requests (judges) through the cache; `salts` keep equal prompts apart."""
         provider = self.provider(model)
         identity = provider.identity()
-        outputs: list[Generation | None] = [None] * len(requests)
         keys = []
         for request, salt in zip(requests, salts, strict=True):
             body = dataclasses.asdict(request)
             body.pop("variables", None)
             keys.append(content_hash({"model": identity, "op": "generate", "request": body, "salt": salt}))
         task = self.progress.start(label, len(requests))
-        todo = list(range(len(requests)))
-        if self.config.use_cache and todo:
-            hits = self.store.cache_get_many(keys)
-            for k in list(todo):
-                if keys[k] in hits:
-                    outputs[k] = _revive(Generation, hits[keys[k]])
-            done = [k for k in todo if outputs[k] is not None]
-            self.cache_hits += len(done)
-            self.progress.advance(task, len(done))
-            todo = [k for k in todo if outputs[k] is None]
-        if todo:
-            try:
-                async with aclosing(provider.generate([requests[k] for k in todo])) as stream:  # type: ignore[type-var]
-                    async for j, result in stream:
-                        k = todo[j]
-                        outputs[k] = result
-                        self.model_calls += 1
-                        if result.error is None:
-                            self.store.cache_put(keys[k], "generate", dataclasses.asdict(result))
-                        self.progress.advance(task, errors=int(result.error is not None))
-            except ProviderError as exc:
-                raise RunFailed(str(exc)) from None
+        outputs, _ = await self._through_cache(
+            provider.generate, "generate", Generation, requests, keys, task, counted=False
+        )
         self.progress.finish(task)
         return [o if o is not None else Generation(error="not run") for o in outputs]
 
