@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--skip-peer", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from evaldsl.default_model import default_model_dir
+    from evaldsl.providers.default_model import default_model_dir
 
     model_dir = default_model_dir()
     primer = (ROOT / "stdlib" / "data" / "truthfulqa" / "qa_primer.txt").read_text(encoding="utf-8").rstrip("\n")

@@ -46,9 +46,9 @@ def measure(side: str, args: argparse.Namespace) -> dict[str, float]:
     """Load the default model, warm up, then time one pass of `side` ("provider" or "plain")."""
     import torch
 
-    from evaldsl.config import ModelConfig
+    from evaldsl.compile.model_config import ModelConfig
     from evaldsl.providers.hf import HFProvider
-    from evaldsl.records import GenerateRequest, GenerationParams
+    from evaldsl.providers.records import GenerateRequest, GenerationParams
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -17,8 +17,8 @@ sys.path.insert(0, str(ROOT))
 
 from evaldsl import api  # noqa: E402
 from evaldsl.report.html import write_report  # noqa: E402
-from evaldsl.runner import RunConfig, run_graph  # noqa: E402
-from evaldsl.store import Store  # noqa: E402
+from evaldsl.run.runner import RunConfig, run_graph  # noqa: E402
+from evaldsl.store.sqlite import Store  # noqa: E402
 
 SPEC = """
 dataset d { path = "data.jsonl" }

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ast
-from .checks import run_checks
+from .compile import ast
+from .compile.checks import run_checks
+from .compile.lower import lower
+from .compile.resolve import Program, load_module, read_source, resolve
+from .compile.spec import Spec
 from .diagnostics import CompileError, Diagnostic, Span, sort_key
-from .graph import Graph
-from .lower import lower
-from .plan import plan as build_plan
-from .resolve import Program, load_module, read_source, resolve
-from .spec import Spec
+from .plan.graph import Graph
+from .plan.planner import plan as build_plan
 
 __all__ = ["CheckResult", "CompileError", "parse", "load", "check", "plan", "compile"]
 

@@ -44,7 +44,7 @@ def _machine_independent(text: str, folder: Path) -> str:
 def _invoke(args: list[str], folder: Path) -> tuple[str, int]:
     from typer.testing import CliRunner
 
-    from evaldsl.cli import app
+    from evaldsl.cli.app import app
 
     with _inside(folder):
         result = CliRunner().invoke(app, args, catch_exceptions=False)

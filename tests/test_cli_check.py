@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from evaldsl.cli import app
+from evaldsl.cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from evaldsl.cli import app
-from evaldsl.store import Store
+from evaldsl.cli.app import app
+from evaldsl.store.sqlite import Store
 from tests.fakeserver import FakeOpenAIServer
 
 ROWS = [

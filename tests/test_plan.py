@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from evaldsl import api
-from evaldsl.graph import Graph
+from evaldsl.plan.graph import Graph
 
 ROOT = Path(__file__).resolve().parent.parent
 

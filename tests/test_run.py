@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evaldsl.cli import app
+from evaldsl.cli.app import app
 from tests.fakeserver import FakeOpenAIServer
 
 ROWS = [

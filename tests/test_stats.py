@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from evaldsl.stats import Estimate, corpus_estimate, mcnemar_p, mean_estimate, paired_delta, sign_flip_p
+from evaldsl.stats.bootstrap import Estimate, corpus_estimate, mcnemar_p, mean_estimate, paired_delta, sign_flip_p
 
 
 def ratio(summed: np.ndarray) -> float:

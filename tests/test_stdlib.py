@@ -11,12 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from evaldsl import api
-from evaldsl.cli import app
-from evaldsl.datasets import load_rows
-from evaldsl.graph import LoadNode, RenderNode
+from evaldsl.cli.app import app
+from evaldsl.datasets.rows import load_rows
 from evaldsl.metrics.truthfulqa import truthfulqa_references
+from evaldsl.plan.graph import LoadNode, RenderNode
 from evaldsl.resources import stdlib_dir
-from evaldsl.samples import render_samples
+from evaldsl.run.samples import render_samples
 from tests.metrics.test_metrics_truthfulqa import lm_eval_results
 
 TQA_CSV = stdlib_dir() / "data" / "truthfulqa" / "TruthfulQA.csv"

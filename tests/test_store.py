@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from evaldsl import store as store_mod
-from evaldsl.store import DB_FILENAME, SCHEMA_VERSION, Store, StoreError, content_hash, strip_secrets
+from evaldsl.store import sqlite as store_mod
+from evaldsl.store.sqlite import DB_FILENAME, SCHEMA_VERSION, Store, StoreError, content_hash, strip_secrets
 
 SECRET = "s3cr3t-VALUE-42"
 

@@ -6,7 +6,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from evaldsl.records import MetricInput
+from evaldsl.providers.records import MetricInput
 
 __all__ = ["CorpusMetric", "Metric", "MetricError", "MetricInput", "SampleMetric"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import ModelConfig
+from ..compile.model_config import ModelConfig
 from .base import Provider, ProviderError
 
 __all__ = ["Provider", "ProviderError", "load_provider"]

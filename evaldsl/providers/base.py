@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ..records import (
+from .records import (
     ChoiceRequest,
     ChoiceScores,
     GenerateRequest,

@@ -20,16 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..config import ModelConfig
-from ..records import (
-    ChoiceRequest,
-    ChoiceScores,
-    GenerateRequest,
-    Generation,
-    GenerationParams,
-    TextRequest,
-    TextScore,
-)
+from ..compile.model_config import ModelConfig
 from .base import ProviderError
 from .hf_loading import (
     LoadedModel,
@@ -39,6 +30,15 @@ from .hf_loading import (
     resolve_device,
     resolve_dtype,
     resolve_source,
+)
+from .records import (
+    ChoiceRequest,
+    ChoiceScores,
+    GenerateRequest,
+    Generation,
+    GenerationParams,
+    TextRequest,
+    TextScore,
 )
 
 T = TypeVar("T")

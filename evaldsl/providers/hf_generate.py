@@ -24,8 +24,8 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from ..records import GenerationParams, Message
 from .hf_loading import LoadedModel
+from .records import GenerationParams, Message
 
 
 @dataclass(frozen=True)

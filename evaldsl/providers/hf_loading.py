@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..default_model import (
+from .base import ProviderError
+from .default_model import (
     DEFAULT_MODEL_ID,
     default_model_dir,
     gguf_fingerprint,
     is_default_model_id,
     packaged_gguf,
 )
-from .base import ProviderError
 
 _DEVICES = ("auto", "cpu", "cuda", "mps")
 _DTYPES = ("auto", "float32", "float16", "bfloat16")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..records import ChoiceRequest, ChoiceScores
 from .hf_loading import LoadedModel
+from .records import ChoiceRequest, ChoiceScores
 
 _LOGITS_BUDGET = 2**28  # float32 elements of logits held at once (1 GiB)
 _CACHE_BUDGET = 2**30  # bytes of expanded key/value cache per choice batch

@@ -19,8 +19,9 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import ModelConfig
-from ..records import (
+from ..compile.model_config import ModelConfig
+from .base import ProviderError
+from .records import (
     ChoiceRequest,
     ChoiceScores,
     GenerateRequest,
@@ -28,7 +29,6 @@ from ..records import (
     TextRequest,
     TextScore,
 )
-from .base import ProviderError
 from .retry import AdaptiveLimiter, Failure, backoff_delay, classify
 
 _CREDENTIAL_NAME = re.compile(

@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import ModelConfig
-from ..records import (
+from ..compile.model_config import ModelConfig
+from ..compile.templating import TemplateError, render
+from .records import (
     ChoiceRequest,
     ChoiceScores,
     GenerateRequest,
@@ -24,7 +25,6 @@ from ..records import (
     TextRequest,
     TextScore,
 )
-from ..templating import TemplateError, render
 
 
 def _words(text: str) -> int:

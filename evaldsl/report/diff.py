@@ -12,8 +12,8 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from ..stats import mcnemar_p, paired_delta
-from ..store import RunRecord, Store
+from ..stats.bootstrap import mcnemar_p, paired_delta
+from ..store.sqlite import RunRecord, Store
 from .runs_view import fmt_value
 
 # Metrics where a smaller value is better; every other metric (judges included) is higher-is-better.

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..store import Store
+from ..store.sqlite import Store
 from .runs_view import fmt_value
 
 # Sample fields that become their own CSV columns, in this order; every other field lands in `extra` (JSON).

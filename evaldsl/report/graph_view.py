@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..graph import Graph, JudgeNode, LoadNode, MetricNode, ModelNode, RenderNode
+from ..plan.graph import Graph, JudgeNode, LoadNode, MetricNode, ModelNode, RenderNode
 
 
 def _display(path: Path) -> str:

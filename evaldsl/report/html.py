@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..store import RunRecord, Store
+from ..store.sqlite import RunRecord, Store
 from .diff import pair_keys
 from .export import _clean
 from .runs_view import fmt_value, short_time

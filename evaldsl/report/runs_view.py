@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..store import RunRecord, Store
+from ..store.sqlite import RunRecord, Store
 from .console import results_table
 
 _HEADLINES_SHOWN = 4  # eval × model headline values per line of `evaldsl runs`

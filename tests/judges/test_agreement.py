@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from evaldsl.judges import (
+from evaldsl.judges.verdicts import (
     JudgeConfig,
     JudgeError,
     PairVerdict,

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from evaldsl.judges import (
+from evaldsl.compile.templating import TemplateError
+from evaldsl.judges.verdicts import (
     JudgeConfig,
     JudgeError,
     build_pairwise_messages,
@@ -16,7 +17,6 @@ from evaldsl.judges import (
     parse_single,
     response_format,
 )
-from evaldsl.templating import TemplateError
 
 SINGLE = JudgeConfig(
     name="correctness",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaldsl.judges import (
+from evaldsl.judges.verdicts import (
     JudgeConfig,
     JudgeError,
     PairVerdict,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evaldsl.metrics import MetricError, build_metric
-from evaldsl.records import MetricInput
+from evaldsl.providers.records import MetricInput
 
 
 def sample(lls: list[float], labels: list[int], choices: list[str] | None = None) -> MetricInput:

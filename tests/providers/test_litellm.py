@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from evaldsl.config import ModelConfig
+from evaldsl.compile.model_config import ModelConfig
 from evaldsl.providers import load_provider
 from evaldsl.providers.base import Provider, ProviderError
 from evaldsl.providers.litellm_api import LiteLLMProvider
-from evaldsl.records import ChoiceRequest, GenerateRequest, Generation, GenerationParams, TextRequest
+from evaldsl.providers.records import ChoiceRequest, GenerateRequest, Generation, GenerationParams, TextRequest
 from tests import fakeserver
 from tests.fakeserver import FakeOpenAIServer
 
@@ -85,7 +85,7 @@ def test_importing_providers_does_not_import_litellm_or_torch() -> None:
         "from pathlib import Path\n"
         "import evaldsl.providers, evaldsl.providers.litellm_api\n"
         "import evaldsl.providers.mock, evaldsl.providers.retry\n"
-        "from evaldsl.config import ModelConfig\n"
+        "from evaldsl.compile.model_config import ModelConfig\n"
         "p = evaldsl.providers.load_provider(ModelConfig(name='m', provider='litellm', id='openai/x'),"
         " base_dir=Path('.'))\n"
         "p.identity()\n"

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from evaldsl.config import ModelConfig
+from evaldsl.compile.model_config import ModelConfig
 from evaldsl.providers import load_provider
 from evaldsl.providers.base import Provider
 from evaldsl.providers.mock import MockProvider, pseudo_loglik
-from evaldsl.records import ChoiceRequest, GenerateRequest, GenerationParams, TextRequest
+from evaldsl.providers.records import ChoiceRequest, GenerateRequest, GenerationParams, TextRequest
 
 
 def mock(response: str | None = None) -> MockProvider:

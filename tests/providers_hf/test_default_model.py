@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from evaldsl import default_model
-from evaldsl.config import ModelConfig
-from evaldsl.default_model import DEFAULT_MODEL_ID, cache_root, default_model_dir, is_default_model_id
+from evaldsl.compile.model_config import ModelConfig
+from evaldsl.providers import default_model
 from evaldsl.providers.base import ProviderError
+from evaldsl.providers.default_model import DEFAULT_MODEL_ID, cache_root, default_model_dir, is_default_model_id
 from evaldsl.providers.hf import HFProvider
-from evaldsl.records import ChoiceRequest, GenerateRequest, GenerationParams
+from evaldsl.providers.records import ChoiceRequest, GenerateRequest, GenerationParams
 
 
 def test_default_model_id_is_case_insensitive() -> None:

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import torch
 
-from evaldsl.config import ModelConfig
+from evaldsl.compile.model_config import ModelConfig
 from evaldsl.providers.base import Provider, ProviderError
 from evaldsl.providers.hf import HFProvider
 from evaldsl.providers.hf_scoring import rolling_windows
-from evaldsl.records import ChoiceRequest, GenerateRequest, GenerationParams, TextRequest
+from evaldsl.providers.records import ChoiceRequest, GenerateRequest, GenerationParams, TextRequest
 
 PROMPTS = [
     "Paris is",

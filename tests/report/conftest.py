@@ -12,8 +12,8 @@ import pytest
 import typer
 
 from evaldsl import api
-from evaldsl.cli_results import register
-from evaldsl.runner import RunConfig, RunOutcome, run_graph
+from evaldsl.cli.results import register
+from evaldsl.run.runner import RunConfig, RunOutcome, run_graph
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 N_ROWS = 60

@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from evaldsl.cli_results import results_store_dir
+from evaldsl.cli.results import results_store_dir
 from tests.report.conftest import XSS
 
 WIDE = {"COLUMNS": "220"}

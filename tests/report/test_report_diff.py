@@ -11,8 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from evaldsl.report.diff import compare_records, diff_footer, diff_runs, diff_table
-from evaldsl.runner import RunOutcome
-from evaldsl.store import RunRecord, Store
+from evaldsl.run.runner import RunOutcome
+from evaldsl.store.sqlite import RunRecord, Store
 
 
 def _record(run_id: str, metrics: dict[str, dict[str, Any]], model: str = "m") -> RunRecord:

@@ -1,0 +1,220 @@
+"""The result commands of the `evaldsl` CLI (runs, show, report, diff, export), registered on its app."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TextIO
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..store.sqlite import Store
+
+EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
+DEFAULT_STORE = ".evaldsl"
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="Store folder (default: $EVALDSL_HOME, else ./.evaldsl).",
+                 show_default=False),
+]
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _console() -> Console:
+    """A console for tables: the terminal's width, or a wide one when stdout is piped (tables still fit)."""
+    from rich.console import Console
+    console = Console()
+    return console if console.is_terminal or os.environ.get("COLUMNS") else Console(width=200)
+
+
+def results_store_dir(store: Path | None) -> Path:
+    """--store, else $EVALDSL_HOME, else ./.evaldsl (the result commands have no spec to sit beside)."""
+    if store is not None:
+        return store
+    home = os.environ.get("EVALDSL_HOME")
+    return Path(home) if home else Path(DEFAULT_STORE)
+
+
+@contextmanager
+def _open_store(store: Path | None) -> Iterator[Store]:
+    """Open an existing store (never creates one) and turn store errors into clear messages."""
+    from ..store.sqlite import DB_FILENAME, Store, StoreError
+
+    directory = results_store_dir(store)
+    if not (directory / DB_FILENAME).is_file():
+        how = "--store DIR" if store is None else "another --store"
+        raise _fail(f"no evaldsl store in {directory} (no {DB_FILENAME} there); `evaldsl run SPEC` creates "
+                    f"one beside the spec: pass {how} or set EVALDSL_HOME")
+    try:
+        with Store(directory) as opened:
+            yield opened
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _resolve(store: Store, ref: str) -> str:
+    from ..store.sqlite import StoreError
+
+    try:
+        return store.resolve_run(ref)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+def runs(
+    store: StoreOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N runs.")] = 20,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")] = ListFormat.table,
+) -> None:
+    """List stored runs, newest first: id, time, status, spec, commit, evals × models, headline metrics."""
+    from ..report.runs_view import list_run_rows, runs_table
+
+    with _open_store(store) as opened:
+        rows = list_run_rows(opened, limit)
+    if format is ListFormat.json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo(f"no runs stored in {results_store_dir(store)} yet")
+        return
+    _console().print(runs_table(rows))
+
+
+def show(
+    run: Annotated[str, typer.Argument(help="Run id, unique prefix, `latest` or `latest~N`.")] = "latest",
+    store: StoreOption = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")] = ListFormat.table,
+) -> None:
+    """Show one stored run: its results table, asserts and errors."""
+    from ..report.runs_view import outcome_json, print_run
+
+    with _open_store(store) as opened:
+        record = opened.get_run(_resolve(opened, run))
+    if format is ListFormat.json:
+        typer.echo(json.dumps(outcome_json(record) | {"summary": record.summary, "meta": record.meta},
+                              ensure_ascii=False))
+        return
+    print_run(_console(), record)
+
+
+def report(
+    runs_: Annotated[
+        list[str], typer.Argument(metavar="RUN...", help="One or more runs (id, prefix, latest~N).")
+    ],
+    html: Annotated[Path, typer.Option("--html", help="The HTML file to write.")],
+    store: StoreOption = None,
+) -> None:
+    """Write a self-contained HTML report of one or more runs (opens offline, no remote assets)."""
+    from ..report.html import ReportError, write_report
+
+    with _open_store(store) as opened:
+        ids = [_resolve(opened, ref) for ref in runs_]
+        try:
+            info = write_report(opened, ids, html)
+        except ReportError as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(f"wrote {info.path} ({info.bytes / 1e6:.2f} MB, {info.samples} sample rows of "
+               f"{len(ids)} run(s))")
+
+
+def diff(
+    run_a: Annotated[str, typer.Argument(help="The baseline run (id, prefix, latest~N).")],
+    run_b: Annotated[str, typer.Argument(help="The run compared with it.")] = "latest",
+    store: StoreOption = None,
+    fail_on_regression: Annotated[
+        bool, typer.Option("--fail-on-regression", help="Exit 1 when any metric got significantly worse.")
+    ] = False,
+    alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="Significance level.")] = 0.05,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap and permutation draws.")] = 0,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")] = ListFormat.table,
+    pair: Annotated[list[str] | None, typer.Option(
+        "--pair", help="Compare model A of run A with model B of run B: `--pair A:B` (repeatable). Without it, "
+        "an eval with one model in each run compares those two.")] = None,
+) -> None:
+    """Paired comparison of two runs per eval × model × metric: delta, 95% CI, p-value, regressions."""
+    from ..report.diff import diff_footer, diff_runs, diff_table
+
+    if not 0.0 < alpha < 1.0:
+        raise _fail(f"--alpha must be between 0 and 1 (exclusive), got {alpha}")
+    pairs = {}
+    for item in pair or []:
+        left, sep, right = item.partition(":")
+        if not sep or not left or not right:
+            raise _fail(f"--pair takes MODEL_A:MODEL_B, got {item!r}")
+        pairs[left] = right
+    with _open_store(store) as opened:
+        a, b = _resolve(opened, run_a), _resolve(opened, run_b)
+        result = diff_runs(opened, a, b, alpha=alpha, seed=seed, pairs=pairs)
+    if format is ListFormat.json:
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        console = _console()
+        console.print(diff_table(result))
+        for line in diff_footer(result):
+            console.print(line, highlight=False, markup=False)
+    if fail_on_regression and result.regressions:
+        raise typer.Exit(EXIT_REGRESSION)
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        handle = open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise _fail(f"cannot write {path}: {exc.strerror or exc}") from None
+    with handle:
+        yield handle
+
+
+def export(
+    run: Annotated[str, typer.Argument(help="Run id, unique prefix, `latest` or `latest~N`.")] = "latest",
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or jsonl.")] = ExportFormat.csv,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Export a run's per-sample rows (prompt, output, references, scores, judges...) as CSV or JSON lines."""
+    from ..report.export import export_run
+
+    with _open_store(store) as opened:
+        run_id = _resolve(opened, run)
+        with _output(output) as out:
+            n = export_run(opened, run_id, format.value, out)
+    if output is not None:
+        typer.echo(f"wrote {n} sample row(s) of run {run_id} to {output}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the result commands to the `evaldsl` app."""
+    app.command("runs")(runs)
+    app.command("show")(show)
+    app.command("report")(report)
+    app.command("diff")(diff)
+    app.command("export")(export)

@@ -1,0 +1,1 @@
+"""The compiler: .eval text → syntax tree → resolved program → typed, checked `Spec`."""

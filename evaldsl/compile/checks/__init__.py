@@ -1,0 +1,32 @@
+"""Static checks over a typed Spec: an ordered tuple of plain functions, each `check(ctx) -> diagnostics`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ...diagnostics import Diagnostic
+from ..spec import Spec
+from . import asserts, capabilities, datasets, evals, judges, metrics, references, templates
+from .context import CheckContext
+
+Check = Callable[[CheckContext], list[Diagnostic]]
+
+CHECKS: tuple[Check, ...] = (
+    references.check,
+    datasets.check,
+    evals.check,
+    metrics.check,
+    capabilities.check,
+    judges.check,
+    templates.check,
+    asserts.check,
+)
+
+
+def run_checks(spec: Spec, broken: frozenset[str] = frozenset()) -> list[Diagnostic]:
+    """Every diagnostic from every check, in order; `broken`: names whose definitions did not compile."""
+    ctx = CheckContext(spec, broken)
+    found: list[Diagnostic] = []
+    for check in CHECKS:
+        found.extend(check(ctx))
+    return found

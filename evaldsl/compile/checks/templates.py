@@ -1,0 +1,216 @@
+"""Check: Jinja templates and expressions compile (E308), stay in the sandbox (E314), and read only fields the
+dataset provides (E309)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+from ...diagnostics import Diagnostic, Span, did_you_mean
+from .. import templating
+from ..spec import EvalDef, SampleValue
+from .context import CheckContext
+
+# The same template source recurs across evals, template instances and checks: analyse each one once.
+# (Pure functions of their arguments; the results are immutable.)
+template_syntax_error = lru_cache(maxsize=8192)(templating.template_syntax_error)
+expression_syntax_error = lru_cache(maxsize=8192)(templating.expression_syntax_error)
+unsafe_attribute = lru_cache(maxsize=8192)(templating.unsafe_attribute)
+
+
+@lru_cache(maxsize=8192)
+def _variables(source: str, expression: bool) -> frozenset[str]:
+    found = templating.expression_variables(source) if expression else templating.template_variables(source)
+    return frozenset(found)
+
+
+@lru_cache(maxsize=8192)
+def _subscripted(source: str, expression: bool) -> frozenset[str]:
+    return frozenset(templating.subscripted_fields(source, expression))
+
+
+_JINJA_GLOBALS = {
+    "range",
+    "dict",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "namespace",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+    "loop",
+}
+JUDGE_VARIABLES = {"question"}  # judges also see the rendered question; never the judged output
+
+
+def _syntax(value: SampleValue) -> Diagnostic | None:
+    if value.kind == "template":
+        problem = template_syntax_error(value.source)
+        if problem is None:
+            return None
+        message, lineno = problem
+        # A multi-line string drops a blank first and last line: when the source spans two lines more than
+        # the value, the value's line 1 is the string's second source line.
+        raw_lines = value.span.end_line - value.span.line + 1
+        first_dropped = 1 if raw_lines - (value.source.count("\n") + 1) >= 2 else 0
+        line = min(value.span.line + first_dropped + lineno - 1, value.span.end_line)
+        span = value.span if line == value.span.line else Span.point(value.span.file, line, 1)
+        return Diagnostic(
+            code="E308",
+            message=f"template syntax error: {message}",
+            span=span,
+            hint="check `{{ ... }}` and `{% ... %}` pairs",
+        )
+    if value.kind == "expr":
+        expr_message = expression_syntax_error(value.source)
+        if expr_message is None:
+            return None
+        return Diagnostic(
+            code="E308",
+            message=f"expression syntax error: {expr_message}",
+            span=value.span,
+            hint='a backtick holds one Jinja expression, e.g. `row.answer.split("; ")`',
+        )
+    return None
+
+
+def _unsafe(value: SampleValue) -> Diagnostic | None:
+    name = unsafe_attribute(value.source, value.kind == "expr")
+    if name is None:
+        return None
+    return Diagnostic(
+        code="E314",
+        message=f"unsafe access to `{name}`: templates run in a sandbox",
+        span=value.span,
+        hint="names starting with `_` are not reachable from a spec; use a `python(...)` metric for custom code",
+    )
+
+
+def _fields(value: SampleValue, fields: list[str], context: str, extra: Iterable[str] = ()) -> list[Diagnostic]:
+    expression = value.kind == "expr"
+    available = set(fields) | set(value.params) | {"row"} | _JINJA_GLOBALS | set(extra)
+    used = _variables(value.source, expression)
+    out = []
+    for name in sorted(used - available):
+        out.append(
+            Diagnostic(
+                code="E309",
+                message=f"`{name}` is not a field of {context}",
+                span=value.span,
+                hint=did_you_mean(name, fields) or f"fields: {', '.join(fields) or '(none)'}",
+            )
+        )
+    for name in sorted(_subscripted(value.source, expression) - set(fields)):
+        out.append(
+            Diagnostic(
+                code="E309",
+                message=f"`row.{name}` is not a field of {context}",
+                span=value.span,
+                hint=did_you_mean(name, fields) or f"fields: {', '.join(fields) or '(none)'}",
+            )
+        )
+    return out
+
+
+def _mock_response(source: str, span: Span, fields: list[str], context: str) -> list[Diagnostic]:
+    """A mock model's `response` template is rendered with each sample's fields, so it is checked like a prompt."""
+    value = SampleValue(kind="template", source=source, span=span)
+    if value.source and (problem := _syntax(value) or _unsafe(value)):
+        return [problem]
+    return _fields(value, fields, context)
+
+
+def _eval_values(ctx: CheckContext, ev: EvalDef) -> list[tuple[SampleValue, str]]:
+    """(value, where it comes from) for every per-sample value an eval renders."""
+    values: list[tuple[SampleValue, str]] = []
+    for attr in ("target", "incorrect", "choices", "labels", "text", "inline_prompt"):
+        v = getattr(ev, attr)
+        if v is not None:
+            values.append((v, attr))
+    if ev.prompt is not None and ev.prompt.name in ctx.spec.prompts:
+        prompt = ctx.spec.prompts[ev.prompt.name]
+        values.append((prompt.user, f"prompt {prompt.name}"))
+        if prompt.system is not None:
+            values.append((prompt.system, f"prompt {prompt.name}"))
+    return values
+
+
+def check(ctx: CheckContext) -> list[Diagnostic]:
+    spec = ctx.spec
+    out: list[Diagnostic] = []
+    broken: set[int] = set()  # ids of values with syntax/safety errors: no field check for them
+
+    def basic(value: SampleValue) -> None:
+        if value.kind == "const" or id(value) in broken:
+            return
+        for d in (_syntax(value),):
+            if d is not None:
+                out.append(d)
+                broken.add(id(value))
+                return
+        d = _unsafe(value)
+        if d is not None:
+            out.append(d)
+            broken.add(id(value))
+
+    all_values: list[SampleValue] = []
+    for ds in spec.datasets.values():
+        all_values += [v for v in (ds.where,) if v is not None] + [v for _, v in ds.fields]
+    for p in spec.prompts.values():
+        all_values += [v for v in (p.system, p.user) if v is not None]
+    for j in spec.judges.values():
+        all_values += [v for v in (j.rubric, j.reference, j.human) if v is not None]
+    for ev in spec.evals.values():
+        all_values += [v for v, _ in _eval_values(ctx, ev)]
+    checked: set[int] = set()
+    for v in all_values:
+        if id(v) not in checked:
+            checked.add(id(v))
+            basic(v)
+
+    reported: set[tuple[str, int, int, str]] = set()
+
+    def add_unique(diags: list[Diagnostic]) -> None:
+        for d in diags:
+            assert d.span is not None
+            key = (d.span.file, d.span.line, d.span.column, d.message)
+            if key not in reported:
+                reported.add(key)
+                out.append(d)
+
+    for ds in spec.datasets.values():
+        fields = ctx.fields(ds.name)
+        if fields is None:
+            continue
+        derived = [name for name, _ in ds.fields]
+        base = ctx.fields(ds.name, derived=False) or []
+        for i, (name, value) in enumerate(ds.fields):
+            if value.kind != "const" and id(value) not in broken:
+                add_unique(_fields(value, base + derived[:i], f"dataset `{ds.name}` (before field `{name}`)"))
+        if ds.where is not None and ds.where.kind != "const" and id(ds.where) not in broken:
+            add_unique(_fields(ds.where, fields, f"dataset `{ds.name}`"))
+    for ev in spec.evals.values():
+        fields = ctx.fields(ev.dataset.name)
+        if fields is None:
+            continue
+        context = f"dataset `{ev.dataset.name}` (used by eval `{ev.name}`)"
+        for value, _ in _eval_values(ctx, ev):
+            if value.kind != "const" and id(value) not in broken:
+                add_unique(_fields(value, fields, context))
+        for ref in ev.models:
+            model = spec.models.get(ref.name)
+            response = model.config.response if model is not None else None
+            if response and model is not None:
+                add_unique(_mock_response(response, model.span, fields, context))
+        for ref in ev.metrics:
+            judge = spec.judges.get(ref.name)
+            if judge is None:
+                continue
+            for part in (judge.rubric, judge.reference, judge.human):
+                if part is not None and part.kind != "const" and id(part) not in broken:
+                    add_unique(_fields(part, fields, context, JUDGE_VARIABLES))
+    return out

@@ -1,0 +1,499 @@
+"""Definitions → typed `Spec`: every attribute checked against its block's schema (unknown, type, required)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from ..diagnostics import Diagnostic, Span, did_you_mean
+from . import ast
+from .model_config import ModelConfig
+from .resolve import Definition, Program, constant
+from .spec import (
+    AssertDef,
+    DatasetDef,
+    EvalDef,
+    Fewshot,
+    JudgeDef,
+    MetricDef,
+    ModelDef,
+    NameRef,
+    PromptDef,
+    SampleValue,
+    Spec,
+    TemplateInfo,
+)
+from .templating import is_template
+from .values import (
+    BadValue,
+    as_bool,
+    as_choices,
+    as_const,
+    as_int,
+    as_nonneg_int,
+    as_num,
+    as_pos_int,
+    as_ref,
+    as_refs,
+    as_rows,
+    as_scale,
+    as_str,
+    as_str_list,
+    as_string_map,
+    one_of,
+)
+
+DEFAULT_MODEL_ID = "smollm2-135m-instruct"
+DATA_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet")
+
+
+class _Values(dict):  # type: ignore[type-arg]
+    """Converted attributes of one block, remembering those that were written but had a bad value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.invalid: set[str] = set()
+
+
+class Lowerer:
+    """Turns each `Definition` into its typed form, collecting diagnostics."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.diagnostics: list[Diagnostic] = []
+
+    # ---- helpers ----
+    def error(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code=code, message=message, span=span, hint=hint))
+
+    def sample(self, v: ast.Value, params: Mapping[str, Any]) -> SampleValue:
+        if isinstance(v, ast.Str):
+            kind: Literal["template", "const"] = "template" if is_template(v.value) else "const"
+            return SampleValue(kind=kind, source=v.value, value=v.value, span=v.span, params=dict(params))
+        if isinstance(v, ast.Expr):
+            return SampleValue(kind="expr", source=v.source, span=v.span, params=dict(params))
+        value = constant(v)
+        if isinstance(value, (int, float, bool, list, dict)) and not isinstance(v, ast.Ref):
+            return SampleValue(kind="const", value=value, span=v.span, params=dict(params))
+        raise BadValue("a string, a `{{ template }}` or a backtick expression")
+
+    def attributes(
+        self,
+        kind: str,
+        body: tuple[ast.Entry, ...],
+        schema: Mapping[str, Callable[[ast.Value], Any]],
+        *,
+        allow_blocks: Mapping[str, str] | None = None,
+        allow_assign: str | None = None,
+        allow_assert: bool = False,
+    ) -> tuple[dict[str, tuple[Any, ast.Attribute]], list[ast.Entry]]:
+        """Convert a block's attributes by schema; return them with the other entries the block may hold."""
+        values: dict[str, tuple[Any, ast.Attribute]] = _Values()
+        others: list[ast.Entry] = []
+        seen: dict[str, ast.Attribute] = {}
+        for entry in body:
+            if isinstance(entry, ast.Attribute):
+                if entry.name in seen:
+                    self.diagnostics.append(
+                        Diagnostic(
+                            code="E205",
+                            message=f"attribute `{entry.name}` is set twice",
+                            span=entry.name_span,
+                            related=(("first set", seen[entry.name].name_span),),
+                        )
+                    )
+                    continue
+                seen[entry.name] = entry
+                convert = schema.get(entry.name)
+                if convert is None:
+                    self.error(
+                        "E302",
+                        f"unknown attribute `{entry.name}` in {kind}",
+                        entry.name_span,
+                        did_you_mean(entry.name, schema) or f"{kind} attributes: {', '.join(sorted(schema))}",
+                    )
+                    continue
+                try:
+                    values[entry.name] = (convert(entry.value), entry)
+                except BadValue as bad:
+                    values.invalid.add(entry.name)  # type: ignore[attr-defined]
+                    got = bad.got or ast.describe(entry.value)
+                    self.error(
+                        "E303",
+                        f"`{entry.name}` must be {bad.expected}, got {got}",
+                        bad.span or entry.value.span,
+                        bad.hint,
+                    )
+            elif isinstance(entry, ast.Block) and allow_blocks and entry.keyword in allow_blocks and not entry.name:
+                others.append(entry)
+            elif isinstance(entry, ast.Assign) and allow_assign and entry.keyword == allow_assign:
+                others.append(entry)
+            elif isinstance(entry, ast.Assert) and allow_assert:
+                others.append(entry)
+            else:
+                what = {
+                    "block": "a nested block",
+                    "assign": "a definition",
+                    "template": "a template",
+                    "assert": "an assert",
+                    "import": "an import",
+                }[entry.entry]
+                where = getattr(entry, "keyword_span", entry.span)
+                hint = None
+                if isinstance(entry, ast.Assert):
+                    hint = "asserts belong in `eval` blocks"
+                elif allow_blocks:
+                    hint = f"allowed here: {', '.join(allow_blocks)}"
+                elif isinstance(entry, ast.Block) and entry.keyword == "fewshot":
+                    hint = "`fewshot { ... }` belongs in a `prompt` block"
+                elif isinstance(entry, ast.Assign) and entry.keyword == "field":
+                    hint = "derived fields are defined in a `dataset` block"
+                elif isinstance(entry, (ast.Block, ast.Assign, ast.TemplateDef)):
+                    hint = f"a {kind} block holds `name = value` attributes; definitions go at the top level"
+                self.error("E204", f"{what} is not allowed in {kind}", where, hint)
+        return values, others
+
+    def required(self, kind: str, name: str, values: Mapping[str, Any], attr: str, span: Span) -> bool:
+        if attr in values:
+            return True
+        if attr in getattr(values, "invalid", ()):
+            return False  # written with a bad value: already reported
+        self.error("E304", f"{kind} `{name}` needs `{attr}`", span, f"add `{attr} = ...` to the block")
+        return False
+
+    # ---- kinds ----
+    def dataset(self, d: Definition) -> DatasetDef | None:
+        node = d.node
+        if not isinstance(node, ast.Block):
+            self.error("E303", 'a dataset is a block: `dataset NAME { path = "..." }`', node.span)
+            return None
+        sample = lambda v: self.sample(v, d.params)  # noqa: E731
+        schema = {
+            "path": as_str,
+            "format": one_of(*DATA_FORMATS),
+            "rows": as_rows,
+            "limit": as_nonneg_int,
+            "shuffle": as_int,
+            "where": sample,
+            "description": as_str,
+        }
+        values, others = self.attributes("dataset", node.body, schema, allow_assign="field")
+        fields = []
+        for entry in others:
+            assert isinstance(entry, ast.Assign)
+            try:
+                fields.append((entry.name, sample(entry.value)))
+            except BadValue as bad:
+                self.error("E303", f"field `{entry.name}` must be {bad.expected}", entry.value.span)
+        has_path, has_rows = "path" in values, "rows" in values
+        if has_path == has_rows:
+            self.error(
+                "E304",
+                f"dataset `{d.name}` needs exactly one of `path` or `rows`",
+                node.name_span,
+                'give `path = "data/file.jsonl"` or inline `rows = [ { ... }, ... ]`',
+            )
+            return None
+        path = path_span = None
+        if has_path:
+            raw, attr = values["path"]
+            try:
+                path = (d.base_dir / raw).resolve() if not Path(raw).is_absolute() else Path(raw)
+            except (ValueError, OSError, RuntimeError) as exc:  # a NUL character, a symlink loop...
+                self.error("E303", f"`path` is not a usable file path ({exc})", attr.value.span)
+                return None
+            path_span = attr.value.span
+        get = lambda k: values[k][0] if k in values else None  # noqa: E731
+        return DatasetDef(
+            name=d.name,
+            span=node.name_span or node.span,
+            path=path,
+            path_span=path_span,
+            format=get("format"),
+            rows=get("rows"),
+            limit=get("limit") or None,
+            shuffle=get("shuffle"),
+            where=get("where"),
+            fields=tuple(fields),
+        )
+
+    def model(self, d: Definition) -> ModelDef | None:
+        node = d.node
+        span = node.name_span or node.span
+        if isinstance(node, ast.Assign):
+            if not isinstance(node.value, ast.Str):
+                self.error(
+                    "E303",
+                    'a model shorthand is a litellm id string: model NAME = "openai/gpt-4o-mini"',
+                    node.value.span,
+                )
+                return None
+            return ModelDef(
+                name=d.name, span=span, config=ModelConfig(name=d.name, provider="litellm", id=node.value.value)
+            )
+        schema: dict[str, Callable[[ast.Value], Any]] = {
+            "provider": one_of("hf", "litellm", "mock"),
+            "id": as_str,
+            "max_tokens": as_pos_int,
+            "temperature": as_num,
+            "top_p": as_num,
+            "stop": as_str_list,
+            "seed": as_int,
+            "batch_size": as_pos_int,
+            "concurrency": as_pos_int,
+            "api_base": as_str,
+            "timeout": as_num,
+            "max_retries": as_nonneg_int,
+            "dtype": one_of("auto", "float32", "float16", "bfloat16"),
+            "device": as_str,
+            "chat_template": as_bool,
+            "response": as_str,
+            "extra": as_string_map,
+            "description": as_str,
+        }
+        values, _ = self.attributes("model", node.body, schema)
+        settings = {k: v for k, (v, _) in values.items() if k != "description"}
+        provider = settings.get("provider")
+        if provider is None:
+            provider = "hf" if str(settings.get("id", "")).lower() == DEFAULT_MODEL_ID else "litellm"
+            settings["provider"] = provider
+        if provider in ("hf", "litellm") and not settings.get("id"):
+            self.required("model", d.name, values, "id", span)
+            return None
+        if "response" in settings and provider != "mock":
+            self.error("E302", '`response` only applies to `provider = "mock"`', values["response"][1].name_span)
+        try:
+            config = ModelConfig(name=d.name, **settings)
+        except ValidationError as exc:  # pragma: no cover - the schema above mirrors ModelConfig
+            self.error("E303", f"invalid model settings: {exc.errors()[0]['msg']}", span)
+            return None
+        return ModelDef(name=d.name, span=span, config=config)
+
+    def prompt(self, d: Definition) -> PromptDef | None:
+        node = d.node
+        span = node.name_span or node.span
+        if isinstance(node, ast.Assign):
+            try:
+                return PromptDef(name=d.name, span=span, user=self.sample(node.value, d.params))
+            except BadValue as bad:
+                self.error("E303", f"a prompt must be {bad.expected}", node.value.span)
+                return None
+        sample = lambda v: self.sample(v, d.params)  # noqa: E731
+        values, others = self.attributes(
+            "prompt",
+            node.body,
+            {"system": sample, "user": sample, "description": as_str},
+            allow_blocks={"fewshot": "fewshot { from = DATASET, k = 3, seed = 0 }"},
+        )
+        fewshot = None
+        for block in others:
+            assert isinstance(block, ast.Block)
+            shot_values, _ = self.attributes(
+                "fewshot", block.body, {"from": as_ref, "k": as_nonneg_int, "seed": as_int}
+            )
+            if self.required("fewshot", d.name, shot_values, "from", block.keyword_span):
+                fewshot = Fewshot(
+                    dataset=shot_values["from"][0],
+                    k=shot_values["k"][0] if "k" in shot_values else 3,
+                    seed=shot_values["seed"][0] if "seed" in shot_values else 0,
+                    span=block.keyword_span,
+                )
+        if not self.required("prompt", d.name, values, "user", span):
+            return None
+        return PromptDef(
+            name=d.name,
+            span=span,
+            system=values["system"][0] if "system" in values else None,
+            user=values["user"][0],
+            fewshot=fewshot,
+        )
+
+    def metric(self, d: Definition) -> MetricDef | None:
+        node = d.node
+        span = node.name_span or node.span
+        assert isinstance(node, ast.Assign) or isinstance(node, ast.Block)
+        value = node.value if isinstance(node, ast.Assign) else None
+        if isinstance(value, ast.Ref):
+            return MetricDef(name=d.name, span=span, family=value.name, family_span=value.span)
+        if not isinstance(value, ast.Call):
+            self.error(
+                "E303",
+                'a metric is configured with a call, e.g. `metric rl = rouge(type = "rougeL")`',
+                value.span if value is not None else span,
+            )
+            return None
+        try:
+            args = tuple(as_const(a) for a in value.args)
+            params = {k.name: as_const(k.value) for k in value.kwargs}
+        except BadValue as bad:
+            self.error("E303", f"metric arguments must be {bad.expected}", value.span)
+            return None
+        return MetricDef(
+            name=d.name, span=span, family=value.func, family_span=value.func_span, args=args, params=params
+        )
+
+    def judge(self, d: Definition) -> JudgeDef | None:
+        node = d.node
+        if not isinstance(node, ast.Block):
+            self.error("E303", 'a judge is a block: `judge NAME { model = ..., rubric = "..." }`', node.span)
+            return None
+        span = node.name_span or node.span
+        sample = lambda v: self.sample(v, d.params)  # noqa: E731
+        schema = {
+            "model": as_ref,
+            "rubric": sample,
+            "mode": one_of("single", "pairwise"),
+            "reference": sample,
+            "scale": as_scale,
+            "choices": as_choices,
+            "reasoning": as_bool,
+            "votes": as_pos_int,
+            "swap": as_bool,
+            "human": sample,
+            "description": as_str,
+        }
+        values, _ = self.attributes("judge", node.body, schema)
+        ok = self.required("judge", d.name, values, "model", span)
+        ok = self.required("judge", d.name, values, "rubric", span) and ok
+        if "scale" in values and "choices" in values:
+            self.error("E303", "a judge has either `scale` or `choices`, not both", values["choices"][1].name_span)
+            ok = False
+        if not ok:
+            return None
+        fields = {k: v for k, (v, _) in values.items() if k != "description"}
+        if "choices" not in fields and "scale" not in fields and fields.get("mode", "single") == "single":
+            fields["scale"] = (1, 5)
+        return JudgeDef(name=d.name, span=span, **fields)
+
+    def eval(self, d: Definition) -> EvalDef | None:
+        node = d.node
+        if not isinstance(node, ast.Block):
+            self.error("E303", "an eval is a block or a template instance: `eval NAME = template(...)`", node.span)
+            return None
+        span = node.name_span or node.span
+        sample = lambda v: self.sample(v, d.params)  # noqa: E731
+
+        def prompt_value(v: ast.Value) -> NameRef | SampleValue:
+            return as_ref(v) if isinstance(v, ast.Ref) else sample(v)
+
+        schema: dict[str, Callable[[ast.Value], Any]] = {
+            "mode": one_of("generate", "choice", "perplexity"),
+            "dataset": as_ref,
+            "prompt": prompt_value,
+            "models": as_refs,
+            "target": sample,
+            "incorrect": sample,
+            "choices": sample,
+            "labels": sample,
+            "text": sample,
+            "delimiter": as_str,
+            "metrics": as_refs,
+            "limit": as_nonneg_int,
+            "max_tokens": as_pos_int,
+            "stop": as_str_list,
+            "chat_template": as_bool,
+            "description": as_str,
+        }
+        values, others = self.attributes("eval", node.body, schema, allow_assert=True)
+        asserts = [a for a in (self.assertion(e) for e in others if isinstance(e, ast.Assert)) if a is not None]
+        ok = self.required("eval", d.name, values, "dataset", span)
+        ok = self.required("eval", d.name, values, "models", span) and ok
+        if not ok or getattr(values, "invalid", None):
+            return None  # with a bad attribute value the eval's own checks would report spurious errors
+        fields = {k: v for k, (v, _) in values.items() if k != "description"}
+        fields["overrides"] = {k: fields.pop(k) for k in ("max_tokens", "stop", "chat_template") if k in fields}
+        prompt = fields.pop("prompt", None)
+        if isinstance(prompt, SampleValue):
+            fields["inline_prompt"] = prompt
+        elif prompt is not None:
+            fields["prompt"] = prompt
+        if "mode" in values:
+            fields["mode_span"] = values["mode"][1].value.span
+        if fields.get("limit") == 0:
+            fields["limit"] = None
+        return EvalDef(name=d.name, span=span, asserts=tuple(asserts), **fields)
+
+    def assertion(self, a: ast.Assert) -> AssertDef | None:
+        left, right = a.left, a.right
+        if not (
+            isinstance(left, ast.Call) and len(left.args) == 1 and isinstance(left.args[0], ast.Ref) and not left.kwargs
+        ):
+            self.error(
+                "E303",
+                "an assert compares an aggregate of a metric with a number",
+                left.span,
+                "e.g. `assert mean(exact_match) >= 0.6`",
+            )
+            return None
+        if left.func != "mean":
+            self.error(
+                "E303",
+                f"unknown aggregate `{left.func}`",
+                left.func_span,
+                did_you_mean(left.func, ["mean"]) or "aggregates: mean",
+            )
+            return None
+        if not isinstance(right, ast.Num):
+            self.error("E303", f"the right side of an assert must be a number, got {ast.describe(right)}", right.span)
+            return None
+        metric = left.args[0]
+        assert isinstance(metric, ast.Ref)
+        text = f"{left.func}({metric.name}) {a.op} {right.value}"
+        return AssertDef(
+            span=a.span,
+            aggregate=left.func,
+            metric=NameRef(name=metric.name, span=metric.span),
+            op=a.op,
+            threshold=float(right.value),
+            text=text,
+        )
+
+    def template(self, d: Definition) -> TemplateInfo:
+        node = d.node
+        assert isinstance(node, ast.TemplateDef)
+        description = ""
+        for e in node.body:
+            if isinstance(e, ast.Attribute) and e.name == "description" and isinstance(e.value, ast.Str):
+                description = e.value.value
+        params = tuple((p.name, _render_default(p.default)) for p in node.params)
+        return TemplateInfo(name=d.name, span=node.name_span, params=params, description=description)
+
+
+def _render_default(value: ast.Value | None) -> str | None:
+    if value is None:
+        return None
+    c = constant(value)
+    if isinstance(c, str):
+        return '"' + c.replace('"', '\\"') + '"'
+    if isinstance(c, bool):
+        return "true" if c else "false"
+    if isinstance(value, ast.Ref):
+        return value.name
+    return str(c)
+
+
+def lower(program: Program) -> tuple[Spec, list[Diagnostic]]:
+    """Build the typed Spec from a resolved program."""
+    lw = Lowerer(program)
+    out: dict[str, dict[str, Any]] = {k: {} for k in ("dataset", "model", "prompt", "metric", "judge", "eval")}
+    for kind, table in out.items():
+        convert = getattr(lw, kind)
+        for name, definition in program.definitions[kind].items():
+            typed = convert(definition)
+            if typed is not None:
+                table[name] = typed
+    templates = {n: lw.template(d) for n, d in program.definitions["template"].items()}
+    spec = Spec(
+        path=program.root,
+        datasets=out["dataset"],
+        models=out["model"],
+        prompts=out["prompt"],
+        metrics=out["metric"],
+        judges=out["judge"],
+        evals=out["eval"],
+        templates=templates,
+    )
+    return spec, lw.diagnostics

@@ -1,0 +1,478 @@
+"""Modules → one flat program: imports loaded (cycles reported), templates expanded, names unique per kind."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..diagnostics import Diagnostic, Span, did_you_mean
+from ..resources import stdlib_dir
+from . import ast
+from .syntax import ParseFailure, parse_tree
+from .to_ast import to_module
+
+DEFINITION_KINDS = ("dataset", "model", "prompt", "metric", "judge", "eval", "template")
+_BLOCK_KINDS = {"dataset", "model", "prompt", "judge", "eval"}
+_ASSIGN_KINDS = {"model", "prompt", "metric", "eval"}
+_MAX_TEMPLATE_DEPTH = 16
+_MAX_INSTANCES = 10_000  # template instantiations per program: nesting with fan-out grows exponentially
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One named definition after expansion. `params` are template arguments visible to its Jinja strings."""
+
+    kind: str
+    name: str
+    node: ast.Block | ast.Assign | ast.TemplateDef
+    base_dir: Path
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Program:
+    """Every definition of a spec and its imports, keyed by kind then name."""
+
+    root: Path
+    definitions: dict[str, dict[str, Definition]] = field(default_factory=lambda: {k: {} for k in DEFINITION_KINDS})
+    sources: dict[str, str] = field(default_factory=dict)
+    dropped: set[str] = field(default_factory=set)  # names of definitions with an unknown statement keyword
+
+    def names(self, kind: str) -> list[str]:
+        return list(self.definitions[kind])
+
+
+def read_source(path: Path, span: Span | None = None) -> tuple[str | None, Diagnostic | None]:
+    """File text, or a diagnostic for a missing, unreadable, binary or non-UTF-8 file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, Diagnostic(code="E001", message=f"file not found: {path}", span=span)
+    except IsADirectoryError:
+        return None, Diagnostic(code="E001", message=f"{path} is a folder, not an .eval file", span=span)
+    except OSError as exc:
+        return None, Diagnostic(code="E001", message=f"cannot read {path}: {exc.strerror}", span=span)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, Diagnostic(
+            code="E002",
+            message=f"{path} is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+            span=Span.point(str(path), line, column),
+            hint="save the file as UTF-8; is it really an .eval file?",
+        )
+    return text.removeprefix("\ufeff"), None
+
+
+def load_module(path: Path, text: str) -> tuple[ast.Module | None, list[Diagnostic]]:
+    """Parse and transform one file's text."""
+    try:
+        tree = parse_tree(text, str(path))
+    except ParseFailure as failure:
+        return None, [failure.diagnostic]
+    return to_module(tree, str(path))
+
+
+class _Resolver:
+    def __init__(self, root: Path, root_text: str | None):
+        self.program = Program(root=root)
+        self.diagnostics: list[Diagnostic] = []
+        self._loaded: set[Path] = set()
+        self._root_text = root_text
+        self._expanding: list[str] = []  # templates being instantiated, outermost first
+        self._instances = 0
+
+    # ---- imports ----
+    def load(self, path: Path, chain: tuple[Path, ...], span: Span | None) -> None:
+        path = path.resolve()
+        if path in chain:
+            cycle = " -> ".join(p.name for p in (*chain[chain.index(path) :], path))
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E202",
+                    message=f"import cycle: {cycle}",
+                    span=span,
+                    hint="break the cycle by moving the shared definitions into a file both can import",
+                )
+            )
+            return
+        if path in self._loaded:
+            return
+        self._loaded.add(path)
+        if not chain and self._root_text is not None:
+            text: str | None = self._root_text
+        else:
+            text, problem = read_source(path, span)
+            if problem is not None:
+                self.diagnostics.append(problem)
+                return
+        assert text is not None
+        self.program.sources[str(path)] = text
+        module, errors = load_module(path, text)
+        self.diagnostics.extend(errors)
+        if module is None:
+            return
+        for entry in module.entries:
+            if isinstance(entry, ast.Import):
+                target = self._import_path(entry, path.parent)
+                if target is not None:
+                    self.load(target, (*chain, path), entry.span)
+        for entry in module.entries:
+            if not isinstance(entry, ast.Import):
+                self.top_level(entry, path.parent, {}, None, 0)
+
+    def _import_path(self, entry: ast.Import, here: Path) -> Path | None:
+        raw = entry.path
+        if raw.startswith("std/"):
+            base = stdlib_dir()
+            try:
+                candidate = base / raw[4:]
+                candidate = candidate if candidate.suffix == ".eval" else candidate.with_suffix(".eval")
+                if candidate.is_file():
+                    return candidate
+            except (ValueError, OSError):  # `std//`, a NUL character...: no such module
+                pass
+            available = sorted("std/" + p.stem for p in base.glob("*.eval"))
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E201",
+                    message=f"no standard library module `{raw}`",
+                    span=entry.span,
+                    hint=did_you_mean(raw, available) or "available: " + ", ".join(available),
+                )
+            )
+            return None
+        try:
+            candidate = (here / raw).resolve()
+            if candidate.is_file():
+                return candidate
+            if candidate.suffix != ".eval" and candidate.with_suffix(".eval").is_file():
+                return candidate.with_suffix(".eval")
+        except (ValueError, OSError, RuntimeError):  # a NUL character, a symlink loop...: not found either way
+            pass
+        self.diagnostics.append(
+            Diagnostic(
+                code="E201",
+                message=f"imported file not found: {raw}",
+                span=entry.span,
+                hint=f"paths are relative to the importing file's folder ({here}); the standard library is `std/...`",
+            )
+        )
+        return None
+
+    # ---- definitions ----
+    def top_level(
+        self,
+        entry: ast.Entry,
+        base_dir: Path,
+        params: Mapping[str, Any],
+        prefix: str | None,
+        depth: int,
+    ) -> None:
+        if isinstance(entry, ast.Attribute):
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E204",
+                    message=f"attribute `{entry.name}` outside of any block",
+                    span=entry.name_span,
+                    hint="attributes belong inside a block such as `eval NAME { ... }`",
+                )
+            )
+            return
+        if isinstance(entry, ast.Assert):
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E204",
+                    message="`assert` outside of an eval",
+                    span=entry.span,
+                    hint="put the assert inside the `eval` block it checks",
+                )
+            )
+            return
+        if isinstance(entry, ast.Import):
+            self.diagnostics.append(
+                Diagnostic(code="E204", message="`import` is only allowed at the top level of a file", span=entry.span)
+            )
+            return
+        keyword, keyword_span = entry.keyword, entry.keyword_span
+        if isinstance(entry, ast.TemplateDef):
+            if keyword != "template":
+                return self._unknown_keyword(keyword, keyword_span, {"template"}, entry.name)
+            if prefix is not None:
+                self.diagnostics.append(
+                    Diagnostic(code="E204", message="templates cannot be defined inside a template", span=entry.span)
+                )
+                return
+            self.define("template", entry.name, entry, entry.name_span, base_dir, params)
+            return
+        if isinstance(entry, ast.Block):
+            if keyword not in _BLOCK_KINDS or entry.name is None:
+                if keyword in _BLOCK_KINDS:
+                    self.diagnostics.append(
+                        Diagnostic(
+                            code="E204",
+                            message=f"`{keyword}` block without a name",
+                            span=keyword_span,
+                            hint=f"write `{keyword} NAME {{ ... }}`",
+                        )
+                    )
+                    return
+                return self._unknown_keyword(keyword, keyword_span, _BLOCK_KINDS | {"template"}, entry.name)
+            name = entry.name if prefix is None else f"{prefix}.{entry.name}"
+            assert entry.name_span is not None
+            self.define(keyword, name, entry, entry.name_span, base_dir, params)
+            return
+        assert isinstance(entry, ast.Assign)
+        if keyword not in _ASSIGN_KINDS:
+            return self._unknown_keyword(keyword, keyword_span, _ASSIGN_KINDS | {"dataset", "judge"}, entry.name)
+        name = entry.name if prefix is None else f"{prefix}.{entry.name}"
+        if keyword == "eval" and isinstance(entry.value, ast.Call):
+            self.instantiate(name, entry, entry.value, depth)
+            return
+        self.define(keyword, name, entry, entry.name_span, base_dir, params)
+
+    def _unknown_keyword(self, keyword: str, span: Span, valid: set[str], name: str | None) -> None:
+        if name is not None:
+            self.program.dropped.add(name)
+        self.diagnostics.append(
+            Diagnostic(
+                code="E203",
+                message=f"unknown statement `{keyword}`",
+                span=span,
+                hint=did_you_mean(keyword, valid)
+                or _prefix_match(keyword, valid)
+                or "statements are: import, dataset, model, prompt, metric, judge, template, eval",
+            )
+        )
+
+    def define(
+        self,
+        kind: str,
+        name: str,
+        node: ast.Block | ast.Assign | ast.TemplateDef,
+        name_span: Span,
+        base_dir: Path,
+        params: Mapping[str, Any],
+    ) -> None:
+        existing = self.program.definitions[kind].get(name)
+        if existing is not None:
+            first = existing.node.name_span if existing.node.name_span is not None else existing.node.span
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E205",
+                    message=f"duplicate {kind} `{name}`",
+                    span=name_span,
+                    hint=f"rename one of them: {kind} names must be unique across a file and its imports",
+                    related=(("first defined", first),),
+                )
+            )
+            return
+        self.program.definitions[kind][name] = Definition(kind, name, node, base_dir, dict(params))
+
+    # ---- templates ----
+    def instantiate(self, name: str, entry: ast.Assign, call: ast.Call, depth: int) -> None:
+        template = self.program.definitions["template"].get(call.func)
+        if template is None:
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E206",
+                    message=f"unknown template `{call.func}`",
+                    span=call.func_span,
+                    hint=did_you_mean(call.func, self.program.names("template"))
+                    or 'define it with `template NAME(...) { ... }` or import it (e.g. `import "std/general"`)',
+                )
+            )
+            return
+        if call.func in self._expanding:
+            chain = " -> ".join([*self._expanding[self._expanding.index(call.func):], call.func])
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E209",
+                    message=f"template `{call.func}` instantiates itself ({chain})",
+                    span=call.span,
+                    hint="a template cannot use itself, directly or through another template",
+                )
+            )
+            return
+        self._instances += 1
+        if self._instances == _MAX_INSTANCES + 1:
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E209",
+                    message=f"templates expand to more than {_MAX_INSTANCES} instances (at `{call.func}`)",
+                    span=call.span,
+                    hint="templates that instantiate other templates several times multiply: flatten the nesting",
+                )
+            )
+        if self._instances > _MAX_INSTANCES:
+            return
+        if depth >= _MAX_TEMPLATE_DEPTH:
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E209",
+                    message=f"templates nested too deeply at `{call.func}`",
+                    span=call.span,
+                    hint=f"templates nest at most {_MAX_TEMPLATE_DEPTH} deep",
+                )
+            )
+            return
+        tdef = template.node
+        assert isinstance(tdef, ast.TemplateDef)
+        declared = [p.name for p in tdef.params]
+        bound: dict[str, ast.Value] = {}
+        ok = True
+        if len(call.args) > len(declared):
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E208",
+                    message=f"template `{call.func}` takes {len(declared)} argument(s), "
+                    f"got {len(call.args)} positional",
+                    span=call.args[len(declared)].span,
+                )
+            )
+            ok = False
+        for param, value in zip(tdef.params, call.args, strict=False):  # the rest come by name or default
+            bound[param.name] = value
+        for kwarg in call.kwargs:
+            if kwarg.name not in declared:
+                self.diagnostics.append(
+                    Diagnostic(
+                        code="E208",
+                        message=f"template `{call.func}` has no parameter `{kwarg.name}`",
+                        span=kwarg.span,
+                        hint=did_you_mean(kwarg.name, declared) or f"parameters: {', '.join(declared) or '(none)'}",
+                    )
+                )
+                ok = False
+                continue
+            bound[kwarg.name] = kwarg.value
+        for param in tdef.params:
+            if param.name not in bound:
+                if param.default is None:
+                    self.diagnostics.append(
+                        Diagnostic(
+                            code="E207",
+                            message=f"template `{call.func}` needs argument `{param.name}`",
+                            span=call.span,
+                            hint=f"pass it: {call.func}({param.name} = ...)",
+                            related=(("parameter declared", param.span),),
+                        )
+                    )
+                    ok = False
+                else:
+                    bound[param.name] = param.default
+        if not ok:
+            return
+        # Names other definitions can refer to (evals are never referred to, so `eval mc1` and metric `mc1` coexist).
+        local = {
+            e.name
+            for e in tdef.body
+            if isinstance(e, (ast.Block, ast.Assign))
+            and e.name is not None
+            and e.keyword in (_BLOCK_KINDS | _ASSIGN_KINDS) - {"eval"}
+        }
+        constants = {k: v for k, v in ((k, constant(v)) for k, v in bound.items()) if v is not _NOT_CONSTANT}
+        substitute = _Substitution(bound, local, name)
+        produced_eval = False
+        self._expanding.append(call.func)
+        try:
+            for inner in tdef.body:
+                if isinstance(inner, ast.Attribute) and inner.name == "description":
+                    continue
+                rewritten = substitute.entry(inner)
+                if isinstance(rewritten, (ast.Block, ast.Assign)) and rewritten.keyword == "eval":
+                    produced_eval = True
+                self.top_level(rewritten, template.base_dir, constants, name, depth + 1)
+        finally:
+            self._expanding.pop()
+        if not produced_eval:
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E210",
+                    message=f"template `{call.func}` defines no eval",
+                    span=tdef.name_span,
+                    hint="a template must contain at least one `eval` block",
+                )
+            )
+
+
+def _prefix_match(word: str, valid: set[str]) -> str | None:
+    """'did you mean' for an abbreviation or an extension of a keyword (`evaluation` → `eval`)."""
+    lowered = word.lower()
+    matches = sorted(v for v in valid if lowered.startswith(v) or v.startswith(lowered))
+    return f"did you mean `{matches[0]}`?" if len(matches) == 1 else None
+
+
+NOT_CONSTANT = object()
+_NOT_CONSTANT = NOT_CONSTANT
+
+
+def constant(value: ast.Value) -> Any:
+    """The plain Python value of a literal (str, number, bool, list/map of those), else a sentinel."""
+    if isinstance(value, (ast.Str, ast.Num, ast.Bool)):
+        return value.value
+    if isinstance(value, ast.ListV):
+        items = [constant(v) for v in value.items]
+        return _NOT_CONSTANT if any(i is _NOT_CONSTANT for i in items) else items
+    if isinstance(value, ast.MapV):
+        entries = {e.key: constant(e.value) for e in value.entries}
+        return _NOT_CONSTANT if any(v is _NOT_CONSTANT for v in entries.values()) else entries
+    return _NOT_CONSTANT
+
+
+class _Substitution:
+    """Rewrites a template body: parameter names → argument values, local names → `instance.name`."""
+
+    def __init__(self, bound: Mapping[str, ast.Value], local: set[str], prefix: str):
+        self.bound, self.local, self.prefix = bound, local, prefix
+
+    def value(self, v: ast.Value) -> ast.Value:
+        if isinstance(v, ast.Ref):
+            head = v.parts[0]
+            if head in self.bound and len(v.parts) == 1:
+                return self.bound[head]
+            if head in self.local:
+                return v.model_copy(update={"parts": (self.prefix, *v.parts)})
+            return v
+        if isinstance(v, ast.ListV):
+            items: list[ast.Value] = []
+            for item in v.items:
+                new = self.value(item)
+                # A list parameter spliced into a list literal (`models = [models]`) stays flat.
+                if isinstance(item, ast.Ref) and isinstance(new, ast.ListV):
+                    items.extend(new.items)
+                else:
+                    items.append(new)
+            return v.model_copy(update={"items": tuple(items)})
+        if isinstance(v, ast.MapV):
+            return v.model_copy(
+                update={"entries": tuple(e.model_copy(update={"value": self.value(e.value)}) for e in v.entries)}
+            )
+        if isinstance(v, ast.Call):
+            return v.model_copy(
+                update={
+                    "args": tuple(self.value(a) for a in v.args),
+                    "kwargs": tuple(k.model_copy(update={"value": self.value(k.value)}) for k in v.kwargs),
+                }
+            )
+        return v
+
+    def entry(self, e: ast.Entry) -> ast.Entry:
+        if isinstance(e, (ast.Attribute, ast.Assign)):
+            return e.model_copy(update={"value": self.value(e.value)})
+        if isinstance(e, ast.Block):
+            return e.model_copy(update={"body": tuple(self.entry(x) for x in e.body)})
+        if isinstance(e, ast.Assert):
+            return e.model_copy(update={"left": self.value(e.left), "right": self.value(e.right)})
+        return e
+
+
+def resolve(path: Path, text: str | None = None) -> tuple[Program, list[Diagnostic]]:
+    """Load `path` (or the given text as its content) with its imports and expand every template instance."""
+    resolver = _Resolver(path.resolve(), text)
+    resolver.load(path, (), None)
+    return resolver.program, resolver.diagnostics

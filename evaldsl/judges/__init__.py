@@ -1,0 +1,1 @@
+"""LLM-as-a-judge: judge configuration, hardened prompts, verdict parsing and vote aggregation."""

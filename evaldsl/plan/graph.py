@@ -1,0 +1,131 @@
+"""The execution graph: typed nodes with content hashes, the only thing the runner sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..compile.model_config import Mode, ModelConfig
+from ..compile.spec import DatasetDef, JudgeDef, PromptDef, SampleValue
+
+
+class GraphNode(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    id: str
+    inputs: tuple[str, ...] = ()
+    hash: str = ""
+
+
+class LoadNode(GraphNode):
+    """Read a dataset (file or inline rows), filter, derive fields, shuffle, limit."""
+
+    kind: Literal["load"] = "load"
+    dataset: DatasetDef
+    data_hash: str  # hash of the file's bytes or of the inline rows
+
+
+class RenderNode(GraphNode):
+    """Render each sample's prompt messages and per-sample values (target, choices, text...)."""
+
+    kind: Literal["render"] = "render"
+    eval: str
+    mode: Mode
+    prompt: PromptDef | None = None
+    target: SampleValue | None = None
+    incorrect: SampleValue | None = None
+    choices: SampleValue | None = None
+    labels: SampleValue | None = None
+    text: SampleValue | None = None
+    delimiter: str = " "
+    limit: int | None = None
+    fewshot_input: str | None = None  # id of the LoadNode of the few-shot dataset
+
+
+class ModelNode(GraphNode):
+    """Call one model on every rendered sample: generate text, score choices or score text."""
+
+    kind: Literal["generate", "score_choices", "score_text"]
+    eval: str
+    model: ModelConfig
+
+
+class MetricNode(GraphNode):
+    kind: Literal["metric"] = "metric"
+    eval: str
+    model: str
+    name: str  # the name the eval lists
+    family: str  # the built-in metric kind
+    params: dict[str, Any] = Field(default_factory=dict)
+    base_dir: Path
+
+
+class JudgeNode(GraphNode):
+    kind: Literal["judge"] = "judge"
+    eval: str
+    model: str  # the judged model (pairwise: the first of the pair)
+    other_model: str | None = None  # pairwise: the second model
+    judge: JudgeDef
+    judge_model: ModelConfig
+
+
+class AggregateNode(GraphNode):
+    """n, errors and a confidence interval per metric of one eval × model."""
+
+    kind: Literal["aggregate"] = "aggregate"
+    eval: str
+    model: str
+    metrics: tuple[str, ...]
+    seed: int = 0
+
+
+class AssertNode(GraphNode):
+    kind: Literal["assert"] = "assert"
+    eval: str
+    model: str
+    aggregate: str
+    metric: str
+    op: str
+    threshold: float
+    text: str
+
+
+Node = LoadNode | RenderNode | ModelNode | MetricNode | JudgeNode | AggregateNode | AssertNode
+
+
+class ModelRun(BaseModel):
+    """The nodes of one eval × model, in execution order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    call: str
+    metrics: tuple[str, ...]
+    judges: tuple[str, ...]
+    aggregate: str
+    asserts: tuple[str, ...]
+
+
+class EvalPlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    load: str
+    render: str
+    runs: tuple[ModelRun, ...]
+
+
+class Graph(BaseModel):
+    """Nodes in topological order, grouped per eval for the runner."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: Path
+    spec_hash: str
+    nodes: dict[str, Node]
+    evals: tuple[EvalPlan, ...]
+
+    def node(self, node_id: str) -> Node:
+        return self.nodes[node_id]

@@ -1,0 +1,95 @@
+"""Run-time records shared by the runner, providers, metrics and the store: requests in, results out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..compile.model_config import GenerationParams
+
+Message = dict[str, str]
+"""One chat message: {"role": "system" | "user" | "assistant", "content": "..."}."""
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Generate a completion for `messages`.
+
+    `variables` are the sample's template variables; only the `mock` provider reads them (to render its
+    `response`), and they are not part of the cache key.
+    """
+
+    messages: tuple[Message, ...]
+    params: GenerationParams = GenerationParams()
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    response_format: Mapping[str, Any] | None = None  # a JSON schema request, used where the provider supports it
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The outcome of one generation request. `error` set means no usable text (never scored)."""
+
+    text: str = ""
+    finish_reason: str | None = None  # "stop", "length", ...
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: float | None = None
+    latency_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
+@dataclass(frozen=True)
+class ChoiceRequest:
+    """Score each continuation given `context` (continuations already carry their delimiter, e.g. " Paris")."""
+
+    context: str
+    continuations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChoiceScores:
+    """Summed log-likelihood (natural log) of each continuation, in request order."""
+
+    logliks: tuple[float, ...] = ()
+    is_greedy: tuple[bool, ...] = ()
+    n_tokens: tuple[int, ...] = ()
+    truncated: bool = False  # the context had to be cut to fit the model's window
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    """Score the whole of `text` (rolling windows, no silent truncation)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class TextScore:
+    """Total log-likelihood (natural log) of a text and the units it spans."""
+
+    loglik: float = 0.0
+    n_tokens: int = 0
+    truncated: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricInput:
+    """Everything a metric may look at for one sample (only the fields of the eval's mode are filled)."""
+
+    prediction: str | None = None  # generate mode
+    references: tuple[str, ...] = ()  # generate mode: acceptable answers
+    incorrect: tuple[str, ...] = ()  # generate mode: known wrong answers (TruthfulQA-style *_diff/_acc)
+    choices: tuple[str, ...] = ()  # choice mode: the choice texts (without delimiter)
+    choice_logliks: tuple[float, ...] = ()
+    labels: tuple[int, ...] = ()  # choice mode: 1 = true choice, 0 = false
+    text: str | None = None  # perplexity mode: the scored text
+    loglik: float | None = None  # perplexity mode: total log-likelihood
+    n_tokens: int | None = None  # perplexity mode: tokens scored
+    row: Mapping[str, Any] = field(default_factory=dict)

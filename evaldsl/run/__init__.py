@@ -1,0 +1,1 @@
+"""Running: an execution graph → samples, model calls through the cache, scores, judges, a stored run."""

@@ -1,0 +1,119 @@
+"""Rows + a render node → samples: prompt messages, references, choices or text, and a content key per sample."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..compile.spec import SampleValue
+from ..compile.templating import TemplateError
+from ..datasets.rows import sample_value
+from ..hashing import content_hash
+from ..plan.graph import RenderNode
+from ..providers.records import Message
+
+
+@dataclass
+class Sample:
+    """One rendered sample. `error` set means it could not be rendered (counted, never scored)."""
+
+    index: int
+    row: dict[str, Any]
+    key: str = ""
+    messages: tuple[Message, ...] = ()
+    references: tuple[str, ...] = ()
+    incorrect: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    labels: tuple[int, ...] = ()
+    text: str | None = None
+    error: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        return {**self.row, "row": self.row}
+
+    @property
+    def context(self) -> str:
+        """The prompt as plain text (choice mode scores continuations after it)."""
+        return "\n\n".join(m["content"] for m in self.messages)
+
+    @property
+    def question(self) -> str:
+        users = [m["content"] for m in self.messages if m["role"] == "user"]
+        return users[-1] if users else ""
+
+
+def _strings(value: Any, what: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)):
+        return tuple("" if v is None else str(v) for v in value)
+    raise TemplateError(f"`{what}` must give a string or a list of strings, got {type(value).__name__}")
+
+
+def _labels(value: Any, n: int) -> tuple[int, ...]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # A single index: the correct choice's position.
+        return tuple(1 if i == int(value) else 0 for i in range(n))
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return _labels(int(value), n)
+    if isinstance(value, (list, tuple)):
+        labels = tuple(int(v) for v in value)
+        if len(labels) != n:
+            raise TemplateError(f"`labels` has {len(labels)} entries but there are {n} choices")
+        return labels
+    raise TemplateError(f"`labels` must be a list of 0/1 or the index of the correct choice, got {value!r}")
+
+
+def _value(v: SampleValue | None, row: dict[str, Any]) -> Any:
+    return None if v is None else sample_value(v, row)
+
+
+def _messages(node: RenderNode, row: dict[str, Any], shots: Sequence[dict[str, Any]]) -> tuple[Message, ...]:
+    prompt = node.prompt
+    if prompt is None:
+        return ()
+    messages: list[Message] = []
+    if prompt.system is not None:
+        messages.append({"role": "system", "content": str(sample_value(prompt.system, row))})
+    for shot in shots:
+        messages.append({"role": "user", "content": str(sample_value(prompt.user, shot))})
+        answer = _strings(_value(node.target, shot), "target")
+        messages.append({"role": "assistant", "content": answer[0] if answer else ""})
+    messages.append({"role": "user", "content": str(sample_value(prompt.user, row))})
+    return tuple(messages)
+
+
+def render_samples(
+    node: RenderNode, rows: Sequence[dict[str, Any]], shots: Sequence[dict[str, Any]] = ()
+) -> list[Sample]:
+    """Render every row; a failing row becomes a sample with `error` set rather than stopping the run."""
+    samples = []
+    for index, row in enumerate(rows):
+        sample = Sample(index=index, row=row)
+        try:
+            sample.messages = _messages(node, row, shots)
+            if node.mode == "generate":
+                sample.references = _strings(_value(node.target, row), "target")
+                sample.incorrect = _strings(_value(node.incorrect, row), "incorrect")
+            elif node.mode == "choice":
+                sample.choices = _strings(_value(node.choices, row), "choices")
+                if not sample.choices:
+                    raise TemplateError("`choices` gave no choices")
+                sample.labels = _labels(_value(node.labels, row), len(sample.choices))
+            else:
+                text = _value(node.text, row)
+                sample.text = "" if text is None else str(text)
+        except TemplateError as exc:
+            sample.error = f"render: {exc}"
+        except (TypeError, ValueError) as exc:
+            sample.error = f"render: {exc}"
+        sample.key = content_hash(
+            {"row": row, "messages": sample.messages, "text": sample.text, "choices": sample.choices}
+        )
+        samples.append(sample)
+    return samples

@@ -1,0 +1,1 @@
+"""Statistics: bootstrap estimates, paired tests and agreement between raters."""
