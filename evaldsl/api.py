@@ -1,42 +1,42 @@
-"""Every stage as a function — parse, load, check, plan, compile (and run) — used by the CLI and the tests."""
+"""Every stage as a function — parse, load, check, plan, compile, run — used by the CLI, the language tools and
+the tests; the public names of the typed results are re-exported here."""
 
 from __future__ import annotations
 
-import re
+import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .compile import ast
-from .compile.checks import run_checks
-from .compile.lower import lower
+from .compile.pipeline import CheckResult, compile_spec
 from .compile.resolve import Program, load_module, read_source, resolve
 from .compile.spec import Spec
-from .diagnostics import CompileError, Diagnostic, Span, sort_key
-from .plan.graph import Graph
-from .plan.planner import plan as build_plan
+from .diagnostics import CompileError, Diagnostic
+from .plan import Graph, PlanError
+from .plan import plan as build_plan
+from .results import AssertOutcome, EvalModelResult, MetricSummary, RunResult, SampleRecord
+from .run.model_calls import Progress
+from .run.runner import RunConfig, run_graph
 
-__all__ = ["CheckResult", "CompileError", "parse", "load", "check", "plan", "compile"]
-
-_ONLY_COMMENTS = re.compile(r"\A(\s|#[^\n]*)*\Z")
-
-
-@dataclass
-class CheckResult:
-    """The outcome of compiling a spec up to (not including) planning."""
-
-    path: Path
-    spec: Spec | None
-    diagnostics: list[Diagnostic]
-    sources: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.is_error]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
+__all__ = [
+    "AssertOutcome",
+    "CheckResult",
+    "CompileError",
+    "Diagnostic",
+    "EvalModelResult",
+    "Graph",
+    "MetricSummary",
+    "PlanError",
+    "RunConfig",
+    "RunResult",
+    "SampleRecord",
+    "check",
+    "compile",
+    "load",
+    "parse",
+    "plan",
+    "run",
+]
 
 
 def parse(path: str | Path, text: str | None = None) -> ast.Module:
@@ -60,40 +60,19 @@ def load(path: str | Path, text: str | None = None) -> tuple[Program, list[Diagn
 
 def check(path: str | Path, text: str | None = None) -> CheckResult:
     """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position."""
-    path = Path(path)
-    if text is None:
-        text, problem = read_source(path)
-        if problem is not None:
-            return CheckResult(path, None, [problem])
-    assert text is not None
-    if _ONLY_COMMENTS.match(text):
-        empty = Diagnostic(
-            code="E003",
-            message=f"{path.name} is empty: nothing to check or run",
-            span=Span.point(str(path.resolve()), 1, 1),
-            hint="start with a `dataset`, a `model` and an `eval` block (see the README)",
-        )
-        return CheckResult(path, None, [empty], {str(path.resolve()): text})
-    program, diagnostics = resolve(path, text)
-    spec, lowering = lower(program)
-    diagnostics = diagnostics + lowering
-    # Definitions that did not compile were reported; references to them must not be reported as unknown too.
-    # All else the checks find in the parts that did compile is reported, so one pass shows every problem.
-    compiled = {*spec.datasets, *spec.models, *spec.prompts, *spec.metrics, *spec.judges, *spec.evals}
-    written = {name for table in program.definitions.values() for name in table} | program.dropped
-    diagnostics += run_checks(spec, frozenset(written - compiled))
-    unique: dict[tuple[object, ...], Diagnostic] = {}
-    for d in diagnostics:
-        unique.setdefault((d.code, d.message, sort_key(d)), d)
-    ordered = sorted(unique.values(), key=sort_key)
-    return CheckResult(path, spec, ordered, program.sources)
+    return compile_spec(path, text)
 
 
 def plan(
-    spec: Spec, *, evals: Sequence[str] | None = None, models: Sequence[str] | None = None, limit: int | None = None
+    spec: Spec,
+    *,
+    evals: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+    limit: int | None = None,
+    max_error_rate: float | None = None,
 ) -> Graph:
-    """The execution graph of a checked spec."""
-    return build_plan(spec, evals=evals, models=models, limit=limit)
+    """The execution graph of a checked spec (PlanError when a selection matches nothing)."""
+    return build_plan(spec, evals=evals, models=models, limit=limit, max_error_rate=max_error_rate)
 
 
 def compile(
@@ -108,3 +87,8 @@ def compile(
     if not result.ok or result.spec is None:
         raise CompileError(result.diagnostics)
     return plan(result.spec, evals=evals, models=models, limit=limit)
+
+
+def run(graph: Graph, config: RunConfig, progress: Progress | None = None) -> RunResult:
+    """Run a planned graph and store the run; the result says how it went (never raises for a user error)."""
+    return asyncio.run(run_graph(graph, config, progress))

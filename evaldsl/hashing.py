@@ -1,29 +1,38 @@
-"""Content hashes: canonical JSON of a value → sha256 hex (graph node hashes and cache keys)."""
+"""Content hashes and JSON encoding: a value → canonical JSON → sha256 hex (graph node hashes, cache keys, row
+identities); the same encoder writes the store's JSON."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 
-def _default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """How values that JSON does not know are written: dataclasses and pydantic models as their fields, paths
+    as strings, sets sorted, numpy scalars as numbers."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    raise TypeError(f"cannot hash {type(obj).__name__}")
+    if hasattr(obj, "item") and callable(obj.item):
+        return obj.item()
+    raise TypeError(f"cannot encode a {type(obj).__name__} as JSON: {obj!r:.80}")
 
 
 def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+    """Sorted keys, no whitespace, UTF-8 kept: equal values give equal text."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default)
 
 
 def content_hash(obj: Any) -> str:
-    """sha256 of the canonical JSON form (sorted keys, no whitespace)."""
+    """sha256 hex of the canonical JSON form (tuples hash like lists, dataclasses and models like their fields)."""
     return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
 
 

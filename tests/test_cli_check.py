@@ -169,7 +169,7 @@ def test_graph_json_is_a_consistent_graph(good: Path) -> None:
     assert [e["name"] for e in data["evals"]] == ["trivia", "again"]
     kinds = {n["kind"] for n in data["nodes"]}
     assert kinds == {"load", "render", "generate", "metric", "aggregate", "assert"}
-    assert re.fullmatch(r"[0-9a-f]{64}", data["spec_hash"])
+    assert re.fullmatch(r"[0-9a-f]{64}", data["graph_hash"])
 
 
 def test_graph_dot_is_valid_dot(good: Path) -> None:

@@ -83,7 +83,7 @@ def test_api_judge_scores_and_stores_records(tmp_path: Path, api_key: str) -> No
     assert m["human_agreement"]["n"] == 4
     with Store(tmp_path / ".evaldsl") as store:
         rows = list(store.iter_samples(data["run_id"]))
-    record = rows[0]["judges"]["correct"]
+    record = rows[0].judges["correct"]
     call = record["calls"][0]
     assert call["prompt"][0]["role"] == "system" and "Paris" in json.dumps(call["prompt"])
     assert call["reply"] and record["verdict"]["score"] in (2.0, 5.0)

@@ -118,7 +118,7 @@ def base(tmp_path: Path) -> Graph:
 def test_same_spec_same_hashes(base: Graph, tmp_path: Path) -> None:
     again = graph_of(write_project(tmp_path / "base"))
     assert hashes(again) == hashes(base)
-    assert again.spec_hash == base.spec_hash
+    assert again.graph_hash == base.graph_hash
     assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes(base).values())
     assert len(set(hashes(base).values())) == len(base.nodes), "distinct nodes must have distinct hashes"
 
@@ -127,7 +127,7 @@ def test_hashes_stable_across_processes(base: Graph, tmp_path: Path) -> None:
     path = tmp_path / "base" / "spec.eval"
     code = (
         "import json, sys\nfrom evaldsl import api\nr = api.check(sys.argv[1])\ng = api.plan(r.spec)\n"
-        "print(json.dumps({'spec': g.spec_hash, 'nodes': {k: n.hash for k, n in g.nodes.items()}}))"
+        "print(json.dumps({'spec': g.graph_hash, 'nodes': {k: n.hash for k, n in g.nodes.items()}}))"
     )
     for seed in ("1", "4242"):  # different str hashing: nothing may depend on set/dict iteration order
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
@@ -135,7 +135,7 @@ def test_hashes_stable_across_processes(base: Graph, tmp_path: Path) -> None:
                              cwd=tmp_path, check=True, timeout=120).stdout
         got = json.loads(out)
         assert got["nodes"] == hashes(base)
-        assert got["spec"] == base.spec_hash
+        assert got["spec"] == base.graph_hash
 
 
 def test_moving_the_project_keeps_hashes(base: Graph, tmp_path: Path) -> None:
@@ -168,7 +168,7 @@ def test_metric_parameter_edit_changes_only_that_metric_and_downstream(base: Gra
     assert changed_nodes(base, after) == expected
     kinds = {base.nodes[i].kind for i in expected}
     assert kinds == {"metric", "aggregate", "assert"}
-    assert after.spec_hash != base.spec_hash
+    assert after.graph_hash != base.graph_hash
 
 
 def test_model_parameter_edit_changes_only_its_calls_and_downstream(base: Graph, tmp_path: Path) -> None:

@@ -120,6 +120,7 @@ def test_asserts_gate_the_exit_code(tmp_path: Path, server: FakeOpenAIServer) ->
         "model": "api",
         "expr": "mean(exact_match) >= 0.9",
         "value": pytest.approx(5 / 6),
+        "status": "fail",
         "passed": False,
     }
     write_spec(tmp_path, server.api_base, extra="assert mean(exact_match) > 0.8")
@@ -149,10 +150,18 @@ def test_persistent_errors_are_counted_not_scored(tmp_path: Path, server: FakeOp
     spec = write_spec(tmp_path, server.api_base)
     server.fail_next(1, "401")  # not retryable: that sample fails, the others run
     code, out, _ = run_cli("run", str(spec), "--format", "json")
-    result = json.loads(out)["results"][0]
-    assert code == 0
-    assert result["errors"] == 1
+    data = json.loads(out)
+    result = data["results"][0]
+    assert code == 3 and data["status"] == "failed"  # by default any error fails its eval
+    assert result["errors"] == 1 and result["status"] == "failed"
     assert result["metrics"]["exact_match"]["n"] == 5  # the failed sample is not scored as 0
+    [group] = result["error_summary"]
+    assert group["stage"] == "model" and group["count"] == 1 and "401" in group["reason"]
+    server.fail_next(1, "401")
+    code, out, _ = run_cli("run", str(spec), "--format", "json", "--max-error-rate", "0.2", "--no-cache")
+    data = json.loads(out)
+    assert code == 0 and data["status"] == "partial" and "within" in data["message"]
+    assert data["results"][0]["status"] == "partial" and data["results"][0]["max_error_rate"] == 0.2
 
 
 def test_max_errors_aborts_cleanly(tmp_path: Path, server: FakeOpenAIServer) -> None:
@@ -161,7 +170,7 @@ def test_max_errors_aborts_cleanly(tmp_path: Path, server: FakeOpenAIServer) -> 
     code, out, err = run_cli("run", str(spec), "--format", "json", "--max-errors", "2")
     assert code == 3
     data = json.loads(out)
-    assert data["status"] == "aborted"
+    assert data["status"] == "failed" and "max-errors" in data["message"]
     assert "max-errors" in err
 
 
@@ -171,7 +180,8 @@ def test_unreachable_model_exits_3(tmp_path: Path, api_key: str) -> None:
     assert code == 3
     result = json.loads(out)["results"][0]
     assert result["errors"] == 6 and result["metrics"]["exact_match"]["n"] == 0
-    assert any("127.0.0.1:9" in e or "onnect" in e for e in result.get("error_examples", []))
+    [group] = result["error_summary"]
+    assert group["count"] == 6 and ("127.0.0.1:9" in group["reason"] or "onnect" in group["reason"])
 
 
 def test_store_location_and_no_secrets(

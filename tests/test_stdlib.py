@@ -63,8 +63,8 @@ def test_truthfulqa_prompts_follow_the_primer_format(tqa_graph) -> None:
     mc = _samples(tqa_graph, "tqa.mc1")[0]
     assert mc.context == PRIMER + "\n\nQ: " + mc.row["Question"] + "\nA:"
     gen_node = next(n for n in tqa_graph.nodes.values() if n.id == "generate:tqa.gen:m")
-    assert gen_node.model.stop == ("\n\n",) and gen_node.model.max_tokens == 256
-    assert gen_node.model.chat_template is False
+    assert gen_node.model.generation.stop == ("\n\n",) and gen_node.model.generation.max_tokens == 256
+    assert gen_node.model.generation.chat_template is False
 
 
 def test_truthfulqa_choice_lists(tqa_graph) -> None:

@@ -15,31 +15,40 @@ from pathlib import Path
 
 import pytest
 
+from evaldsl.hashing import content_hash
+from evaldsl.results import AssertOutcome, EvalModelResult, MetricSummary, RunResult, SampleRecord
 from evaldsl.store import sqlite as store_mod
-from evaldsl.store.sqlite import DB_FILENAME, SCHEMA_VERSION, Store, StoreError, content_hash, strip_secrets
+from evaldsl.store.redact import strip_secrets
+from evaldsl.store.sqlite import DB_FILENAME, SCHEMA_VERSION, Store, StoreError
 
 SECRET = "s3cr3t-VALUE-42"
 
 
-def _sample(eval_: str, model: str, index: int, **extra: object) -> dict[str, object]:
-    row: dict[str, object] = {
-        "eval": eval_,
-        "model": model,
-        "index": index,
-        "sample_key": content_hash({"q": f"question {index}"}),
-        "inputs": {"q": f"question {index}", "a": "é"},
-        "prompt": [{"role": "user", "content": f"question {index}"}],
-        "output": f"answer {index}",
-        "references": [f"answer {index}"],
-        "scores": {"exact_match": 1.0, "f1": None},
-        "judges": [],
-        "latency_s": 0.01,
-        "prompt_tokens": 5,
-        "completion_tokens": 2,
-        "cost": None,
-    }
-    row.update(extra)
-    return row
+def _sample(eval_: str, model: str, index: int, *, output: str | None = None, **extra: object) -> SampleRecord:
+    return SampleRecord(
+        eval=eval_,
+        model=model,
+        index=index,
+        row_id=content_hash({"q": f"question {index}"})[:20],
+        sample_key=content_hash({"q": f"question {index}", "p": 1}),
+        inputs={"q": f"question {index}", "a": "é"},
+        prompt=({"role": "user", "content": f"question {index}"},),
+        references=(f"answer {index}",),
+        scores={"exact_match": 1.0, "f1": None},
+        output={"output": output or f"answer {index}", "latency": 0.01, "prompt_tokens": 5,
+                "completion_tokens": 2, "cost": None},
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _count(st: Store, run_id: str, **where: str) -> int:
+    return sum(1 for _ in st.iter_samples(run_id, **where))
+
+
+def _result(run_id: str | None, status: str = "completed", results: tuple[EvalModelResult, ...] = (),
+            asserts: tuple[AssertOutcome, ...] = ()) -> RunResult:
+    return RunResult(run_id=run_id, spec="specs/qa.eval", status=status, results=results,  # type: ignore[arg-type]
+                     asserts=asserts)  # fmt: skip
 
 
 # ---------------------------------------------------------------- hashing
@@ -59,14 +68,15 @@ def test_content_hash_is_canonical_json_sha256() -> None:
 
 def test_cache_round_trip_survives_reopen(tmp_path: Path) -> None:
     with Store(tmp_path / "st") as st:
-        assert st.cache_get("missing") is None
+        assert st.cache_get_many(["missing"]) == {}
         st.cache_put("k1", "generate", {"text": "Paris ✓", "finish_reason": "stop", "cost": None})
         st.cache_put("k2", "choice", {"logliks": [-1.5, float("-inf")], "is_greedy": [True, False]})
-        n = st.cache_put_many((f"bulk{i}", "generate", {"text": str(i)}) for i in range(2000))
-        assert n == 2000
+        for i in range(2000):
+            st.cache_put(f"bulk{i}", "generate", {"text": str(i)})
     with Store(tmp_path / "st") as st:
-        assert st.cache_get("k1") == {"text": "Paris ✓", "finish_reason": "stop", "cost": None}
-        assert st.cache_get("k2") == {"logliks": [-1.5, float("-inf")], "is_greedy": [True, False]}
+        got = st.cache_get_many(["k1", "k2"])
+        assert got["k1"] == {"text": "Paris ✓", "finish_reason": "stop", "cost": None}
+        assert got["k2"] == {"logliks": [-1.5, float("-inf")], "is_greedy": [True, False]}
         keys = [f"bulk{i}" for i in range(2000)] + ["nope", "bulk5"]  # > one IN chunk, a miss, a duplicate
         got = st.cache_get_many(keys)
         assert len(got) == 2000 and got["bulk1999"] == {"text": "1999"} and "nope" not in got
@@ -74,9 +84,9 @@ def test_cache_round_trip_survives_reopen(tmp_path: Path) -> None:
         assert stats["entries"] == 2002 and stats["by_kind"] == {"choice": 1, "generate": 2001}
         assert stats["value_bytes"] > 0 and stats["db_bytes"] > 0
         st.cache_put("k1", "generate", {"text": "replaced"})
-        assert st.cache_get("k1") == {"text": "replaced"}
+        assert st.cache_get_many(["k1"]) == {"k1": {"text": "replaced"}}
         assert st.cache_clear("choice") == 1
-        assert st.cache_get("k2") is None
+        assert st.cache_get_many(["k2"]) == {}
         assert st.cache_clear() == 2001
         assert st.cache_stats()["entries"] == 0
 
@@ -133,7 +143,7 @@ def test_cache_put_throughput(tmp_path: Path) -> None:
 
 def test_run_round_trip(tmp_path: Path) -> None:
     with Store(tmp_path) as st:
-        run_id = st.begin_run({"spec_path": "specs/qa.eval", "spec_hash": "ab" * 32, "git_commit": "deadbeef",
+        run_id = st.begin_run({"spec_path": "specs/qa.eval", "graph_hash": "ab" * 32, "git_commit": "deadbeef",
                                "evaldsl_version": "0.1.0", "argv": ["run", "specs/qa.eval"]})  # fmt: skip
         assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", run_id)
         info = st.list_runs()[0]
@@ -148,38 +158,33 @@ def test_run_round_trip(tmp_path: Path) -> None:
         rows += [_sample("mc", "small", i) for i in range(2)]
         assert st.add_samples(run_id, iter(rows)) == 625
         st.add_samples(run_id, [_sample("mc", "small", 1, output="retried")])  # same index replaces
-        assert st.count_samples(run_id) == 625
-        assert st.count_samples(run_id, eval="qa") == 623 and st.count_samples(run_id, model="big") == 3
+        assert _count(st, run_id) == 625
+        assert _count(st, run_id, eval="qa") == 623 and _count(st, run_id, model="big") == 3
 
         samples = st.iter_samples(run_id, eval="qa", model="small")
         assert isinstance(samples, types.GeneratorType)
         first = next(samples)
         st.cache_put("during-iteration", "generate", {"text": "x"})  # the store stays usable
-        assert first == {**_sample("qa", "small", 0), "error": None, "truncated": False, "cached": False}
-        assert [s["index"] for s in samples] == list(range(1, 620))
+        assert first == _sample("qa", "small", 0)
+        assert [s.index for s in samples] == list(range(1, 620))
         big = list(st.iter_samples(run_id, model="big"))
-        assert [(s["error"], s["truncated"], s["cached"]) for s in big] == [("timeout", True, True)] * 3
-        assert [s["output"] for s in st.iter_samples(run_id, eval="mc")] == ["answer 0", "retried"]
+        assert [(s.error, s.truncated, s.cached) for s in big] == [("timeout", True, True)] * 3
+        assert [s.output["output"] for s in st.iter_samples(run_id, eval="mc")] == ["answer 0", "retried"]
 
-        em = {"value": 1.0, "ci_low": 0.99, "ci_high": 1.0, "unscored": 0}
-        results = [{"eval": "qa", "model": "small", "n": 620, "errors": 0, "tokens": 4340, "cost": None,
-                    "metrics": {"exact_match": em}},
-                   {"eval": "qa", "model": "big", "n": 3, "errors": 3, "metrics": {}}]  # fmt: skip
-        asserts = [{"expr": "qa.small.exact_match > 0.5", "passed": True},
-                   {"expr": "qa.big.exact_match > 0.5", "passed": False}]  # fmt: skip
-        st.finish_run(run_id, status="completed", results=results, asserts=asserts, summary={"wall_s": 1.5})
+        em = MetricSummary(value=1.0, ci_low=0.99, ci_high=1.0, n=620, family="exact_match")
+        results = (EvalModelResult("qa", "small", n=620, errors=0, truncated=0, metrics={"exact_match": em},
+                                   completion_tokens=4340),
+                   EvalModelResult("qa", "big", n=3, errors=3, truncated=0, metrics={}, status="failed"))  # fmt: skip
+        asserts = (AssertOutcome("qa", "small", "mean(exact_match) > 0.5", 1.0, "pass"),
+                   AssertOutcome("qa", "big", "mean(exact_match) > 0.5", None, "error", "3 of 3 failed"))  # fmt: skip
+        st.finish_run(_result(run_id, "failed", results, asserts), summary={"wall_s": 1.5})
         rec = st.get_run(run_id)
-        assert (rec.id, rec.status, rec.results, rec.asserts) == (
-            run_id,
-            "completed",
-            tuple(results),
-            tuple(asserts),
-        )
+        assert (rec.id, rec.status, rec.results, rec.asserts) == (run_id, "failed", results, asserts)
         assert rec.summary == {"wall_s": 1.5} and rec.meta["git_commit"] == "deadbeef"
         assert rec.meta["started_at"] == rec.started_at and rec.finished_at is not None
-        st.finish_run(run_id, status="failed", results=results[:1], asserts=[], summary={})  # replaces
+        st.finish_run(_result(run_id, "completed", results[:1]), summary={})  # replaces
         rec = st.get_run(run_id)
-        assert (rec.status, len(rec.results), rec.asserts) == ("failed", 1, ())
+        assert (rec.status, len(rec.results), rec.asserts) == ("completed", 1, ())
 
 
 def test_list_runs_newest_first_and_bad_input(tmp_path: Path) -> None:
@@ -193,13 +198,11 @@ def test_list_runs_newest_first_and_bad_input(tmp_path: Path) -> None:
             st.get_run("nope")
         with pytest.raises(StoreError, match="no run 'nope'"):
             st.iter_samples("nope")
-        with pytest.raises(StoreError, match="unknown run status"):
-            st.finish_run(ids[0], status="done", results=[], asserts=[], summary={})
-        with pytest.raises(StoreError, match="needs a int 'index'"):
-            st.add_samples(ids[0], [{"eval": "qa", "model": "m", "index": "0"}])
-        with pytest.raises(StoreError, match="'eval' and 'model'"):
-            st.finish_run(ids[0], status="completed", results=[{"eval": "qa"}], asserts=[], summary={})
-        assert st.count_samples(ids[0]) == 0
+        with pytest.raises(StoreError, match="without a run id"):
+            st.finish_run(_result(None), summary={})
+        with pytest.raises(StoreError, match="no run 'nope'"):
+            st.finish_run(_result("nope"), summary={})
+        assert _count(st, ids[0]) == 0
 
 
 def test_resolve_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,9 +240,7 @@ def test_secrets_are_never_stored(tmp_path: Path) -> None:
     }  # fmt: skip
     with Store(tmp_path) as st:
         run_id = st.begin_run(meta)
-        st.finish_run(
-            run_id, status="completed", results=[], asserts=[], summary={"options": {"token": SECRET}}
-        )
+        st.finish_run(_result(run_id), summary={"options": {"token": SECRET}})
         rec = st.get_run(run_id)
     assert rec.meta["options"] == {"max_tokens": 5, "prompt_tokens": 1, "headers": {"X-Trace": "ok"}}
     assert rec.meta["models"] == [{"name": "m", "extra": {}}]
@@ -306,7 +307,7 @@ def test_locked_store_is_a_clear_error(tmp_path: Path) -> None:
     holder.execute("BEGIN IMMEDIATE")
     try:
         with Store(tmp_path, timeout_s=0.2) as st:
-            assert st.cache_get("x") is None  # readers are not blocked by a writer (WAL)
+            assert st.cache_get_many(["x"]) == {}  # readers are not blocked by a writer (WAL)
             with pytest.raises(StoreError, match="locked"):
                 st.cache_put("x", "generate", {})
     finally:
@@ -325,7 +326,7 @@ def _writer(directory: str, name: str, n: int, start: object) -> None:
             st.cache_put(f"{name}-{i}", "generate", {"text": f"{name} {i}"})
             if i % 10 == 9:
                 st.add_samples(run_id, [_sample("qa", name, j) for j in range(i - 9, i + 1)])
-        st.finish_run(run_id, status="completed", results=[], asserts=[], summary={"writer": name})
+        st.finish_run(_result(run_id), summary={"writer": name})
 
 
 def test_two_processes_write_at_once(tmp_path: Path) -> None:
@@ -352,8 +353,8 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
         runs = reader.list_runs()
         assert sorted((r.status, r.n_samples) for r in runs) == [("completed", 300)] * 2
         for r in runs:
-            models = {s["model"] for s in reader.iter_samples(r.id)}
-            assert len(models) == 1 and [s["index"] for s in reader.iter_samples(r.id)] == list(range(300))
+            models = {s.model for s in reader.iter_samples(r.id)}
+            assert len(models) == 1 and [s.index for s in reader.iter_samples(r.id)] == list(range(300))
 
 
 def _put_forever(directory: str, progress: object) -> None:
@@ -384,3 +385,55 @@ def test_sigkill_keeps_every_committed_put(tmp_path: Path) -> None:
         assert st.cache_stats()["entries"] in (done, done + 1)  # the put in flight may have landed
         [run] = st.list_runs()
         assert run.status == "interrupted" and run.spec_path == "killed.eval"
+
+
+# ---------------------------------------------------------------- stores written by older versions
+
+V1_DUMP = Path(__file__).parent / "fixtures" / "store_v1.sql"  # written by evaldsl 0.1.0 (results version 1)
+
+
+def _v1_store(folder: Path) -> Path:
+    folder.mkdir()
+    conn = sqlite3.connect(folder / DB_FILENAME)
+    conn.executescript(V1_DUMP.read_text(encoding="utf-8"))
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    return folder
+
+
+def test_a_store_of_the_first_version_is_migrated_and_read(tmp_path: Path) -> None:
+    folder = _v1_store(tmp_path / "old")
+    with Store(folder) as st:
+        [info] = st.list_runs()
+        rec = st.get_run(info.id)
+        samples = list(st.iter_samples(info.id))
+    conn = sqlite3.connect(folder / DB_FILENAME)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+    conn.close()
+    assert {"graph_hash", "results_version"} <= columns and "spec_hash" not in columns
+    assert rec.results_version == 1 and rec.status == "completed" and info.graph_hash == rec.meta["spec_hash"]
+    qa = {(r.eval, r.model): r for r in rec.results}
+    good = qa[("qa", "good")]
+    assert good.status == "ok" and good.metrics["exact_match"].value == 1.0 and good.metrics["f1"].n == 4
+    assert good.metrics["correctness"].kind == "judge" and good.metrics["correctness"].unscored_rate == 0.0
+    ppl = qa[("ppl", "good")].metrics
+    assert not ppl["perplexity"].higher_is_better and ppl["cross_entropy"].n == 4
+    assert all(m.higher_is_better for m in good.metrics.values())
+    assert [(a.model, a.status, a.passed) for a in rec.asserts] == [("good", "pass", True), ("echo", "fail", False)]
+    assert len(samples) == 4 * 3 and all(s.row_id for s in samples)
+    assert {s.row_id for s in samples if s.eval == "qa" and s.model == "good"} == {
+        s.sample_key for s in samples if s.eval == "qa" and s.model == "good"
+    }  # version 1 rows pair by their content key
+    assert rec.to_result().to_json()["results_version"] == 2
+
+
+def test_a_migrated_store_takes_new_runs(tmp_path: Path) -> None:
+    folder = _v1_store(tmp_path / "old")
+    with Store(folder) as st:
+        run_id = st.begin_run({"spec_path": "x.eval", "graph_hash": "cd" * 32})
+        st.add_samples(run_id, [_sample("qa", "m", 0)])
+        st.finish_run(_result(run_id), summary={})
+        runs = st.list_runs()
+        assert [r.id for r in runs][0] == run_id and len(runs) == 2
+        assert st.get_run(run_id).results_version == 2 and runs[0].graph_hash == "cd" * 32

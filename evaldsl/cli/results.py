@@ -1,4 +1,5 @@
-"""The result commands of the `evaldsl` CLI (runs, show, report, diff, export), registered on its app."""
+"""The result commands of the `evaldsl` CLI (runs, show, report, diff, export, cache): stored runs in, views
+out. The store is found by the one rule of `evaldsl.store.locate`."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..store.sqlite import Store
+    from ..store import Store
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
-DEFAULT_STORE = ".evaldsl"
 
 StoreOption = Annotated[
     Path | None,
-    typer.Option("--store", help="Store folder (default: $EVALDSL_HOME, else ./.evaldsl).",
-                 show_default=False),
+    typer.Option(
+        "--store",
+        help="Store folder (default: $EVALDSL_HOME, else the nearest .evaldsl/ at or above this folder).",
+        show_default=False,
+    ),
 ]
 
 
@@ -46,28 +49,29 @@ def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 def _console() -> Console:
     """A console for tables: the terminal's width, or a wide one when stdout is piped (tables still fit)."""
     from rich.console import Console
+
     console = Console()
     return console if console.is_terminal or os.environ.get("COLUMNS") else Console(width=200)
-
-
-def results_store_dir(store: Path | None) -> Path:
-    """--store, else $EVALDSL_HOME, else ./.evaldsl (the result commands have no spec to sit beside)."""
-    if store is not None:
-        return store
-    home = os.environ.get("EVALDSL_HOME")
-    return Path(home) if home else Path(DEFAULT_STORE)
 
 
 @contextmanager
 def _open_store(store: Path | None) -> Iterator[Store]:
     """Open an existing store (never creates one) and turn store errors into clear messages."""
-    from ..store.sqlite import DB_FILENAME, Store, StoreError
+    from ..store import DB_FILENAME, Store, StoreError
+    from ..store.locate import existing_store
 
-    directory = results_store_dir(store)
+    directory = existing_store(store)
+    if directory is None:
+        raise _fail(
+            "no evaldsl store found: no .evaldsl/ in this folder or above it; run from your project "
+            "(where `evaldsl run` stored its runs), pass --store DIR or set EVALDSL_HOME"
+        )
     if not (directory / DB_FILENAME).is_file():
         how = "--store DIR" if store is None else "another --store"
-        raise _fail(f"no evaldsl store in {directory} (no {DB_FILENAME} there); `evaldsl run SPEC` creates "
-                    f"one beside the spec: pass {how} or set EVALDSL_HOME")
+        raise _fail(
+            f"no evaldsl store in {directory} (no {DB_FILENAME} there); `evaldsl run SPEC` creates "
+            f"one: pass {how} or set EVALDSL_HOME"
+        )
     try:
         with Store(directory) as opened:
             yield opened
@@ -76,7 +80,7 @@ def _open_store(store: Path | None) -> Iterator[Store]:
 
 
 def _resolve(store: Store, ref: str) -> str:
-    from ..store.sqlite import StoreError
+    from ..store import StoreError
 
     try:
         return store.resolve_run(ref)
@@ -98,7 +102,7 @@ def runs(
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
     if not rows:
-        typer.echo(f"no runs stored in {results_store_dir(store)} yet")
+        typer.echo("no runs stored yet")
         return
     _console().print(runs_table(rows))
 
@@ -109,21 +113,19 @@ def show(
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")] = ListFormat.table,
 ) -> None:
     """Show one stored run: its results table, asserts and errors."""
-    from ..report.runs_view import outcome_json, print_run
+    from ..report.runs_view import print_run
 
     with _open_store(store) as opened:
         record = opened.get_run(_resolve(opened, run))
     if format is ListFormat.json:
-        typer.echo(json.dumps(outcome_json(record) | {"summary": record.summary, "meta": record.meta},
-                              ensure_ascii=False))
+        shown = record.to_result(str(opened.directory)).to_json()
+        typer.echo(json.dumps(shown | {"summary": record.summary, "meta": record.meta}, ensure_ascii=False))
         return
     print_run(_console(), record)
 
 
 def report(
-    runs_: Annotated[
-        list[str], typer.Argument(metavar="RUN...", help="One or more runs (id, prefix, latest~N).")
-    ],
+    runs_: Annotated[list[str], typer.Argument(metavar="RUN...", help="One or more runs (id, prefix, latest~N).")],
     html: Annotated[Path, typer.Option("--html", help="The HTML file to write.")],
     store: StoreOption = None,
 ) -> None:
@@ -136,8 +138,7 @@ def report(
             info = write_report(opened, ids, html)
         except ReportError as exc:
             raise _fail(str(exc)) from None
-    typer.echo(f"wrote {info.path} ({info.bytes / 1e6:.2f} MB, {info.samples} sample rows of "
-               f"{len(ids)} run(s))")
+    typer.echo(f"wrote {info.path} ({info.bytes / 1e6:.2f} MB, {info.samples} sample rows of {len(ids)} run(s))")
 
 
 def diff(
@@ -150,9 +151,14 @@ def diff(
     alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="Significance level.")] = 0.05,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap and permutation draws.")] = 0,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")] = ListFormat.table,
-    pair: Annotated[list[str] | None, typer.Option(
-        "--pair", help="Compare model A of run A with model B of run B: `--pair A:B` (repeatable). Without it, "
-        "an eval with one model in each run compares those two.")] = None,
+    pair: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pair",
+            help="Compare model A of run A with model B of run B: `--pair A:B` (repeatable). Without it, "
+            "an eval with one model in each run compares those two.",
+        ),
+    ] = None,
 ) -> None:
     """Paired comparison of two runs per eval × model × metric: delta, 95% CI, p-value, regressions."""
     from ..report.diff import diff_footer, diff_runs, diff_table
@@ -195,9 +201,7 @@ def _output(path: Path | None) -> Iterator[TextIO]:
 def export(
     run: Annotated[str, typer.Argument(help="Run id, unique prefix, `latest` or `latest~N`.")] = "latest",
     format: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or jsonl.")] = ExportFormat.csv,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
     store: StoreOption = None,
 ) -> None:
     """Export a run's per-sample rows (prompt, output, references, scores, judges...) as CSV or JSON lines."""
@@ -211,10 +215,34 @@ def export(
         typer.echo(f"wrote {n} sample row(s) of run {run_id} to {output}", err=True)
 
 
+class CacheAction(str, Enum):
+    stats = "stats"
+    clear = "clear"
+
+
+def cache(
+    action: Annotated[CacheAction, typer.Argument(help="stats: entries and size; clear: delete cached responses.")],
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Only responses of this kind (generate, score_choices, score_text).")
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Inspect or clear the response cache (stored runs are kept)."""
+    with _open_store(store) as opened:
+        if action is CacheAction.clear:
+            n = opened.cache_clear(kind)
+            typer.echo(f"deleted {n} cached response(s) from {opened.directory}")
+            return
+        stats = opened.cache_stats()
+    typer.echo(
+        f"{stats['entries']} cached response(s), {stats['value_bytes'] / 1e6:.2f} MB of values, store file "
+        f"{stats['db_bytes'] / 1e6:.2f} MB"
+    )
+    for name, n in stats["by_kind"].items():
+        typer.echo(f"  {name}: {n}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the result commands to the `evaldsl` app."""
-    app.command("runs")(runs)
-    app.command("show")(show)
-    app.command("report")(report)
-    app.command("diff")(diff)
-    app.command("export")(export)
+    for command in (runs, show, report, diff, export, cache):
+        app.command()(command)

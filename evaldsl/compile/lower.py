@@ -9,8 +9,9 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from ..diagnostics import Diagnostic, Span, did_you_mean
+from ..judges.config import JudgeError, judge_config
 from . import ast
-from .model_config import ModelConfig
+from .model_config import DEFAULT_MODEL_ID, GenerationParams, ModelConfig
 from .resolve import Definition, Program, constant
 from .spec import (
     AssertDef,
@@ -36,6 +37,7 @@ from .values import (
     as_nonneg_int,
     as_num,
     as_pos_int,
+    as_rate,
     as_ref,
     as_refs,
     as_rows,
@@ -46,7 +48,6 @@ from .values import (
     one_of,
 )
 
-DEFAULT_MODEL_ID = "smollm2-135m-instruct"
 DATA_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet")
 
 
@@ -231,9 +232,8 @@ class Lowerer:
                     node.value.span,
                 )
                 return None
-            return ModelDef(
-                name=d.name, span=span, config=ModelConfig(name=d.name, provider="litellm", id=node.value.value)
-            )
+            config = ModelConfig(name=d.name, provider="litellm", id=node.value.value, base_dir=d.base_dir)
+            return ModelDef(name=d.name, span=span, config=config)
         schema: dict[str, Callable[[ast.Value], Any]] = {
             "provider": one_of("hf", "litellm", "mock"),
             "id": as_str,
@@ -265,8 +265,11 @@ class Lowerer:
             return None
         if "response" in settings and provider != "mock":
             self.error("E302", '`response` only applies to `provider = "mock"`', values["response"][1].name_span)
+        generation = {k: settings.pop(k) for k in list(settings) if k in GenerationParams.model_fields}
         try:
-            config = ModelConfig(name=d.name, **settings)
+            config = ModelConfig(
+                name=d.name, base_dir=d.base_dir, generation=GenerationParams(**generation), **settings
+            )
         except ValidationError as exc:  # pragma: no cover - the schema above mirrors ModelConfig
             self.error("E303", f"invalid model settings: {exc.errors()[0]['msg']}", span)
             return None
@@ -317,7 +320,9 @@ class Lowerer:
         assert isinstance(node, ast.Assign) or isinstance(node, ast.Block)
         value = node.value if isinstance(node, ast.Assign) else None
         if isinstance(value, ast.Ref):
-            return MetricDef(name=d.name, span=span, family=value.name, family_span=value.span)
+            return MetricDef(
+                name=d.name, span=span, family=value.name, family_span=value.span, base_dir=d.base_dir
+            )
         if not isinstance(value, ast.Call):
             self.error(
                 "E303",
@@ -332,7 +337,13 @@ class Lowerer:
             self.error("E303", f"metric arguments must be {bad.expected}", value.span)
             return None
         return MetricDef(
-            name=d.name, span=span, family=value.func, family_span=value.func_span, args=args, params=params
+            name=d.name,
+            span=span,
+            family=value.func,
+            family_span=value.func_span,
+            args=args,
+            params=params,
+            base_dir=d.base_dir,
         )
 
     def judge(self, d: Definition) -> JudgeDef | None:
@@ -366,7 +377,14 @@ class Lowerer:
         fields = {k: v for k, (v, _) in values.items() if k != "description"}
         if "choices" not in fields and "scale" not in fields and fields.get("mode", "single") == "single":
             fields["scale"] = (1, 5)
-        return JudgeDef(name=d.name, span=span, **fields)
+        judge = JudgeDef(name=d.name, span=span, **fields)
+        try:
+            judge_config(judge)
+        except JudgeError as exc:
+            where = values.get("choices") or values.get("scale") or values.get("votes")
+            self.error("E315", str(exc).removeprefix(f"judge {d.name!r}: "), where[1].value.span if where else span)
+            return None
+        return judge
 
     def eval(self, d: Definition) -> EvalDef | None:
         node = d.node
@@ -392,6 +410,7 @@ class Lowerer:
             "delimiter": as_str,
             "metrics": as_refs,
             "limit": as_nonneg_int,
+            "max_error_rate": as_rate,
             "max_tokens": as_pos_int,
             "stop": as_str_list,
             "chat_template": as_bool,

@@ -78,6 +78,7 @@ class MetricDef(Typed):
     family_span: Span
     args: tuple[Any, ...] = ()  # positional arguments, bound to the family's parameters in order
     params: dict[str, Any] = Field(default_factory=dict)
+    base_dir: Path  # the folder of the declaring file: python metric modules are looked up there
 
 
 class JudgeDef(Typed):
@@ -122,6 +123,7 @@ class EvalDef(Typed):
     metrics: tuple[NameRef, ...] = ()
     asserts: tuple[AssertDef, ...] = ()
     limit: int | None = None
+    max_error_rate: float = 0.0
     overrides: dict[str, Any] = Field(default_factory=dict)  # max_tokens / stop / chat_template for this eval
 
 

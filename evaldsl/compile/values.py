@@ -55,6 +55,13 @@ def as_num(v: ast.Value) -> float:
     raise BadValue("a number")
 
 
+def as_rate(v: ast.Value) -> float:
+    x = as_num(v)
+    if not 0.0 <= x <= 1.0:
+        raise BadValue("a number from 0 to 1", got=f"{x:g}", hint="e.g. 0.05 tolerates errors on 5% of the samples")
+    return x
+
+
 def as_bool(v: ast.Value) -> bool:
     if isinstance(v, ast.Bool):
         return v.value

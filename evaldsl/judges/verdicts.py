@@ -1,43 +1,21 @@
-"""LLM-as-a-judge: judge replies in, validated verdicts (score/label/winner, or why unscored) out."""
+"""Judge replies in; validated verdicts (score, label or winner — or why the reply is unscored) out."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
-import statistics
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from ..compile.templating import render
-from .prompts import (
-    PAIR_OUTCOMES,
-    JudgeConfig,
-    JudgeError,
-    JudgeMode,
-    agreement,
-    build_pairwise_messages,
-    build_single_messages,
-    cohen_kappa,
-    escape_data,
-    krippendorff_alpha,
-    nonce_for,
-    output_contract,
-    response_format,
-)
+from .config import JudgeConfig, JudgeError
 
-__all__ = [
-    "JudgeConfig", "JudgeError", "JudgeMode", "PAIR_OUTCOMES", "Verdict", "PairVerdict",
-    "build_single_messages", "build_pairwise_messages", "response_format", "output_contract", "nonce_for",
-    "escape_data", "parse_single", "parse_pairwise", "aggregate_votes", "aggregate_pair_votes",
-    "combine_swapped", "human_verdict", "cohen_kappa", "krippendorff_alpha", "agreement",
-]  # fmt: skip
+__all__ = ["PairVerdict", "Verdict", "Winner", "parse_pairwise", "parse_single"]
 
 Winner = Literal["A", "B", "tie"]
 _PAIR_SCORE: Mapping[str, float] = {"A": 1.0, "tie": 0.5, "B": 0.0}
-_SWAPPED: Mapping[str, Winner] = {"A": "B", "B": "A", "tie": "tie"}
+SWAPPED: Mapping[str, Winner] = {"A": "B", "B": "A", "tie": "tie"}
 
 
 @dataclass(frozen=True)
@@ -253,9 +231,7 @@ def _candidates(text: str, mode: str) -> list[_Candidate]:
     short = len(text.strip()) <= _SHORT_REPLY
     if mode == "scale":
         searches = [(_SCALE_KEY, 0, True), (_SCALE_BRACKETS, 0, True)]
-        searches += [(p, tail_from, False) for p in _SCALE_TAILS] + (
-            [(_SCALE_WHOLE, 0, False)] if short else []
-        )
+        searches += [(p, tail_from, False) for p in _SCALE_TAILS] + ([(_SCALE_WHOLE, 0, False)] if short else [])
     else:
         weak = [_BOLD_TAIL] + ([_PAIR_SENTENCE] if mode == "pairwise" else [])
         searches = [(_LABEL_KEY if mode == "labels" else _PAIR_KEY, 0, True), (_DOUBLE_BRACKETS, 0, True)]
@@ -280,7 +256,7 @@ def _fmt(x: float) -> str:
     return str(int(x)) if x == int(x) else f"{x:g}"
 
 
-def _scale_value(cfg: JudgeConfig, value: Any) -> tuple[float | None, str | None]:
+def scale_value(cfg: JudgeConfig, value: Any) -> tuple[float | None, str | None]:
     """(score, None) or (None, error) for a number, a numeric string, or a (num, den) pair from prose."""
     assert cfg.scale is not None
     lo, hi = cfg.scale
@@ -309,7 +285,7 @@ def _scale_value(cfg: JudgeConfig, value: Any) -> tuple[float | None, str | None
     return float(int(x)), None
 
 
-def _label_value(cfg: JudgeConfig, value: Any, strict: bool) -> tuple[str | None, str | None] | None:
+def label_value(cfg: JudgeConfig, value: Any, strict: bool) -> tuple[str | None, str | None] | None:
     """(label, None), (None, error), or None when prose after a keyword does not look like a verdict."""
     assert cfg.choices is not None
     allowed = "/".join(cfg.labels)
@@ -332,7 +308,7 @@ def _label_value(cfg: JudgeConfig, value: Any, strict: bool) -> tuple[str | None
     return None, f"label {clean[:40] or raw[:40]!r} not in {allowed}"
 
 
-def _pair_value(value: Any, strict: bool) -> tuple[Winner | None, str | None] | None:
+def pair_value(value: Any, strict: bool) -> tuple[Winner | None, str | None] | None:
     """("A" | "B" | "tie", None), (None, error), or None when prose after a keyword is not a verdict."""
     if value is None:
         return None, "winner is null"
@@ -341,7 +317,7 @@ def _pair_value(value: Any, strict: bool) -> tuple[Winner | None, str | None] | 
     if arrow and arrow.group(1).upper() != arrow.group(3).upper():
         first: Winner = "A" if arrow.group(1).upper() == "A" else "B"
         op = arrow.group(2)
-        return ("tie" if op == "=" else first if op.startswith(">") else _SWAPPED[first]), None
+        return ("tie" if op == "=" else first if op.startswith(">") else SWAPPED[first]), None
     head = re.split(r"\s*[(\[\-–—:,;.!]", _PAIR_PREFIX.sub("", raw).strip(_STRIP), maxsplit=1)[0]
     words = re.findall(r"[\w'-]+", head.lower())
     if words and words[0] in _PAIR_WORDS:
@@ -371,10 +347,10 @@ def parse_single(cfg: JudgeConfig, text: str) -> Verdict:
     for cand in _candidates(body, mode):
         reasoning = cand.reasoning or thought
         if mode == "scale":
-            score, error = _scale_value(cfg, cand.value)
+            score, error = scale_value(cfg, cand.value)
             results.append((cand, Verdict(score, None, reasoning, error)))
             continue
-        read = _label_value(cfg, cand.value, strict=cand.from_json)
+        read = label_value(cfg, cand.value, strict=cand.from_json)
         if read is not None and (read[0] is not None or _counts_when_invalid(body, cand)):
             label, error = read
             score = cfg.choices[label] if label is not None and cfg.choices else None
@@ -393,7 +369,7 @@ def parse_pairwise(cfg: JudgeConfig, text: str) -> PairVerdict:
     body, thought = _split_think(text)
     results: list[tuple[_Candidate, PairVerdict]] = []
     for cand in _candidates(body, "pairwise"):
-        read = _pair_value(cand.value, strict=cand.from_json)
+        read = pair_value(cand.value, strict=cand.from_json)
         if read is not None and (read[0] is not None or _counts_when_invalid(body, cand)):
             winner, error = read
             results.append((cand, PairVerdict(winner, cand.reasoning or thought, error)))
@@ -409,94 +385,3 @@ def _last(results: list[tuple[_Candidate, Any]]) -> Any:
     """
     pool = [r for r in results if r[0].strong] or results
     return max(pool, key=lambda r: (r[0].end, r[1].error is None, -r[0].start))[1]
-
-
-# --- votes, swaps, human labels ----
-
-
-def _tally(verdicts: Sequence[Verdict | PairVerdict]) -> tuple[int, int]:
-    """(judge calls, unscored calls) behind some verdicts; an unscored verdict that does not say how many of
-    its calls failed counts all of them."""
-    votes = sum(v.votes for v in verdicts)
-    return votes, sum(v.unscored_votes if v.scored or v.unscored_votes else v.votes for v in verdicts)
-
-
-def aggregate_votes(cfg: JudgeConfig, verdicts: Sequence[Verdict]) -> Verdict:
-    """Combine several judge samples: median score (scale) or majority label; unscored votes are excluded but
-    counted, and when every vote is unscored so is the result."""
-    if cfg.mode != "single":
-        raise JudgeError(f"judge {cfg.name!r} is pairwise; use aggregate_pair_votes")
-    if not verdicts:
-        return Verdict(None, error="no votes", votes=0)
-    valid = [v for v in verdicts if v.score is not None]
-    n, missing = _tally(verdicts)
-    if not valid:
-        first = verdicts[0]
-        error = first.error if len(verdicts) == 1 else f"all {n} votes unscored (first: {first.error})"
-        return Verdict(None, None, first.reasoning, error, votes=n, unscored_votes=missing)
-    if cfg.choices:
-        counts = Counter(v.label for v in valid)
-        top = max(counts.values())
-        tied = [label for label in cfg.labels if counts.get(label) == top]
-        mean = statistics.fmean(v.score for v in valid if v.score is not None)
-        label = min(tied, key=lambda lab: abs(cfg.choices[lab] - mean) if cfg.choices else 0.0)
-        score: float = cfg.choices[label]
-        pick = next(v for v in valid if v.label == label)
-    else:
-        label = None
-        score = float(statistics.median(v.score for v in valid if v.score is not None))
-        pick = min(valid, key=lambda v: abs((v.score or 0.0) - score))
-    return Verdict(score, label, pick.reasoning, None, votes=n, unscored_votes=missing)
-
-
-def aggregate_pair_votes(verdicts: Sequence[PairVerdict]) -> PairVerdict:
-    """Majority of A against B over the scored votes (ties count for neither; equal counts give a tie)."""
-    if not verdicts:
-        return PairVerdict(None, error="no votes", votes=0)
-    valid = [v for v in verdicts if v.winner is not None]
-    n, missing = _tally(verdicts)
-    if not valid:
-        first = verdicts[0]
-        error = first.error if len(verdicts) == 1 else f"all {n} votes unscored (first: {first.error})"
-        return PairVerdict(None, first.reasoning, error, votes=n, unscored_votes=missing)
-    a = sum(v.winner == "A" for v in valid)
-    b = sum(v.winner == "B" for v in valid)
-    winner: Winner = "A" if a > b else "B" if b > a else "tie"
-    pick = next((v for v in valid if v.winner == winner), valid[0])
-    consistent = None if any(v.consistent is None for v in valid) else all(v.consistent for v in valid)
-    return PairVerdict(winner, pick.reasoning, None, votes=n, unscored_votes=missing, consistent=consistent)
-
-
-def combine_swapped(first: PairVerdict, second: PairVerdict) -> PairVerdict:
-    """Merge a verdict with the one judged in swapped order (its A is the original B): agreement keeps the
-    winner, disagreement is a tie, and either side unscored makes the pair unscored."""
-    votes, missing = _tally((first, second))
-    reasons = [f"[{tag}] {v.reasoning}" for tag, v in (("A/B", first), ("B/A", second)) if v.reasoning]
-    reasoning = "\n\n".join(reasons) or None
-    errors = [f"{tag} order: {v.error}" for tag, v in (("A/B", first), ("B/A", second)) if v.winner is None]
-    if first.winner is None or second.winner is None:
-        return PairVerdict(None, reasoning, "; ".join(errors), votes=votes, unscored_votes=missing)
-    unswapped = _SWAPPED[second.winner]
-    agree = first.winner == unswapped
-    winner: Winner = first.winner if agree else "tie"
-    return PairVerdict(winner, reasoning, None, votes=votes, unscored_votes=missing, consistent=agree)
-
-
-def human_verdict(cfg: JudgeConfig, variables: Mapping[str, Any]) -> Verdict | PairVerdict | None:
-    """The human label of one sample (cfg.human rendered), validated like a judge's; None if there is none."""
-    if cfg.human is None:
-        return None
-    text = render(cfg.human, variables).strip()
-    if not text:
-        return None
-    if cfg.mode == "pairwise":
-        read = _pair_value(text, strict=True)
-        assert read is not None
-        return PairVerdict(read[0], None, read[1] and f"human {read[1]}")
-    if cfg.choices:
-        label_read = _label_value(cfg, text, strict=True)
-        assert label_read is not None
-        label, error = label_read
-        return Verdict(cfg.choices[label] if label else None, label, None, error and f"human {error}")
-    score, error = _scale_value(cfg, text)
-    return Verdict(score, None, None, error and f"human {error}")

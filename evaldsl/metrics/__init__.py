@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from evaldsl.diagnostics import did_you_mean
 from evaldsl.metrics.base import CorpusMetric, Metric, MetricError, SampleMetric
 from evaldsl.metrics.choice import MC1, MC2, Accuracy, AccuracyNorm
 from evaldsl.metrics.overlap import BLEU_TOKENIZERS, Bleu, Chrf, Rouge
@@ -24,7 +26,9 @@ __all__ = [
     "MetricError",
     "MetricSpec",
     "SampleMetric",
+    "bind_params",
     "build_metric",
+    "metric_direction",
     "truthfulqa_references",
 ]
 
@@ -41,6 +45,8 @@ class MetricSpec:
     metric, default: the kind) and `base_dir` (the spec's folder, used by `python`). Prefer `build_metric`,
     which checks the parameters first. `positional` names the parameters that may be given positionally, in
     order (e.g. `python("mod:fn")` means path = "mod:fn"); `required` those without a default.
+    `higher_is_better` and `range` (lowest, highest possible value; None where unbounded) tell readers how
+    to read a value: diffs take the direction from here, never from the name.
     """
 
     name: str
@@ -50,6 +56,8 @@ class MetricSpec:
     factory: Callable[..., Metric]
     positional: tuple[str, ...] = ()
     required: frozenset[str] = field(default_factory=frozenset)
+    higher_is_better: bool = True
+    range: tuple[float | None, float | None] | None = (0.0, 1.0)  # None: unbounded / not known in advance
 
 
 def _maker(default_name: str, build: Callable[..., Metric], **fixed: Any) -> Callable[..., Metric]:
@@ -67,7 +75,9 @@ def _rouge_family(
     return Rouge(name=name or "rouge", rouge_type=type, stemmer=stemmer)
 
 
-def _python(*, name: str | None = None, base_dir: Path | None = None, path: str) -> Metric:
+def _python(
+    *, name: str | None = None, base_dir: Path | None = None, path: str, higher_is_better: bool = True
+) -> Metric:
     return PythonMetric(name=name or "python", path=path, base_dir=base_dir)
 
 
@@ -116,12 +126,14 @@ def _specs() -> dict[str, MetricSpec]:
         MetricSpec(
             "python",
             GENERATE,
-            {"path": str},
+            {"path": str, "higher_is_better": bool},
             'User function "module:function"(prediction, references, row) -> float | None; the module is '
-            "looked up in the spec's folder, then on PYTHONPATH.",
+            "looked up in the spec's folder, then on PYTHONPATH. `higher_is_better = false` for a cost or an "
+            "error rate.",
             _python,
             positional=("path",),
             required=frozenset({"path"}),
+            range=None,
         )
     )
     specs.append(
@@ -131,6 +143,7 @@ def _specs() -> dict[str, MetricSpec]:
             {"tokenize": str, "lowercase": bool},
             f"sacrebleu corpus BLEU, 0-100 (tokenize: {', '.join(sorted(BLEU_TOKENIZERS))}; default 13a).",
             _maker("bleu", Bleu),
+            range=(0.0, 100.0),
         )
     )
     specs.append(
@@ -140,6 +153,7 @@ def _specs() -> dict[str, MetricSpec]:
             {"word_order": int, "lowercase": bool},
             "sacrebleu corpus chrF, 0-100 (word_order = 2 gives chrF++).",
             _maker("chrf", Chrf),
+            range=(0.0, 100.0),
         )
     )
     for rouge_type in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
@@ -179,6 +193,7 @@ def _specs() -> dict[str, MetricSpec]:
                     {},
                     f"TruthfulQA generation ({what}, 0-100, as lm-evaluation-harness): {meaning}.",
                     _maker(metric_name, TruthfulQAGen, scorer=scorer, statistic=statistic),
+                    range={"max": (0.0, 100.0), "diff": (-100.0, 100.0), "acc": (0.0, 1.0)}[statistic],
                 )
             )
     specs.append(
@@ -229,8 +244,10 @@ def _specs() -> dict[str, MetricSpec]:
                 metric_name,
                 PERPLEXITY,
                 {},
-                f"Corpus {doc}.",
+                f"Corpus {doc}; lower is better.",
                 _maker(metric_name, LoglikRatio, unit=unit, transform=transform),
+                higher_is_better=False,
+                range=(1.0, None) if transform == "exp" else (0.0, None),
             )
         )
     return {spec.name: spec for spec in specs}
@@ -276,3 +293,46 @@ def build_metric(
     if missing:
         raise MetricError(f"metric {label!r}: {kind} needs the parameter(s) {', '.join(missing)}")
     return spec.factory(name=name or kind, base_dir=base_dir, **params)
+
+
+def metric_direction(kind: str, params: Mapping[str, Any]) -> tuple[bool, tuple[float | None, float | None] | None]:
+    """(higher_is_better, range) of a configured metric: from the catalogue, or the metric's own
+    `higher_is_better` parameter where it has one (python metrics)."""
+    spec = BUILTIN_METRICS[kind]
+    return bool(params.get("higher_is_better", spec.higher_is_better)), spec.range
+
+
+_TYPE_WORDS: dict[type, str] = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def bind_params(
+    spec: MetricSpec, args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """A configured metric's positional `args` bound to the family's parameters, with its keyword
+    arguments; an error text when they do not fit."""
+    params = dict(kwargs)
+    if len(args) > len(spec.positional):
+        return params, f"`{spec.name}` takes at most {len(spec.positional)} positional argument(s)"
+    for name, value in zip(spec.positional, args, strict=False):  # fewer arguments than parameters is fine
+        if name in params:
+            return params, f"`{name}` is given twice"
+        params[name] = value
+    for key, value in params.items():
+        if key not in spec.params:
+            close = did_you_mean(key, spec.params)
+            accepted = ", ".join(spec.params) or "none"
+            return params, f"`{spec.name}` has no parameter `{key}`" + (
+                f"; {close}" if close else f" (accepted: {accepted})"
+            )
+        expected = spec.params[key]
+        allowed = expected if isinstance(expected, tuple) else (expected,)
+        ok = (bool in allowed) if isinstance(value, bool) else isinstance(value, allowed)
+        if not ok and float in allowed and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            names = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in allowed)
+            return params, f"parameter `{key}` of `{spec.name}` must be {names}, got {json.dumps(value, default=str)}"
+    missing = sorted(spec.required - set(params))
+    if missing:
+        return params, f"`{spec.name}` needs {', '.join(f'`{x}`' for x in missing)}"
+    return params, None

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from evaldsl.providers.records import MetricInput
-
 __all__ = ["CorpusMetric", "Metric", "MetricError", "MetricInput", "SampleMetric"]
+
+
+@dataclass(frozen=True)
+class MetricInput:
+    """Everything a metric may look at for one sample (only the fields of the eval's mode are filled)."""
+
+    prediction: str | None = None  # generate mode
+    references: tuple[str, ...] = ()  # generate mode: acceptable answers
+    incorrect: tuple[str, ...] = ()  # generate mode: known wrong answers (TruthfulQA-style *_diff/_acc)
+    choices: tuple[str, ...] = ()  # choice mode: the choice texts (without delimiter)
+    choice_logliks: tuple[float, ...] = ()
+    labels: tuple[int, ...] = ()  # choice mode: 1 = true choice, 0 = false
+    text: str | None = None  # perplexity mode: the scored text
+    loglik: float | None = None  # perplexity mode: total log-likelihood
+    n_tokens: int | None = None  # perplexity mode: tokens scored
+    row: Mapping[str, Any] = field(default_factory=dict)
 
 
 class MetricError(Exception):

@@ -23,7 +23,7 @@ _TARGET = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):([A
 UserFunction = Callable[[str, list[str], dict[str, Any]], Any]
 
 
-def _module_file(base_dir: Path, module: str) -> Path | None:
+def module_file(base_dir: Path, module: str) -> Path | None:
     parts = module.split(".")
     for candidate in (base_dir.joinpath(*parts).with_suffix(".py"), base_dir.joinpath(*parts, "__init__.py")):
         if candidate.is_file():
@@ -62,7 +62,7 @@ def load_function(target: str, base_dir: Path | None) -> tuple[UserFunction, str
     if match is None:
         raise MetricError(f'python metric target must look like "module:function", got {target!r}')
     module_name, function_name = match.groups()
-    path = _module_file(base_dir, module_name) if base_dir is not None else None
+    path = module_file(base_dir, module_name) if base_dir is not None else None
     where = f"{base_dir} or PYTHONPATH" if base_dir is not None else "PYTHONPATH"
     try:
         if path is not None:

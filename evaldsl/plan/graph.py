@@ -16,7 +16,8 @@ class GraphNode(BaseModel):
 
     id: str
     inputs: tuple[str, ...] = ()
-    hash: str = ""
+    hash: str = ""  # everything that decides the node's output: its own settings and its inputs' hashes
+    config_hash: str = ""  # its own settings only (what an edit of this very node changes)
 
 
 class LoadNode(GraphNode):
@@ -53,16 +54,23 @@ class ModelNode(GraphNode):
 
 
 class MetricNode(GraphNode):
+    """Score every sample of one eval × model with one metric and summarise it."""
+
     kind: Literal["metric"] = "metric"
     eval: str
     model: str
     name: str  # the name the eval lists
     family: str  # the built-in metric kind
     params: dict[str, Any] = Field(default_factory=dict)
-    base_dir: Path
+    higher_is_better: bool = True
+    range: tuple[float | None, float | None] | None = None
+    source_hash: str | None = None  # python metrics: a hash of the module's source file
+    base_dir: Path  # the folder of the file that declares the metric (python modules are looked up there)
 
 
 class JudgeNode(GraphNode):
+    """Judge every sample of one eval × model (pairwise: against a second model) with one judge."""
+
     kind: Literal["judge"] = "judge"
     eval: str
     model: str  # the judged model (pairwise: the first of the pair)
@@ -72,16 +80,19 @@ class JudgeNode(GraphNode):
 
 
 class AggregateNode(GraphNode):
-    """n, errors and a confidence interval per metric of one eval × model."""
+    """The result of one eval × model: n, errors grouped by reason, each metric's summary, and whether the
+    errors stay within `max_error_rate`."""
 
     kind: Literal["aggregate"] = "aggregate"
     eval: str
     model: str
     metrics: tuple[str, ...]
-    seed: int = 0
+    max_error_rate: float = 0.0
 
 
 class AssertNode(GraphNode):
+    """Compare an aggregate of one metric of one eval × model with a threshold."""
+
     kind: Literal["assert"] = "assert"
     eval: str
     model: str
@@ -123,7 +134,7 @@ class Graph(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     spec: Path
-    spec_hash: str
+    graph_hash: str  # a hash of every node's hash: equal graphs (selection included) do equal work
     nodes: dict[str, Node]
     evals: tuple[EvalPlan, ...]
 

@@ -1,4 +1,5 @@
-"""Checked Spec → execution graph: load, render, model call, metrics, judges, aggregate and assert nodes."""
+"""Checked Spec → execution graph: load, render, model call, metric, judge, aggregate and assert nodes, each
+with a content hash of its own settings (`config_hash`) and of everything upstream (`hash`)."""
 
 from __future__ import annotations
 
@@ -6,45 +7,51 @@ from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any
 
-from ..compile.checks.metrics import bind_params
-from ..compile.spec import DatasetDef, EvalDef, PromptDef, Spec
-from ..hashing import canonical_json, content_hash, file_hash, without_spans
-from ..metrics import BUILTIN_METRICS
+from ..compile.spec import DatasetDef, EvalDef, JudgeDef, MetricDef, PromptDef, Spec
+from ..hashing import content_hash, file_hash, without_spans
+from ..metrics import BUILTIN_METRICS, bind_params, metric_direction
+from ..metrics.user import module_file
 from .graph import (
     AggregateNode,
     AssertNode,
     EvalPlan,
     Graph,
-    GraphNode,
     JudgeNode,
     LoadNode,
     MetricNode,
     ModelNode,
     ModelRun,
+    Node,
     RenderNode,
 )
 
 _CALL_KIND = {"generate": "generate", "choice": "score_choices", "perplexity": "score_text"}
+_NOT_HASHED = {"id", "inputs", "hash", "config_hash"}
 
 
 class PlanError(Exception):
     """A selection that matches nothing (unknown --eval / --model)."""
 
 
-def _portable(payload: dict[str, Any]) -> dict[str, Any]:
-    """Where files live is no part of a node's meaning: a dataset path keeps only its suffix (the file's bytes
-    are hashed as `data_hash`) and a metric's `base_dir` is dropped, so moving a project keeps every hash."""
-    payload = {k: v for k, v in payload.items() if k != "base_dir"}
-    dataset = payload.get("dataset")
-    if isinstance(dataset, dict) and isinstance(dataset.get("path"), str):
-        payload["dataset"] = {**dataset, "path": PurePath(dataset["path"]).suffix.lower()}
+def _portable(payload: Any) -> Any:
+    """Where files live is no part of a node's meaning: `base_dir`s are dropped at any depth and a dataset path
+    keeps only its suffix (the file's bytes are hashed as `data_hash`), so moving a project keeps every hash."""
+    if isinstance(payload, dict):
+        out = {k: _portable(v) for k, v in payload.items() if k != "base_dir"}
+        dataset = out.get("dataset")
+        if isinstance(dataset, dict) and isinstance(dataset.get("path"), str):
+            out["dataset"] = {**dataset, "path": PurePath(dataset["path"]).suffix.lower()}
+        return out
+    if isinstance(payload, list):
+        return [_portable(v) for v in payload]
     return payload
 
 
-def _finish(node: GraphNode, nodes: dict[str, Any]) -> Any:
-    payload = _portable(without_spans(node.model_dump(mode="json", exclude={"id", "inputs", "hash"})))
+def _finish(node: Node, nodes: dict[str, Node]) -> Node:
+    payload = _portable(without_spans(node.model_dump(mode="json", exclude=_NOT_HASHED)))
+    own = content_hash(payload)
     upstream = [nodes[i].hash for i in node.inputs]
-    return node.model_copy(update={"hash": content_hash({"node": payload, "inputs": upstream})})
+    return node.model_copy(update={"config_hash": own, "hash": content_hash({"node": own, "inputs": upstream})})
 
 
 def _data_hash(ds: DatasetDef) -> str:
@@ -67,46 +74,52 @@ def _select(names: Sequence[str], wanted: Sequence[str] | None, what: str) -> li
     return chosen
 
 
-def plan(
-    spec: Spec,
-    *,
-    evals: Sequence[str] | None = None,
-    models: Sequence[str] | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-) -> Graph:
-    """Build the graph of the selected evals and models; `limit` caps every eval's samples."""
-    nodes: dict[str, Any] = {}
+def _eval_prompt(spec: Spec, ev: EvalDef) -> PromptDef | None:
+    if ev.prompt is not None:
+        return spec.prompts[ev.prompt.name]
+    if ev.inline_prompt is not None:
+        return PromptDef(name=f"{ev.name}.prompt", span=ev.inline_prompt.span, user=ev.inline_prompt)
+    return None
 
-    def add(node: GraphNode) -> str:
-        if node.id not in nodes:
-            nodes[node.id] = _finish(node, nodes)
+
+def _source_hash(family: str, params: dict[str, Any], mdef: MetricDef | None) -> str | None:
+    """A python metric's module source is part of its meaning: editing the module changes the node's hash."""
+    if family != "python" or mdef is None:
+        return None
+    module = str(params.get("path", "")).partition(":")[0]
+    path = module_file(mdef.base_dir, module) if module else None
+    try:
+        return file_hash(path) if path is not None else "unresolved"
+    except OSError:
+        return "unreadable"
+
+
+class _Planner:
+    """Adds nodes once each (a node id names what it computes), hashing each from its inputs."""
+
+    def __init__(self, spec: Spec, max_error_rate: float | None) -> None:
+        self.spec = spec
+        self.max_error_rate = max_error_rate
+        self.nodes: dict[str, Node] = {}
+
+    def add(self, node: Node) -> str:
+        if node.id not in self.nodes:
+            self.nodes[node.id] = _finish(node, self.nodes)
         return node.id
 
-    def load(name: str) -> str:
-        ds = spec.datasets[name]
-        return add(LoadNode(id=f"load:{name}", dataset=ds, data_hash=_data_hash(ds)))
+    def load(self, name: str) -> str:
+        ds = self.spec.datasets[name]
+        return self.add(LoadNode(id=f"load:{name}", dataset=ds, data_hash=_data_hash(ds)))
 
-    eval_names = _select(list(spec.evals), evals, "eval")
-    if models:
-        _select(list(spec.models), models, "model")
-    plans: list[EvalPlan] = []
-    for eval_name in eval_names:
-        ev: EvalDef = spec.evals[eval_name]
-        chosen = [m.name for m in ev.models if not models or m.name in models]
-        if not chosen:
-            continue
-        load_id = load(ev.dataset.name)
-        prompt = spec.prompts[ev.prompt.name] if ev.prompt is not None else None
-        if prompt is None and ev.inline_prompt is not None:
-            prompt = PromptDef(name=f"{ev.name}.prompt", span=ev.inline_prompt.span, user=ev.inline_prompt)
-        inputs = [load_id]
+    def render(self, ev: EvalDef, limit: int | None) -> str:
+        prompt = _eval_prompt(self.spec, ev)
+        inputs = [self.load(ev.dataset.name)]
         fewshot_id = None
         if prompt is not None and prompt.fewshot is not None:
-            fewshot_id = load(prompt.fewshot.dataset.name)
+            fewshot_id = self.load(prompt.fewshot.dataset.name)
             inputs.append(fewshot_id)
         caps = [n for n in (ev.limit, limit) if n]
-        render_id = add(
+        return self.add(
             RenderNode(
                 id=f"render:{ev.name}",
                 inputs=tuple(inputs),
@@ -123,102 +136,125 @@ def plan(
                 fewshot_input=fewshot_id,
             )
         )
-        call_ids = {
-            m: add(
+
+    def metric(self, ev: EvalDef, model: str, call_id: str, name: str) -> str:
+        mdef = self.spec.metrics.get(name)
+        if mdef is not None:
+            family, (params, _) = mdef.family, bind_params(BUILTIN_METRICS[mdef.family], mdef.args, mdef.params)
+        else:
+            family, params = name, {}
+        higher, value_range = metric_direction(family, params)
+        return self.add(
+            MetricNode(
+                id=f"metric:{ev.name}:{model}:{name}",
+                inputs=(call_id,),
+                eval=ev.name,
+                model=model,
+                name=name,
+                family=family,
+                params=params,
+                higher_is_better=higher,
+                range=value_range,
+                source_hash=_source_hash(family, params, mdef),
+                base_dir=mdef.base_dir if mdef is not None else self.spec.path.parent,
+            )
+        )
+
+    def judge(self, ev: EvalDef, judge: JudgeDef, model: str, other: str | None, calls: dict[str, str]) -> str:
+        return self.add(
+            JudgeNode(
+                id=f"judge:{ev.name}:{model}:{judge.name}",
+                inputs=(calls[model],) + ((calls[other],) if other else ()),
+                eval=ev.name,
+                model=model,
+                other_model=other,
+                judge=judge,
+                judge_model=self.spec.models[judge.model.name].config,
+            )
+        )
+
+    def model_run(self, ev: EvalDef, index: int, chosen: list[str], calls: dict[str, str]) -> ModelRun:
+        m = chosen[index]
+        metric_ids, judge_ids, names = [], [], []
+        for ref in ev.metrics:
+            judge = self.spec.judges.get(ref.name)
+            if judge is None:
+                metric_ids.append(self.metric(ev, m, calls[m], ref.name))
+                names.append(ref.name)
+                continue
+            other = None
+            if judge.mode == "pairwise":
+                if index != 0 or len(chosen) < 2:
+                    continue  # a pairwise judge compares the first two models, once
+                other = chosen[1]
+            judge_ids.append(self.judge(ev, judge, m, other, calls))
+            names.append(judge.name)
+        rate = self.max_error_rate if self.max_error_rate is not None else ev.max_error_rate
+        aggregate_id = self.add(
+            AggregateNode(
+                id=f"aggregate:{ev.name}:{m}",
+                inputs=(calls[m], *metric_ids, *judge_ids),
+                eval=ev.name,
+                model=m,
+                metrics=tuple(names),
+                max_error_rate=rate,
+            )
+        )
+        assert_ids = [
+            self.add(
+                AssertNode(
+                    id=f"assert:{ev.name}:{m}:{i}",
+                    inputs=(aggregate_id,),
+                    eval=ev.name,
+                    model=m,
+                    aggregate=a.aggregate,
+                    metric=a.metric.name,
+                    op=a.op,
+                    threshold=a.threshold,
+                    text=a.text,
+                )
+            )
+            for i, a in enumerate(ev.asserts)
+        ]
+        return ModelRun(model=m, call=calls[m], metrics=tuple(metric_ids), judges=tuple(judge_ids),
+                        aggregate=aggregate_id, asserts=tuple(assert_ids))  # fmt: skip
+
+    def eval(self, ev: EvalDef, models: Sequence[str] | None, limit: int | None) -> EvalPlan | None:
+        chosen = [m.name for m in ev.models if not models or m.name in models]
+        if not chosen:
+            return None
+        render_id = self.render(ev, limit)
+        kind = _CALL_KIND[ev.mode]
+        calls = {
+            m: self.add(
                 ModelNode(
-                    id=f"{_CALL_KIND[ev.mode]}:{ev.name}:{m}",
-                    kind=_CALL_KIND[ev.mode],  # type: ignore[arg-type]
+                    id=f"{kind}:{ev.name}:{m}",
+                    kind=kind,  # type: ignore[arg-type]
                     inputs=(render_id,),
                     eval=ev.name,
-                    model=spec.models[m].config.model_copy(update=ev.overrides),
+                    model=self.spec.models[m].config.with_generation(ev.overrides),
                 )
             )
             for m in chosen
         }
-        runs = []
-        for index, m in enumerate(chosen):
-            metric_ids, judge_ids = [], []
-            for ref in ev.metrics:
-                judge = spec.judges.get(ref.name)
-                if judge is not None:
-                    other = None
-                    if judge.mode == "pairwise":
-                        if index != 0 or len(chosen) < 2:
-                            continue
-                        other = chosen[1]
-                    judge_inputs = (call_ids[m],) + ((call_ids[other],) if other else ())
-                    judge_ids.append(
-                        add(
-                            JudgeNode(
-                                id=f"judge:{ev.name}:{m}:{judge.name}",
-                                inputs=judge_inputs,
-                                eval=ev.name,
-                                model=m,
-                                other_model=other,
-                                judge=judge,
-                                judge_model=spec.models[judge.model.name].config,
-                            )
-                        )
-                    )
-                    continue
-                if ref.name in spec.metrics:
-                    mdef = spec.metrics[ref.name]
-                    family, (params, _) = mdef.family, bind_params(BUILTIN_METRICS[mdef.family], mdef)
-                else:
-                    family, params = ref.name, {}
-                metric_ids.append(
-                    add(
-                        MetricNode(
-                            id=f"metric:{ev.name}:{m}:{ref.name}",
-                            inputs=(call_ids[m],),
-                            eval=ev.name,
-                            model=m,
-                            name=ref.name,
-                            family=family,
-                            params=params,
-                            base_dir=spec.path.parent,
-                        )
-                    )
-                )
-            aggregate_id = add(
-                AggregateNode(
-                    id=f"aggregate:{ev.name}:{m}",
-                    inputs=tuple(metric_ids + judge_ids),
-                    eval=ev.name,
-                    model=m,
-                    metrics=tuple(
-                        nodes[i].name if i in metric_ids else nodes[i].judge.name for i in metric_ids + judge_ids
-                    ),
-                    seed=seed,
-                )
-            )
-            assert_ids = []
-            for i, a in enumerate(ev.asserts):
-                assert_ids.append(
-                    add(
-                        AssertNode(
-                            id=f"assert:{ev.name}:{m}:{i}",
-                            inputs=(aggregate_id,),
-                            eval=ev.name,
-                            model=m,
-                            aggregate=a.aggregate,
-                            metric=a.metric.name,
-                            op=a.op,
-                            threshold=a.threshold,
-                            text=a.text,
-                        )
-                    )
-                )
-            runs.append(
-                ModelRun(
-                    model=m,
-                    call=call_ids[m],
-                    metrics=tuple(metric_ids),
-                    judges=tuple(judge_ids),
-                    aggregate=aggregate_id,
-                    asserts=tuple(assert_ids),
-                )
-            )
-        plans.append(EvalPlan(name=ev.name, load=load_id, render=render_id, runs=tuple(runs)))
-    spec_hash = content_hash(canonical_json([nodes[k].hash for k in nodes]))
-    return Graph(spec=spec.path, spec_hash=spec_hash, nodes=nodes, evals=tuple(plans))
+        runs = tuple(self.model_run(ev, i, chosen, calls) for i in range(len(chosen)))
+        return EvalPlan(name=ev.name, load=self.load(ev.dataset.name), render=render_id, runs=runs)
+
+
+def plan(
+    spec: Spec,
+    *,
+    evals: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+    limit: int | None = None,
+    max_error_rate: float | None = None,
+) -> Graph:
+    """Build the graph of the selected evals and models; `limit` caps every eval's samples and
+    `max_error_rate` replaces every eval's own tolerance of sample errors."""
+    planner = _Planner(spec, max_error_rate)
+    eval_names = _select(list(spec.evals), evals, "eval")
+    if models:
+        _select(list(spec.models), models, "model")
+    plans = [p for name in eval_names if (p := planner.eval(spec.evals[name], models, limit)) is not None]
+    graph_hash = content_hash([node.hash for node in planner.nodes.values()])
+    return Graph(spec=spec.path, graph_hash=graph_hash, nodes=planner.nodes, evals=tuple(plans))

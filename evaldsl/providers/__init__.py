@@ -10,11 +10,10 @@ from .base import Provider, ProviderError
 __all__ = ["Provider", "ProviderError", "load_provider"]
 
 
-def load_provider(config: ModelConfig, *, base_dir: Path) -> Provider:
+def load_provider(config: ModelConfig) -> Provider:
     """Build the provider named by `config.provider`; raises ProviderError when it cannot be used at all.
-
-    `base_dir` is the directory of the spec that declared the model (relative model paths resolve there).
-    """
+    Relative model paths resolve against `config.base_dir`, the folder of the file that declares the model."""
+    base_dir = config.base_dir or Path.cwd()
     if config.provider == "mock":
         from .mock import MockProvider
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -33,6 +34,11 @@ class Provider(Protocol):
         weights hash, dtype...). Must not contain secrets."""
         ...
 
+    def request_key(self, request: Any) -> dict[str, Any]:
+        """What of `request` decides this provider's answer (the request's part of the cache key); most
+        providers return `request_fields(request)`."""
+        ...
+
     def generate(self, requests: Sequence[GenerateRequest]) -> AsyncIterator[tuple[int, Generation]]: ...
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> AsyncIterator[tuple[int, ChoiceScores]]: ...
@@ -40,3 +46,12 @@ class Provider(Protocol):
     def score_text(self, requests: Sequence[TextRequest]) -> AsyncIterator[tuple[int, TextScore]]: ...
 
     async def aclose(self) -> None: ...
+
+
+def request_fields(request: Any, *, drop: tuple[str, ...] = ("variables",)) -> dict[str, Any]:
+    """A request as a dict without the fields that do not reach the model (by default the sample's template
+    variables, which only the mock provider reads)."""
+    fields = dataclasses.asdict(request)
+    for name in drop:
+        fields.pop(name, None)
+    return fields

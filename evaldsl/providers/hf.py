@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..compile.model_config import ModelConfig
-from .base import ProviderError
+from .base import ProviderError, request_fields
 from .hf_loading import (
     LoadedModel,
     ModelSource,
@@ -80,6 +80,9 @@ class HFProvider:
         if self._source is None:
             self._source = resolve_source(self.config.id, self.base_dir)
         return self._source
+
+    def request_key(self, request: Any) -> dict[str, Any]:
+        return request_fields(request)
 
     def identity(self) -> dict[str, Any]:
         """provider, id, resolved path, a cheap weights fingerprint (file names/sizes/mtimes or the HF

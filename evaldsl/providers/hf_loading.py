@@ -80,6 +80,11 @@ def resolve_source(model_id: str, base_dir: Path) -> ModelSource:
     snapshot = _hub_cache_snapshot(raw)
     if snapshot is not None:
         return ModelSource("hub-cache", snapshot, f"revision:{snapshot.name}", revision=snapshot.name)
+    if raw.startswith((".", "/", "~")) or raw.count("/") > 1:
+        raise ProviderError(
+            f"hf model folder {candidate} does not exist; check `id` (a relative path is relative to the file "
+            "that declares the model)"
+        )
     raise ProviderError(
         f"hf model {raw!r} was not found: it is not the packaged default model ('{DEFAULT_MODEL_ID}'), "
         f"not a folder (looked for {candidate}), and not in the local Hugging Face cache "

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compile.model_config import ModelConfig
-from .base import ProviderError
+from .base import ProviderError, request_fields
 from .records import (
     ChoiceRequest,
     ChoiceScores,
@@ -110,6 +110,9 @@ class LiteLLMProvider:
         self._litellm: Any = None
         self._schema_support: bool | None = None
         self._priced: bool | None = None  # None = not known yet; False = litellm has no price for this model
+
+    def request_key(self, request: Any) -> dict[str, Any]:
+        return request_fields(request)
 
     def identity(self) -> dict[str, Any]:
         return {

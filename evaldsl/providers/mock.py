@@ -15,6 +15,7 @@ from typing import Any
 
 from ..compile.model_config import ModelConfig
 from ..compile.templating import TemplateError, render
+from .base import request_fields
 from .records import (
     ChoiceRequest,
     ChoiceScores,
@@ -77,6 +78,10 @@ class MockProvider:
 
     def identity(self) -> dict[str, Any]:
         return {"provider": "mock", "response": self.config.response}
+
+    def request_key(self, request: Any) -> dict[str, Any]:
+        """The reply is rendered from the sample's variables, so they are part of the key."""
+        return request_fields(request, drop=())
 
     def _generate_one(self, request: GenerateRequest) -> Generation:
         if self.config.response is None:

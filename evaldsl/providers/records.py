@@ -1,4 +1,4 @@
-"""Run-time records shared by the runner, providers, metrics and the store: requests in, results out."""
+"""What the runner asks a provider and what comes back: generation and log-likelihood requests and results."""
 
 from __future__ import annotations
 
@@ -17,13 +17,15 @@ class GenerateRequest:
     """Generate a completion for `messages`.
 
     `variables` are the sample's template variables; only the `mock` provider reads them (to render its
-    `response`), and they are not part of the cache key.
+    `response`). `draw` tells apart requests that are equal but must be answered independently (sampling at
+    temperature > 0 without a seed, judge votes); providers ignore it, the cache key includes it.
     """
 
     messages: tuple[Message, ...]
     params: GenerationParams = GenerationParams()
     variables: Mapping[str, Any] = field(default_factory=dict)
     response_format: Mapping[str, Any] | None = None  # a JSON schema request, used where the provider supports it
+    draw: str | None = None  # which draw of a non-deterministic request this is (a sample, a judge vote...)
 
 
 @dataclass(frozen=True)
@@ -77,19 +79,3 @@ class TextScore:
     n_tokens: int = 0
     truncated: bool = False
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class MetricInput:
-    """Everything a metric may look at for one sample (only the fields of the eval's mode are filled)."""
-
-    prediction: str | None = None  # generate mode
-    references: tuple[str, ...] = ()  # generate mode: acceptable answers
-    incorrect: tuple[str, ...] = ()  # generate mode: known wrong answers (TruthfulQA-style *_diff/_acc)
-    choices: tuple[str, ...] = ()  # choice mode: the choice texts (without delimiter)
-    choice_logliks: tuple[float, ...] = ()
-    labels: tuple[int, ...] = ()  # choice mode: 1 = true choice, 0 = false
-    text: str | None = None  # perplexity mode: the scored text
-    loglik: float | None = None  # perplexity mode: total log-likelihood
-    n_tokens: int | None = None  # perplexity mode: tokens scored
-    row: Mapping[str, Any] = field(default_factory=dict)

@@ -8,8 +8,11 @@ import time
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+
+from ..results import MetricSummary, RunResult
 
 
 class RichProgress:
@@ -111,65 +114,83 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
 
 
-def results_table(outcome_json: dict[str, Any], title: str | None = None) -> Table:
-    """eval × model × metric: value, 95% CI, n, errors/unscored."""
+_STATUS_STYLE = {"completed": "green", "ok": "green", "partial": "yellow", "failed": "red", "interrupted": "yellow"}
+
+
+def _metric_notes(m: MetricSummary) -> list[str]:
+    notes = []
+    if m.unscored:
+        notes.append(f"{m.unscored} unscored")
+    if m.outcomes is not None:
+        o = m.outcomes
+        notes.append(f"W/T/L {o['win']}/{o['tie']}/{o['loss']}")
+    if m.human_agreement:
+        h = m.human_agreement
+        notes.append(f"human κ {_fmt(h.get('kappa'))}")
+    if not m.higher_is_better:
+        notes.append("lower is better")
+    return notes
+
+
+def results_table(result: RunResult, title: str | None = None) -> Table:
+    """eval × model × metric: value, 95% CI, n, errors and notes (unscored, truncated, cost, direction)."""
     table = Table(title=title, show_lines=False, header_style="bold")
-    for col, justify in (
-        ("eval", "left"),
-        ("model", "left"),
-        ("metric", "left"),
-        ("value", "right"),
-        ("95% CI", "right"),
-        ("n", "right"),
-        ("errors", "right"),
-        ("notes", "left"),
-    ):
+    for col, justify in (("eval", "left"), ("model", "left"), ("metric", "left"), ("value", "right"),
+                         ("95% CI", "right"), ("n", "right"), ("errors", "right"), ("notes", "left")):  # fmt: skip
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for r in outcome_json["results"]:
-        first = True
-        notes_common = []
-        if r.get("truncated"):
-            notes_common.append(f"{r['truncated']} truncated")
-        if r.get("cost"):
-            notes_common.append(f"${r['cost']:.4f}")
-        for name, m in r["metrics"].items():
-            notes = list(notes_common) if first else []
-            if m.get("unscored"):
-                notes.append(f"{m['unscored']} unscored")
-            if "outcomes" in m:
-                o = m["outcomes"]
-                notes.append(f"W/T/L {o['win']}/{o['tie']}/{o['loss']}")
-            if m.get("human_agreement"):
-                h = m["human_agreement"]
-                kappa = h.get("kappa", h.get("cohen_kappa"))
-                notes.append(f"human κ {_fmt(kappa)}")
-            ci = f"[{_fmt(m['ci_low'])}, {_fmt(m['ci_high'])}]" if m.get("ci_low") is not None else "—"
-            table.add_row(
-                r["eval"] if first else "",
-                r["model"] if first else "",
-                name,
-                _fmt(m["value"]),
-                ci,
-                str(m["n"]),
-                str(r["errors"]) if first else "",
-                ", ".join(notes),
-            )
-            first = False
-        if first:  # no metrics
-            table.add_row(r["eval"], r["model"], "—", "—", "—", "0", str(r["errors"]), ", ".join(notes_common))
+    for r in result.results:
+        common = []
+        if r.status != "ok":
+            style = _STATUS_STYLE[r.status]
+            common.append(f"[{style}]{r.status}[/{style}]")
+        if r.truncated:
+            common.append(f"{r.truncated} truncated")
+        if r.cost:
+            common.append(f"${r.cost:.4f}")
+        errors = f"[red]{r.errors}[/red]" if r.errors else "0"
+        rows: list[tuple[str, MetricSummary | None]] = list(r.metrics.items()) or [("—", None)]
+        for k, (name, m) in enumerate(rows):
+            first = k == 0
+            notes = (common if first else []) + (_metric_notes(m) if m is not None else [])
+            ci = "—" if m is None or m.ci_low is None else f"[{_fmt(m.ci_low)}, {_fmt(m.ci_high)}]"
+            table.add_row(escape(r.eval) if first else "", escape(r.model) if first else "", escape(name),
+                          _fmt(m.value if m else None), ci, str(m.n if m else 0), errors if first else "",
+                          ", ".join(notes))  # fmt: skip
     return table
 
 
-def print_outcome(console: Console, outcome_json: dict[str, Any], *, cache_hits: int, model_calls: int) -> None:
-    console.print(results_table(outcome_json, title=f"run {outcome_json['run_id']}"))
-    for r in outcome_json["results"]:
-        for example in r.get("error_examples", []):
-            console.print(f"[red]error[/red] in {r['eval']} · {r['model']}: {example}")
-    for a in outcome_json["asserts"]:
-        mark = "[green]PASS[/green]" if a["passed"] else "[red]FAIL[/red]"
-        console.print(f"{mark} {a['eval']} · {a['model']}: {a['expr']} (value {_fmt(a['value'])})")
-    console.print(
-        f"[dim]{model_calls} model call(s), {cache_hits} cache hit(s); stored as run {outcome_json['run_id']}[/dim]"
-    )
-    if outcome_json.get("message"):
-        console.print(f"[red]{outcome_json['status']}:[/red] {outcome_json['message']}")
+def error_lines(result: RunResult) -> list[str]:
+    """Errors grouped by reason under the table: count, stage, reason and one example sample."""
+    lines = []
+    for r in result.results:
+        for g in r.error_summary:
+            example = f" (e.g. sample {g.example})" if g.example is not None else ""
+            count = f"{g.count}× " if g.count else ""
+            lines.append(f"[red]error[/red] {escape(r.eval)} · {escape(r.model)}: {count}{g.stage}: "
+                         f"{escape(g.reason)}{example}")  # fmt: skip
+    return lines
+
+
+def assert_lines(result: RunResult) -> list[str]:
+    marks = {"pass": "[green]PASS[/green]", "fail": "[red]FAIL[/red]", "error": "[red]ERROR[/red]"}
+    lines = []
+    for a in result.asserts:
+        why = f" — {escape(a.reason)}" if a.reason else ""
+        lines.append(f"{marks[a.status]} {escape(a.eval)} · {escape(a.model)}: {escape(a.expr)} "
+                     f"(value {_fmt(a.value)}){why}")  # fmt: skip
+    return lines
+
+
+def print_outcome(console: Console, result: RunResult) -> None:
+    """`evaldsl run`'s table, errors by reason, asserts, the run's status, and where it is stored (last)."""
+    title = f"run {result.run_id}" if result.run_id else None
+    if result.results:
+        console.print(results_table(result, title=title))
+    for line in error_lines(result) + assert_lines(result):
+        console.print(line, highlight=False)
+    if result.message:
+        style = _STATUS_STYLE.get(result.status, "red")
+        console.print(f"[{style}]{result.status}:[/{style}] {escape(result.message)}", highlight=False)
+    console.print(f"[dim]{result.model_calls} model call(s), {result.cache_hits} cache hit(s)[/dim]")
+    if result.run_id is not None:
+        console.print(f"stored as run {result.run_id} in {escape(str(result.store))}", highlight=False)

@@ -1,5 +1,6 @@
-"""Two stored runs in; out: per eval × model × metric paired deltas with bootstrap CIs and p-values (a table
-or JSON), and whether any metric got significantly worse."""
+"""Two stored runs in; out: per eval × model × metric deltas paired by dataset row (so prompt, model,
+parameter and judge A/B tests pair every row) with bootstrap CIs and p-values, what differs between the runs
+(from the graph's node hashes), and whether any metric got significantly worse (in its own direction)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,14 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
+from ..results import EvalModelResult, MetricSummary, SampleRecord
 from ..stats.bootstrap import mcnemar_p, paired_delta
-from ..store.sqlite import RunRecord, Store
+from ..store import RunRecord, Store
 from .runs_view import fmt_value
 
-# Metrics where a smaller value is better; every other metric (judges included) is higher-is-better.
-LOWER_IS_BETTER = frozenset(
-    {"perplexity", "cross_entropy", "word_perplexity", "byte_perplexity", "bits_per_byte"}
-)
-
-PairKey = tuple[str, int]  # (sample_key, occurrence): equal rows twice in one dataset stay two samples
+PairKey = tuple[str, int]  # (row identity, occurrence): a row repeated within one run stays several samples
 Group = tuple[str, str]  # (eval, model)
+_PARTS = {"dataset": "dataset rows", "prompt": "prompt", "model": "model settings"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,7 @@ class RunDiff:
     rows: tuple[MetricDiff, ...]
     groups_only_a: tuple[Group, ...] = ()  # eval × model results present in one run only
     groups_only_b: tuple[Group, ...] = ()
+    changes: tuple[tuple[Group, tuple[str, ...]], ...] = ()  # per compared group: what differs between the runs
 
     @property
     def regressions(self) -> list[MetricDiff]:
@@ -71,7 +70,8 @@ class RunDiff:
         return {"run_a": self.run_a, "run_b": self.run_b, "alpha": self.alpha,
                 "regressions": len(self.regressions), "metrics": [_finite(asdict(r)) for r in self.rows],
                 "only_in_a": [list(g) for g in self.groups_only_a],
-                "only_in_b": [list(g) for g in self.groups_only_b]}
+                "only_in_b": [list(g) for g in self.groups_only_b],
+                "changes": [{"eval": g[0], "model": g[1], "differs": list(d)} for g, d in self.changes]}
 
 
 def _finite(obj: dict[str, Any]) -> dict[str, Any]:
@@ -84,35 +84,52 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def pair_keys(samples: Iterable[dict[str, Any]]) -> Iterator[tuple[tuple[str, str], PairKey, dict[str, Any]]]:
-    """((eval, model), (sample_key, occurrence), row) for every row; a row without a key pairs by index."""
+def pair_keys(samples: Iterable[SampleRecord]) -> Iterator[tuple[Group, PairKey, SampleRecord]]:
+    """((eval, model), (row identity, occurrence), record) for every sample record."""
     seen: dict[tuple[str, str, str], int] = {}
-    for row in samples:
-        key = row.get("sample_key") or f"#{row['index']}"
-        group = (row["eval"], row["model"])
-        occurrence = seen.get((*group, key), 0)
-        seen[(*group, key)] = occurrence + 1
-        yield group, (key, occurrence), row
+    for record in samples:
+        group = (record.eval, record.model)
+        occurrence = seen.get((*group, record.row_id), 0)
+        seen[(*group, record.row_id)] = occurrence + 1
+        yield group, (record.row_id, occurrence), record
 
 
-def _scores_by_group(samples: Iterable[dict[str, Any]]) -> dict[Group, dict[PairKey, dict[str, Any]]]:
-    groups: dict[Group, dict[PairKey, dict[str, Any]]] = {}
-    for group, key, row in pair_keys(samples):
-        groups.setdefault(group, {})[key] = row.get("scores") or {}
+def _scores_by_group(samples: Iterable[SampleRecord]) -> dict[Group, dict[PairKey, Mapping[str, Any]]]:
+    groups: dict[Group, dict[PairKey, Mapping[str, Any]]] = {}
+    for group, key, record in pair_keys(samples):
+        groups.setdefault(group, {})[key] = record.scores
     return groups
+
+
+def what_differs(a: EvalModelResult, b: EvalModelResult) -> tuple[str, ...]:
+    """The parts whose own settings hash differs between two results: dataset rows, prompt, model settings,
+    each metric and judge configuration (empty when either run predates hashes or nothing differs)."""
+    if not a.hashes or not b.hashes:
+        return ()
+    parts = []
+    for key in dict.fromkeys([*a.hashes, *b.hashes]):
+        if a.hashes.get(key) == b.hashes.get(key):
+            continue
+        kind, _, name = key.partition(":")
+        if key not in a.hashes or key not in b.hashes:
+            parts.append(f"{kind} {name} {'added' if key not in a.hashes else 'removed'}")
+        else:
+            parts.append(_PARTS.get(kind, f"{kind} {name}"))
+    return tuple(parts)
 
 
 def _is_binary(values: np.ndarray) -> bool:
     return bool(np.isin(values, (0.0, 1.0)).all())
 
 
-def _compare_metric(eval_: str, model: str, metric: str, agg_a: dict[str, Any] | None,
-                    agg_b: dict[str, Any] | None, scores_a: dict[PairKey, dict[str, Any]],
-                    scores_b: dict[PairKey, dict[str, Any]], *, alpha: float, seed: int,
+def _compare_metric(eval_: str, model: str, metric: str, agg_a: MetricSummary | None,
+                    agg_b: MetricSummary | None, scores_a: dict[PairKey, Mapping[str, Any]],
+                    scores_b: dict[PairKey, Mapping[str, Any]], *, alpha: float, seed: int,
                     n_boot: int) -> MetricDiff:
-    higher = metric not in LOWER_IS_BETTER
-    a_val = _number((agg_a or {}).get("value"))
-    b_val = _number((agg_b or {}).get("value"))
+    known = agg_b if agg_b is not None else agg_a
+    higher = known.higher_is_better if known is not None else True
+    a_val = _number(agg_a.value if agg_a is not None else None)
+    b_val = _number(agg_b.value if agg_b is not None else None)
     only_a = len(scores_a.keys() - scores_b.keys())
     only_b = len(scores_b.keys() - scores_a.keys())
     base = MetricDiff(eval=eval_, model=model, metric=metric, kind="paired", a=a_val, b=b_val, only_a=only_a,
@@ -120,7 +137,7 @@ def _compare_metric(eval_: str, model: str, metric: str, agg_a: dict[str, Any] |
     if agg_a is None or agg_b is None:
         return replace(base, kind="missing", note=f"metric only in run {'B' if agg_a is None else 'A'}")
     per_sample = any(_number(s.get(metric)) is not None for s in (*scores_a.values(), *scores_b.values()))
-    if not per_sample and ((agg_a.get("n") or 0) > 0 or (agg_b.get("n") or 0) > 0):
+    if not per_sample and (agg_a.n > 0 or agg_b.n > 0):
         # Aggregated from samples, yet no sample carries a score: a corpus metric (bleu, chrf, perplexity).
         return replace(base, kind="corpus", delta=None if a_val is None or b_val is None else b_val - a_val,
                        note="corpus-level metric: no per-sample scores are stored, so only the aggregates "
@@ -150,13 +167,13 @@ def _compare_metric(eval_: str, model: str, metric: str, agg_a: dict[str, Any] |
                    direction=direction)
 
 
-def _results_by_group(record: RunRecord) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(r["eval"], r["model"]): r for r in record.results}
+def _results_by_group(record: RunRecord) -> dict[Group, EvalModelResult]:
+    return {(r.eval, r.model): r for r in record.results}
 
 
 def diff_runs(store: Store, run_a: str, run_b: str, *, alpha: float = 0.05, seed: int = 0,
               n_boot: int = 1000, pairs: Mapping[str, str] | None = None) -> RunDiff:
-    """Compare stored runs `run_a` and `run_b` (exact ids), pairing samples by (eval, model, sample_key).
+    """Compare stored runs `run_a` and `run_b` (exact ids), pairing samples by (eval, model, row identity).
 
     `pairs` maps a model of run A to the model of run B it is compared with (e.g. baseline → candidate); when it
     is empty, an eval that has exactly one model in each run pairs those two whatever their names."""
@@ -183,8 +200,8 @@ def model_pairs(results_a: Iterable[tuple[str, str]], results_b: Iterable[tuple[
     return mapping
 
 
-def compare_records(record_a: RunRecord, record_b: RunRecord, samples_a: Iterable[dict[str, Any]],
-                    samples_b: Iterable[dict[str, Any]], *, alpha: float = 0.05, seed: int = 0,
+def compare_records(record_a: RunRecord, record_b: RunRecord, samples_a: Iterable[SampleRecord],
+                    samples_b: Iterable[SampleRecord], *, alpha: float = 0.05, seed: int = 0,
                     n_boot: int = 1000, pairs: Mapping[str, str] | None = None) -> RunDiff:
     """`diff_runs` on already loaded runs and their sample rows."""
     results_a, results_b = _results_by_group(record_a), _results_by_group(record_b)
@@ -198,10 +215,13 @@ def compare_records(record_a: RunRecord, record_b: RunRecord, samples_a: Iterabl
     labels = {a: f"{a[1]} → {b[1]}" for b, a in renamed.items()}
     groups = list(results_a) + [g for g in results_b if g not in results_a]
     rows: list[MetricDiff] = []
+    changes: list[tuple[Group, tuple[str, ...]]] = []
     for group in groups:
         res_a, res_b = results_a.get(group), results_b.get(group)
-        metrics_a = (res_a or {}).get("metrics") or {}
-        metrics_b = (res_b or {}).get("metrics") or {}
+        metrics_a = res_a.metrics if res_a is not None else {}
+        metrics_b = res_b.metrics if res_b is not None else {}
+        if res_a is not None and res_b is not None and (differs := what_differs(res_a, res_b)):
+            changes.append((group, differs))
         names = list(metrics_a) + [m for m in metrics_b if m not in metrics_a]
         for name in names:
             diff = _compare_metric(*group, name, metrics_a.get(name), metrics_b.get(name),
@@ -215,7 +235,7 @@ def compare_records(record_a: RunRecord, record_b: RunRecord, samples_a: Iterabl
             rows.append(diff)
     return RunDiff(record_a.id, record_b.id, alpha, tuple(rows),
                    groups_only_a=tuple(g for g in results_a if g not in results_b),
-                   groups_only_b=tuple(g for g in results_b if g not in results_a))
+                   groups_only_b=tuple(g for g in results_b if g not in results_a), changes=tuple(changes))
 
 
 def _fmt_p(p: float | None) -> str:
@@ -264,7 +284,7 @@ def diff_table(diff: RunDiff) -> Table:
 
 def diff_footer(diff: RunDiff) -> list[str]:
     """Plain lines under the table: how p was computed, unpaired/unscored samples, corpus metrics, verdict."""
-    lines = []
+    lines = [f"{ev} · {model}: {', '.join(parts)} differ" for (ev, model), parts in diff.changes]
     tests = {r.test for r in diff.rows if r.test}
     if tests:
         lines.append("p: exact McNemar test for 0/1 metrics, paired sign-flip permutation test otherwise; "
@@ -288,8 +308,8 @@ def _notes(diff: RunDiff) -> Iterator[str]:
         yield f"{ev} · {model} is only in run B: not compared"
     for r in rows:
         if (r.eval, r.model) not in whole_group and (r.only_a or r.only_b):
-            yield (f"{r.eval} · {r.model}: {r.only_a} sample(s) only in A and {r.only_b} only in B are not "
-                   "compared (different data, prompt or --limit)")
+            yield (f"{r.eval} · {r.model}: {r.only_a} row(s) only in A and {r.only_b} only in B are not "
+                   "compared (rows added or removed, or another --limit)")
     corpus = sorted({r.metric for r in rows if r.kind == "corpus"})
     if corpus:
         yield (f"{', '.join(corpus)}: corpus-level metric(s) with no per-sample scores stored; only the "

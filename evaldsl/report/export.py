@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..store.sqlite import Store
+from ..results import EvalModelResult, RunResult, SampleRecord, json_safe
+from ..store import Store
 from .runs_view import fmt_value
 
 # Sample fields that become their own CSV columns, in this order; every other field lands in `extra` (JSON).
@@ -25,26 +26,13 @@ class ExportError(Exception):
     """An export cannot be written (unknown format, unwritable file)."""
 
 
-def _clean(obj: Any) -> Any:
-    """JSON-safe copy: NaN/inf become null, tuples lists, unknown objects their str()."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    return str(obj)
-
-
 _LINE_BREAKS = (("\u2028", "\\u2028"), ("\u2029", "\\u2029"), ("\x85", "\\u0085"))
 
 
 def sample_record_jsonl(row: dict[str, Any]) -> str:
     """One sample row as one line of JSON (no trailing newline): strict JSON, NaN written as null, and the
     characters some readers take for line breaks (U+2028, U+2029, U+0085) escaped."""
-    text = json.dumps(_clean(row), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(json_safe(row), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     for raw, escaped in _LINE_BREAKS:
         text = text.replace(raw, escaped)
     return text
@@ -68,7 +56,7 @@ def _cell(value: Any) -> Any:
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else ""
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(_clean(value), ensure_ascii=False)
+        return json.dumps(json_safe(value), ensure_ascii=False)
     return value
 
 
@@ -97,20 +85,26 @@ def write_csv(run_id: str, rows: Iterable[dict[str, Any]], metrics: list[str], o
     return n
 
 
-def write_jsonl(run_id: str, rows: Iterable[dict[str, Any]], out: TextIO) -> int:
-    """Sample rows as JSON lines, each with its `run_id`. Returns how many rows were written."""
+def write_jsonl(run_id: str, records: Iterable[SampleRecord], out: TextIO) -> int:
+    """Sample records as JSON lines, each with its `run_id`. Returns how many were written."""
     n = 0
-    for row in rows:
-        out.write(sample_record_jsonl({"run_id": run_id, **row}) + "\n")
+    for record in records:
+        out.write(sample_record_jsonl({"run_id": run_id, **record.to_json()}) + "\n")
         n += 1
     return n
 
 
-def run_metric_names(results: Iterable[dict[str, Any]]) -> list[str]:
+def write_run_jsonl(store_dir: Path, run_id: str, out: TextIO) -> int:
+    """`evaldsl run --format jsonl`: the samples of the run just stored, one JSON line each."""
+    with Store(store_dir) as store:
+        return write_jsonl(run_id, store.iter_samples(run_id), out)
+
+
+def run_metric_names(results: Iterable[EvalModelResult]) -> list[str]:
     """Every metric name of a run's results, in first-seen order."""
     names: dict[str, None] = {}
     for r in results:
-        names.update(dict.fromkeys(r.get("metrics") or {}))
+        names.update(dict.fromkeys(r.metrics))
     return list(names)
 
 
@@ -120,35 +114,31 @@ def export_run(store: Store, run_id: str, fmt: str, out: TextIO) -> int:
         return write_jsonl(run_id, store.iter_samples(run_id), out)
     if fmt == "csv":
         metrics = run_metric_names(store.get_run(run_id).results)
-        return write_csv(run_id, store.iter_samples(run_id), metrics, out)
+        return write_csv(run_id, (s.to_json() for s in store.iter_samples(run_id)), metrics, out)
     raise ExportError(f"unknown export format {fmt!r}; use csv or jsonl")
 
 
 # ---------------------------------------------------------------- JUnit
 
 
-def _testcase_name(result: dict[str, Any]) -> tuple[str, str]:
-    return f"evaldsl.{result['eval']}", str(result["model"])
-
-
-def _metrics_text(result: dict[str, Any]) -> str:
-    lines = [f"n = {result.get('n')}, errors = {result.get('errors', 0)}"]
-    for name, m in (result.get("metrics") or {}).items():
-        lines.append(f"{name} = {fmt_value(m.get('value'))} [{fmt_value(m.get('ci_low'))}, "
-                     f"{fmt_value(m.get('ci_high'))}] n = {m.get('n')}"
-                     + (f", {m['unscored']} unscored" if m.get("unscored") else ""))
+def _metrics_text(result: EvalModelResult) -> str:
+    lines = [f"n = {result.n}, errors = {result.errors}, status = {result.status}"]
+    for name, m in result.metrics.items():
+        lines.append(f"{name} = {fmt_value(m.value)} [{fmt_value(m.ci_low)}, {fmt_value(m.ci_high)}] n = {m.n}"
+                     + (f", {m.unscored} unscored" if m.unscored else ""))
     return "\n".join(lines)
 
 
-def junit_tree(outcome_json: dict[str, Any]) -> ET.ElementTree:
-    """The JUnit XML of a run outcome (`RunOutcome.to_json()` shape); see `write_junit`."""
-    results = list(outcome_json.get("results") or [])
-    asserts = list(outcome_json.get("asserts") or [])
-    spec = str(outcome_json.get("spec") or "evaldsl")
-    suite = ET.Element("testsuite", name=spec)
+def _errors_text(result: EvalModelResult) -> str:
+    return "\n".join(f"{g.count}× {g.stage}: {g.reason}" for g in result.error_summary)
+
+
+def junit_tree(result: RunResult) -> ET.ElementTree:
+    """The JUnit XML of a run; see `write_junit`."""
+    suite = ET.Element("testsuite", name=result.spec or "evaldsl")
     props = ET.SubElement(suite, "properties")
-    for key in ("run_id", "status", "spec"):
-        ET.SubElement(props, "property", name=key, value=str(outcome_json.get(key) or ""))
+    for key, value in (("run_id", result.run_id), ("status", result.status), ("spec", result.spec)):
+        ET.SubElement(props, "property", name=key, value=str(value or ""))
     cases: dict[tuple[str, str], ET.Element] = {}
 
     def case(classname: str, name: str) -> ET.Element:
@@ -157,29 +147,29 @@ def junit_tree(outcome_json: dict[str, Any]) -> ET.ElementTree:
                                                      time="0")
         return cases[(classname, name)]
 
-    for r in results:
-        tc = case(*_testcase_name(r))
-        n, errors = int(r.get("n") or 0), int(r.get("errors") or 0)
-        examples = "\n".join(r.get("error_examples", []))
-        if n == 0:
+    for r in result.results:
+        tc = case(f"evaldsl.{r.eval}", r.model)
+        if r.n == 0:
             error = ET.SubElement(tc, "error", message="no samples were evaluated", type="no_samples")
-            error.text = examples or "the dataset gave no samples"
-        elif errors:
-            message = f"{errors} of {n} samples failed"
-            error = ET.SubElement(tc, "error", message=message, type="sample_errors")
-            error.text = examples
+            error.text = "the dataset gave no samples"
+        elif r.errors:
+            tolerated = f" (tolerated: {r.max_error_rate:g})" if r.status == "partial" else ""
+            error = ET.SubElement(tc, "error", message=f"{r.errors} of {r.n} samples failed{tolerated}",
+                                  type="sample_errors")
+            error.text = _errors_text(r)
         ET.SubElement(tc, "system-out").text = _metrics_text(r)
-    for a in asserts:
-        if a.get("passed"):
+    for a in result.asserts:
+        if a.passed:
             continue
-        tc = case(f"evaldsl.{a.get('eval')}", str(a.get("model")))
-        text = f"assert {a.get('expr')} failed: value {fmt_value(a.get('value'))}"
-        failure = ET.SubElement(tc, "failure", message=text, type="assert")
+        tc = case(f"evaldsl.{a.eval}", a.model)
+        verdict = "failed" if a.status == "fail" else f"could not be judged ({a.reason})"
+        text = f"assert {a.expr} {verdict}: value {fmt_value(a.value)}"
+        failure = ET.SubElement(tc, "failure" if a.status == "fail" else "error", message=text, type="assert")
         failure.text = text
-    if outcome_json.get("status") not in (None, "completed"):
+    if result.status not in ("completed", "partial"):
         tc = case("evaldsl", "run")
-        message = str(outcome_json.get("message") or f"run {outcome_json.get('status')}")
-        ET.SubElement(tc, "error", message=message, type=str(outcome_json.get("status"))).text = message
+        message = result.message or f"run {result.status}"
+        ET.SubElement(tc, "error", message=message, type=result.status).text = message
     for tc in cases.values():  # JUnit readers expect failures/errors before system-out
         outs = [child for child in tc if child.tag == "system-out"]
         for child in outs:
@@ -198,11 +188,12 @@ def junit_tree(outcome_json: dict[str, Any]) -> ET.ElementTree:
     return ET.ElementTree(root)
 
 
-def write_junit(outcome_json: dict[str, Any], path: Path) -> None:
+def write_junit(result: RunResult, path: Path) -> None:
     """JUnit XML for CI: one testcase per eval × model (classname `evaldsl.<eval>`, name = model), a
-    <failure> per failed assert, an <error> when the eval × model had errors or no samples, and a testcase
-    `run` with an <error> when the run itself failed or was interrupted. Raises ExportError if unwritable."""
-    tree = junit_tree(outcome_json)
+    <failure> per failed assert (an <error> for one that could not be judged), an <error> when the eval × model
+    had errors (grouped by reason) or no samples, and a testcase `run` with an <error> when the run failed or
+    was interrupted. Raises ExportError if unwritable."""
+    tree = junit_tree(result)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:

@@ -40,7 +40,8 @@ def _describe(node: object) -> str:
         what = {"generate": "generate with", "score_choices": "score choices with", "score_text": "score text with"}[
             node.kind
         ]
-        params = f"max_tokens={m.max_tokens}, temperature={m.temperature}" if node.kind == "generate" else ""
+        g = m.generation
+        params = f"max_tokens={g.max_tokens}, temperature={g.temperature}" if node.kind == "generate" else ""
         return f"{what} {m.name} ({m.provider}:{m.id or m.response or 'echo'}{', ' + params if params else ''})"
     if isinstance(node, MetricNode):
         params = ", ".join(f"{k}={v!r}" for k, v in node.params.items())
@@ -51,14 +52,15 @@ def _describe(node: object) -> str:
         return f"judge {node.judge.name} by {node.judge_model.name} ({node.judge.mode}{vs})"
     kind = getattr(node, "kind", "")
     if kind == "aggregate":
-        return f"aggregate {', '.join(node.metrics)} (95% bootstrap CI)"  # type: ignore[attr-defined]
+        tolerance = f", tolerating {node.max_error_rate:g} errors" if node.max_error_rate else ""  # type: ignore[attr-defined]
+        return f"aggregate {', '.join(node.metrics)} (95% bootstrap CI{tolerance})"  # type: ignore[attr-defined]
     if kind == "assert":
         return f"assert {node.text}"  # type: ignore[attr-defined]
     return kind
 
 
 def to_text(graph: Graph) -> str:
-    lines = [f"graph of {graph.spec.name}  ({len(graph.nodes)} nodes, spec hash {_short(graph.spec_hash)})"]
+    lines = [f"graph of {graph.spec.name}  ({len(graph.nodes)} nodes, graph hash {_short(graph.graph_hash)})"]
     for ev in graph.evals:
         lines.append("")
         lines.append(f"eval {ev.name}")
@@ -96,4 +98,5 @@ def to_json(graph: Graph) -> str:
         for node_id, node in graph.nodes.items()
     ]
     evals = [ev.model_dump(mode="json") for ev in graph.evals]
-    return json.dumps({"spec": str(graph.spec), "spec_hash": graph.spec_hash, "nodes": nodes, "evals": evals}, indent=2)
+    data = {"spec": str(graph.spec), "graph_hash": graph.graph_hash, "nodes": nodes, "evals": evals}
+    return json.dumps(data, indent=2)

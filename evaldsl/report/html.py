@@ -15,9 +15,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..store.sqlite import RunRecord, Store
+from ..results import SampleRecord, json_safe
+from ..store import RunRecord, Store
 from .diff import pair_keys
-from .export import _clean
 from .runs_view import fmt_value, short_time
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
@@ -50,7 +50,7 @@ def _e(value: Any) -> str:
 
 def _script_json(obj: Any) -> str:
     """JSON that is safe inside <script type="application/json">: no `<`, `>`, `&` or line separators."""
-    text = json.dumps(_clean(obj), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(json_safe(obj), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
                          ("\u2029", "\\u2029")):
         text = text.replace(raw, escaped)
@@ -74,7 +74,7 @@ def _judges(judges: Any) -> list[dict[str, Any]]:
     return out
 
 
-def browser_data(records: Sequence[RunRecord], samples: Sequence[Iterable[dict[str, Any]]]) -> dict[str, Any]:
+def browser_data(records: Sequence[RunRecord], samples: Sequence[Iterable[SampleRecord]]) -> dict[str, Any]:
     """The JSON embedded in the page: runs, output columns (run × model), evals, metrics, and one item per
     (eval, sample) holding its prompt, references, inputs and every column's output, scores and judges."""
     multi = len(records) > 1
@@ -88,7 +88,7 @@ def browser_data(records: Sequence[RunRecord], samples: Sequence[Iterable[dict[s
         cols.append({"run": ri, "model": model, "label": label})
 
     for ri, record in enumerate(records):
-        for model in dict.fromkeys([*(r["model"] for r in record.results), *record.meta.get("models", [])]):
+        for model in dict.fromkeys([*(r.model for r in record.results), *record.meta.get("models", [])]):
             add_col(ri, model)
     evals: dict[str, int] = {}
     metrics: dict[str, None] = {}
@@ -96,7 +96,8 @@ def browser_data(records: Sequence[RunRecord], samples: Sequence[Iterable[dict[s
     item_index: dict[tuple[str, str, int], int] = {}
     n_rows = 0
     for ri, rows in enumerate(samples):
-        for (ev, model), (key, occurrence), row in pair_keys(rows):
+        for (ev, model), (key, occurrence), sample in pair_keys(rows):
+            row = sample.to_json()
             n_rows += 1
             if (ri, model) not in col_index:
                 add_col(ri, model)
@@ -135,7 +136,8 @@ def browser_data(records: Sequence[RunRecord], samples: Sequence[Iterable[dict[s
 
 
 def _results(records: Sequence[RunRecord]) -> list[tuple[int, dict[str, Any]]]:
-    return [(ri, r) for ri, record in enumerate(records) for r in record.results]
+    """Every eval × model result of the runs, as the JSON the page shows."""
+    return [(ri, r.to_json()) for ri, record in enumerate(records) for r in record.results]
 
 
 def _ci(m: dict[str, Any]) -> str:
@@ -288,21 +290,22 @@ def _notes(records: Sequence[RunRecord]) -> str:
     for i, record in enumerate(records):
         prefix = f"{_LETTERS[i % 26]} · " if multi else ""
         for a in record.asserts:
-            cls, word = ("pass", "PASS") if a.get("passed") else ("fail", "FAIL")
-            items.append(f'<li class="{cls}"><b>{word}</b> {_e(prefix)}{_e(a.get("eval"))} · '
-                         f"{_e(a.get('model'))}: <code>{_e(a.get('expr'))}</code> "
-                         f"(value {_e(fmt_value(a.get('value')))})</li>")
+            cls, word = ("pass", "PASS") if a.passed else ("fail", a.status.upper())
+            why = f" — {_e(a.reason)}" if a.reason else ""
+            items.append(f'<li class="{cls}"><b>{word}</b> {_e(prefix)}{_e(a.eval)} · '
+                         f"{_e(a.model)}: <code>{_e(a.expr)}</code> "
+                         f"(value {_e(fmt_value(a.value))}){why}</li>")
         for r in record.results:
-            for example in r.get("error_examples", []):
-                items.append(f'<li class="fail"><b>error</b> {_e(prefix)}{_e(r["eval"])} · {_e(r["model"])}: '
-                             f"{_e(example)}</li>")
+            for g in r.error_summary:
+                items.append(f'<li class="fail"><b>error</b> {_e(prefix)}{_e(r.eval)} · {_e(r.model)}: '
+                             f"{_e(g.count)}× {_e(g.stage)}: {_e(g.reason)}</li>")
         message = (record.summary or {}).get("message")
         if message:
             items.append(f'<li class="fail"><b>{_e(record.status)}</b> {_e(prefix)}{_e(message)}</li>')
     return f'<ul class="notes" id="notes">{"".join(items)}</ul>' if items else ""
 
 
-def render_report(records: Sequence[RunRecord], samples: Sequence[Iterable[dict[str, Any]]]) -> str:
+def render_report(records: Sequence[RunRecord], samples: Sequence[Iterable[SampleRecord]]) -> str:
     """The whole page as a string. `samples[i]` are the sample rows of `records[i]`."""
     return _page(records, browser_data(records, samples))
 

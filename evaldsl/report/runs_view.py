@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..store.sqlite import RunRecord, Store
-from .console import results_table
+from ..results import EvalModelResult
+from ..store import RunRecord, Store
+from .console import assert_lines, error_lines, results_table
 
 _HEADLINES_SHOWN = 4  # eval × model headline values per line of `evaldsl runs`
 
@@ -33,22 +35,21 @@ def fmt_value(value: Any) -> str:
     return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
 
 
-def headlines(results: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> list[dict[str, Any]]:
+def headlines(results: Sequence[EvalModelResult]) -> list[dict[str, Any]]:
     """The headline (first) metric of every eval × model: [{eval, model, metric, value}]."""
     out = []
     for r in results:
-        metrics = r.get("metrics") or {}
-        if metrics:
-            name, m = next(iter(metrics.items()))
-            out.append({"eval": r["eval"], "model": r["model"], "metric": name, "value": m.get("value")})
+        if r.metrics:
+            name, m = next(iter(r.metrics.items()))
+            out.append({"eval": r.eval, "model": r.model, "metric": name, "value": m.value})
     return out
 
 
 def run_row(record: RunRecord, n_samples: int | None = None) -> dict[str, Any]:
     """One run as a JSON-ready dict (the `evaldsl runs --format json` item)."""
     meta = record.meta
-    evals = meta.get("evals") or sorted({r["eval"] for r in record.results})
-    models = meta.get("models") or sorted({r["model"] for r in record.results})
+    evals = meta.get("evals") or sorted({r.eval for r in record.results})
+    models = meta.get("models") or sorted({r.model for r in record.results})
     return {
         "id": record.id,
         "status": record.status,
@@ -59,8 +60,8 @@ def run_row(record: RunRecord, n_samples: int | None = None) -> dict[str, Any]:
         "evals": list(evals),
         "models": list(models),
         "n_samples": n_samples,
-        "errors": sum(int(r.get("errors") or 0) for r in record.results),
-        "asserts_failed": sum(1 for a in record.asserts if not a.get("passed")),
+        "errors": sum(r.errors for r in record.results),
+        "asserts_failed": sum(1 for a in record.asserts if not a.passed),
         "headline": headlines(record.results),
     }
 
@@ -84,7 +85,8 @@ def _headline_text(items: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-_STATUS_STYLE = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
+_STATUS_STYLE = {"completed": "green", "partial": "yellow", "failed": "red", "interrupted": "yellow",
+                 "running": "cyan"}
 
 
 def runs_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
@@ -108,36 +110,24 @@ def runs_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
     return table
 
 
-def outcome_json(record: RunRecord) -> dict[str, Any]:
-    """A stored run in the shape of `RunOutcome.to_json()` (what `results_table` and `write_junit` take)."""
-    message = (record.summary or {}).get("message")
-    out: dict[str, Any] = {"run_id": record.id, "spec": record.meta.get("spec_path"), "status": record.status,
-                           "results": list(record.results), "asserts": list(record.asserts)}
-    if message:
-        out["message"] = message
-    return out
-
-
 def print_run(console: Console, record: RunRecord) -> None:
-    """`evaldsl show`: a header, the results table of `evaldsl run`, asserts, errors and the run's summary."""
+    """`evaldsl show`: a header, the results table of `evaldsl run`, errors by reason, unscored reasons, asserts
+    and the run's summary."""
     meta, summary = record.meta, record.summary or {}
     console.print(f"[bold]run {record.id}[/bold]  {record.status}  started "
                   f"{short_time(record.started_at)} UTC  finished {short_time(record.finished_at)} UTC")
     console.print(f"spec {meta.get('spec_path') or '—'}  commit {meta.get('git_commit') or '—'}  "
                   f"evaldsl {meta.get('evaldsl_version') or '—'}", highlight=False, markup=False)
-    console.print(results_table(outcome_json(record)))
+    result = record.to_result()
+    console.print(results_table(result))
+    for line in error_lines(result):
+        console.print(line, highlight=False)
     for r in record.results:
-        if r.get("errors"):
-            console.print(f"[red]{r['errors']} error(s)[/red] in {r['eval']} · {r['model']}", highlight=False)
-        for example in r.get("error_examples", []):
-            console.print(f"  error: {example}", highlight=False, markup=False)
-        for name, m in (r.get("metrics") or {}).items():
-            for failure in m.get("failures", []):
+        for name, m in r.metrics.items():
+            for failure in m.failures:
                 console.print(f"  {name} unscored: {failure}", highlight=False, markup=False)
-    for a in record.asserts:
-        mark = "[green]PASS[/green]" if a.get("passed") else "[red]FAIL[/red]"
-        console.print(f"{mark} {escape(a['eval'])} · {escape(a['model'])}: {escape(str(a['expr']))} "
-                      f"(value {fmt_value(a.get('value'))})", highlight=False)
+    for line in assert_lines(result):
+        console.print(line, highlight=False)
     if summary:
         console.print(f"[dim]{summary.get('model_calls', 0)} model call(s), {summary.get('cache_hits', 0)} "
                       f"cache hit(s), {summary.get('wall_s', 0)} s[/dim]")

@@ -1,83 +1,39 @@
-"""Run a judge node: build judge prompts per sample, call the judge model through the cache, parse verdicts."""
+"""Run a judge node: judge prompts per sample, judge calls through the cache (votes, swapped orders, one retry
+of unparseable replies), verdicts → per-sample scores, per-sample judge errors, records and a summary."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..compile.spec import JudgeDef
-from ..judges.verdicts import (
-    JudgeConfig,
-    JudgeError,
-    PairVerdict,
-    Verdict,
-    aggregate_pair_votes,
-    aggregate_votes,
-    agreement,
-    build_pairwise_messages,
-    build_single_messages,
-    combine_swapped,
-    human_verdict,
-    parse_pairwise,
-    parse_single,
-    response_format,
-)
+from ..compile.templating import TemplateError
+from ..judges.config import JudgeConfig, JudgeError, judge_config
+from ..judges.prompts import build_pairwise_messages, build_single_messages, response_format
+from ..judges.verdicts import PairVerdict, Verdict, parse_pairwise, parse_single
+from ..judges.votes import aggregate_pair_votes, aggregate_votes, combine_swapped, human_verdict
 from ..plan.graph import JudgeNode
 from ..providers.records import GenerateRequest, Generation
+from ..results import MetricSummary, finite
+from ..stats.agreement import agreement
+from .model_calls import ModelCalls
 from .samples import Sample
-from .scoring import Output, estimate_of, jsonable, output_error
+from .scoring import Output, estimate_of, usable
 
-if TYPE_CHECKING:
-    from .runner import _Execution
-
-
-def judge_config(judge: JudgeDef) -> JudgeConfig:
-    return JudgeConfig(
-        name=judge.name,
-        model=judge.model.name,
-        rubric=judge.rubric.source if judge.rubric.kind != "const" else str(judge.rubric.value),
-        mode=judge.mode,
-        reference=None if judge.reference is None else (judge.reference.source or str(judge.reference.value)),
-        scale=judge.scale if judge.choices is None else None,
-        choices=judge.choices,
-        reasoning=judge.reasoning,
-        votes=judge.votes,
-        swap=judge.swap,
-        human=None if judge.human is None else (judge.human.source or str(judge.human.value)),
-    )
+Slot = tuple[int, int, bool]  # (sample, vote, swapped)
 
 
 @dataclass
-class JudgeResult:
-    """Per-sample judge scores (None = unscored or not judged), stored records, and the summary."""
+class JudgeScores:
+    """One judge of one eval × model: per-sample scores (None = unscored or not judged), samples whose judging
+    failed (index → reason: sample errors), stored records, and the summary."""
 
     name: str
-    mode: str
     scores: list[float | None]
+    summary: MetricSummary
     records: list[dict[str, Any] | None]
-    judged: int
-    unscored: int
-    estimate: Any
-    agreement: dict[str, Any] | None = None
-    outcomes: dict[str, int] | None = None
-
-    def summary(self) -> dict[str, Any]:
-        e = self.estimate
-        out: dict[str, Any] = {
-            "value": jsonable(e.value),
-            "ci_low": jsonable(e.ci_low),
-            "ci_high": jsonable(e.ci_high),
-            "n": e.n,
-            "unscored": self.unscored,
-            "unscored_rate": jsonable(self.unscored / self.judged) if self.judged else None,
-        }
-        if self.outcomes is not None:
-            out["outcomes"] = self.outcomes
-        if self.agreement is not None:
-            out["human_agreement"] = {k: jsonable(v) for k, v in self.agreement.items()}
-        return out
+    errors: dict[int, str] = field(default_factory=dict)
 
 
 def _variables(judge: JudgeDef, sample: Sample) -> dict[str, Any]:
@@ -86,87 +42,91 @@ def _variables(judge: JudgeDef, sample: Sample) -> dict[str, Any]:
     return {**judge.rubric.params, **sample.row, "row": sample.row}
 
 
-async def _ask(
-    ex: _Execution,
-    node: JudgeNode,
-    cfg: JudgeConfig,
-    messages_list: list[list[dict[str, str]]],
-    salts: list[Any],
-    label: str,
-) -> list[Generation]:
+def _prompts(
+    cfg: JudgeConfig, node: JudgeNode, samples: Sequence[Sample], texts: dict[int, str], other: dict[int, str]
+) -> tuple[list[list[dict[str, str]]], list[Slot], dict[int, str]]:
+    """Judge messages for every vote (and swapped order) of every judgeable sample; samples whose rubric or
+    reference cannot be rendered are errors."""
+    prompts: list[list[dict[str, str]]] = []
+    slots: list[Slot] = []
+    errors: dict[int, str] = {}
+    for i, text in texts.items():
+        s = samples[i]
+        variables = _variables(node.judge, s)
+        try:
+            for vote in range(cfg.votes):
+                if cfg.mode == "single":
+                    prompts.append(build_single_messages(cfg, question=s.question, response=text,
+                                                         variables=variables))  # fmt: skip
+                    slots.append((i, vote, False))
+                    continue
+                orders = [(text, other[i], False)] + ([(other[i], text, True)] if cfg.swap else [])
+                for a, b, swapped in orders:
+                    prompts.append(build_pairwise_messages(cfg, question=s.question, response_a=a, response_b=b,
+                                                           variables=variables))  # fmt: skip
+                    slots.append((i, vote, swapped))
+        except (TemplateError, JudgeError) as exc:
+            errors[i] = f"judge {cfg.name}: rubric or reference: {exc}"
+            while slots and slots[-1][0] == i:
+                slots.pop()
+                prompts.pop()
+    return prompts, slots, errors
+
+
+async def _ask(calls: ModelCalls, node: JudgeNode, cfg: JudgeConfig, prompts: list[list[dict[str, str]]],
+               draws: list[str], label: str) -> list[Generation]:  # fmt: skip
     schema = response_format(cfg)
-    params = node.judge_model.generation_params()
-    requests = [GenerateRequest(messages=tuple(m), params=params, response_format=schema) for m in messages_list]
-    return await ex.generate_many(node.judge_model, requests, salts, label)
+    params = node.judge_model.generation
+    requests = [
+        GenerateRequest(messages=tuple(m), params=params, response_format=schema, draw=d)
+        for m, d in zip(prompts, draws, strict=True)
+    ]
+    task = calls.progress.start(label, len(requests))
+    replies, _ = await calls.ask(node.judge_model, "generate", requests, task, counted=False)
+    calls.progress.finish(task)
+    return replies
+
+
+def _combine(cfg: JudgeConfig, items: list[tuple[bool, Verdict | PairVerdict]]) -> Verdict | PairVerdict:
+    if cfg.mode == "single":
+        return aggregate_votes(cfg, [v for _, v in items])  # type: ignore[misc]
+    firsts = aggregate_pair_votes([v for sw, v in items if not sw])  # type: ignore[misc]
+    if not cfg.swap:
+        return firsts
+    return combine_swapped(firsts, aggregate_pair_votes([v for sw, v in items if sw]))  # type: ignore[misc]
 
 
 async def run_judge(
-    ex: _Execution,
+    calls: ModelCalls,
     node: JudgeNode,
     samples: Sequence[Sample],
     outputs: Sequence[Output],
     other: Sequence[Output] | None,
-) -> JudgeResult:
+    *,
+    seed: int = 0,
+    n_boot: int = 1000,
+) -> JudgeScores:
     cfg = judge_config(node.judge)
-    usable = [
-        i
-        for i, (s, o) in enumerate(zip(samples, outputs, strict=True))
-        if s.error is None and output_error(o) is None and (other is None or output_error(other[i]) is None)
-    ]
-    texts = {i: outputs[i].text for i in usable}  # type: ignore[union-attr]
-    prompts: list[list[dict[str, str]]] = []
-    slots: list[tuple[int, int, bool]] = []  # (sample, vote, swapped)
-    try:
-        for i in usable:
-            s = samples[i]
-            variables = _variables(node.judge, s)
-            for vote in range(cfg.votes):
-                if cfg.mode == "single":
-                    prompts.append(
-                        build_single_messages(cfg, question=s.question, response=texts[i], variables=variables)
-                    )
-                    slots.append((i, vote, False))
-                else:
-                    b = other[i].text  # type: ignore[index, union-attr]
-                    prompts.append(
-                        build_pairwise_messages(
-                            cfg, question=s.question, response_a=texts[i], response_b=b, variables=variables
-                        )
-                    )
-                    slots.append((i, vote, False))
-                    if cfg.swap:
-                        prompts.append(
-                            build_pairwise_messages(
-                                cfg, question=s.question, response_a=b, response_b=texts[i], variables=variables
-                            )
-                        )
-                        slots.append((i, vote, True))
-    except JudgeError as exc:
-        from .runner import RunFailed
-
-        raise RunFailed(f"judge {cfg.name}: {exc}") from None
+    judgeable = [
+        i for i, (s, o) in enumerate(zip(samples, outputs, strict=True))
+        if usable(s, o) and (other is None or usable(s, other[i]))
+    ]  # fmt: skip
+    texts = {i: outputs[i].text for i in judgeable}  # type: ignore[union-attr]
+    others = {i: other[i].text for i in judgeable} if other is not None else {}  # type: ignore[union-attr]
+    prompts, slots, errors = _prompts(cfg, node, samples, texts, others)
     label = f"{node.eval} · {node.model} · judge {cfg.name}"
-    replies = await _ask(ex, node, cfg, prompts, [("vote", v, sw) for _, v, sw in slots], label)
+    replies = await _ask(calls, node, cfg, prompts, [f"vote:{v}:{int(sw)}" for _, v, sw in slots], label)
     parse = parse_single if cfg.mode == "single" else parse_pairwise
-    parsed: list[Verdict | PairVerdict] = [
-        parse(cfg, r.text) if r.error is None else _failed(cfg, f"judge call failed: {r.error}") for r in replies
-    ]
-    # One retry for each unparseable verdict (a fresh cache key), then it stays unscored.
+    parsed: list[Verdict | PairVerdict] = [parse(cfg, r.text) if r.error is None else _failed(cfg, r.error)
+                                           for r in replies]  # fmt: skip
+    # One retry for each unparseable verdict (a fresh draw), then it stays unscored.
     retry = [k for k, (v, r) in enumerate(zip(parsed, replies, strict=True)) if not v.scored and r.error is None]
     if retry:
-        again = await _ask(
-            ex,
-            node,
-            cfg,
-            [prompts[k] for k in retry],
-            [("retry", slots[k][1], slots[k][2]) for k in retry],
-            label + " (retry)",
-        )
+        draws = [f"retry:{slots[k][1]}:{int(slots[k][2])}" for k in retry]
+        again = await _ask(calls, node, cfg, [prompts[k] for k in retry], draws, label + " (retry)")
         for k, r in zip(retry, again, strict=True):
-            if r.error is None:
-                v = parse(cfg, r.text)
-                if v.scored:
-                    parsed[k], replies[k] = v, r
+            if r.error is None and (v := parse(cfg, r.text)).scored:
+                parsed[k], replies[k] = v, r
     per_sample: dict[int, list[tuple[bool, Verdict | PairVerdict, Generation, list[dict[str, str]]]]] = {}
     for (i, _vote, swapped), v, r, p in zip(slots, parsed, replies, prompts, strict=True):
         per_sample.setdefault(i, []).append((swapped, v, r, p))
@@ -174,70 +134,79 @@ async def run_judge(
     records: list[dict[str, Any] | None] = [None] * len(samples)
     verdicts: list[Verdict | PairVerdict | None] = [None] * len(samples)
     for i, items in per_sample.items():
-        if cfg.mode == "single":
-            final: Verdict | PairVerdict = aggregate_votes(cfg, [v for _, v, _, _ in items])  # type: ignore[misc]
-        else:
-            firsts = aggregate_pair_votes([v for sw, v, _, _ in items if not sw])  # type: ignore[misc]
-            if cfg.swap:
-                seconds = aggregate_pair_votes([v for sw, v, _, _ in items if sw])  # type: ignore[misc]
-                final = combine_swapped(firsts, seconds)
-            else:
-                final = firsts
-        verdicts[i] = final
-        scores[i] = final.score
-        records[i] = {
-            "verdict": {
-                "score": final.score,
-                "label": getattr(final, "label", None),
-                "winner": getattr(final, "winner", None),
-                "error": final.error,
-            },
-            "calls": [
-                {
-                    "prompt": p,
-                    "reply": r.text,
-                    "error": r.error,
-                    "swapped": sw,
-                    "parsed": {"score": v.score, "error": v.error, "reasoning": v.reasoning},
-                }
-                for sw, v, r, p in items
-            ],
-        }
-    judged = len(per_sample)
-    unscored = sum(1 for i in per_sample if scores[i] is None)
-    estimate, _ = estimate_of(
-        [scores[i] for i in per_sample if scores[i] is not None], seed=ex.config.seed, n_boot=ex.config.n_boot
-    )
+        failed = [r.error for _, _, r, _ in items if r.error is not None]
+        if failed:  # a judge call that failed after the provider's retries: an error, not a low score
+            errors[i] = f"judge {cfg.name}: call failed: {failed[0]}"
+            continue
+        final = _combine(cfg, [(sw, v) for sw, v, _, _ in items])
+        verdicts[i], scores[i] = final, final.score
+        records[i] = _record(final, items)
+    return JudgeScores(cfg.name, scores, _summary(cfg, node, samples, per_sample, scores, verdicts, errors,
+                                                  seed, n_boot), records, errors)  # fmt: skip
+
+
+def _record(final: Verdict | PairVerdict, items: list[tuple[bool, Any, Generation, Any]]) -> dict[str, Any]:
+    return {
+        "verdict": {
+            "score": final.score,
+            "label": getattr(final, "label", None),
+            "winner": getattr(final, "winner", None),
+            "error": final.error,
+        },  # fmt: skip
+        "calls": [
+            {
+                "prompt": p,
+                "reply": r.text,
+                "error": r.error,
+                "swapped": sw,
+                "parsed": {"score": v.score, "error": v.error, "reasoning": v.reasoning},
+            }  # fmt: skip
+            for sw, v, r, p in items
+        ],
+    }
+
+
+def _summary(
+    cfg: JudgeConfig,
+    node: JudgeNode,
+    samples: Sequence[Sample],
+    per_sample: dict[int, list[Any]],
+    scores: list[float | None],
+    verdicts: list[Verdict | PairVerdict | None],
+    errors: dict[int, str],
+    seed: int,
+    n_boot: int,
+) -> MetricSummary:
+    judged = [i for i in per_sample if i not in errors]
+    estimate, unscored = estimate_of([scores[i] for i in judged], seed=seed, n_boot=n_boot)
     outcomes = None
     if cfg.mode == "pairwise":
-        won = [scores[i] for i in per_sample if scores[i] is not None]
-        outcomes = {
-            "win": sum(1 for x in won if x == 1.0),
-            "tie": sum(1 for x in won if x == 0.5),
-            "loss": sum(1 for x in won if x == 0.0),
-        }
+        won = [scores[i] for i in judged if scores[i] is not None]
+        outcomes = {"win": won.count(1.0), "tie": won.count(0.5), "loss": won.count(0.0)}
     human = None
     if cfg.human is not None:
-        humans = [
-            human_verdict(cfg, _variables(node.judge, samples[i])) if i in per_sample else None
-            for i in range(len(samples))
-        ]
+        labels = [human_verdict(cfg, _variables(node.judge, samples[i])) if i in judged else None
+                  for i in range(len(samples))]  # fmt: skip
+        scale = cfg.mode == "single" and not cfg.choices
         human = {
-            k: (None if isinstance(v, float) and math.isnan(v) else v)
-            for k, v in agreement(cfg, verdicts, humans).items()
+            k: finite(v) if isinstance(v, float) else v for k, v in agreement(verdicts, labels, scale=scale).items()
         }
-    return JudgeResult(
-        name=cfg.name,
-        mode=cfg.mode,
-        scores=scores,
-        records=records,
-        judged=judged,
+    return MetricSummary(
+        value=estimate.value,
+        ci_low=estimate.ci_low,
+        ci_high=estimate.ci_high,
+        n=estimate.n,
         unscored=unscored,
-        estimate=estimate,
-        agreement=human,
+        family="judge",
+        kind="judge",
+        higher_is_better=True,
+        range=cfg.range,
+        unscored_rate=unscored / len(judged) if judged else None,
         outcomes=outcomes,
+        human_agreement=human,
     )
 
 
 def _failed(cfg: JudgeConfig, error: str) -> Verdict | PairVerdict:
-    return Verdict(score=None, error=error) if cfg.mode == "single" else PairVerdict(winner=None, error=error)
+    reason = f"judge call failed: {error}"
+    return Verdict(score=None, error=reason) if cfg.mode == "single" else PairVerdict(winner=None, error=reason)

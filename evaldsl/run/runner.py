@@ -1,22 +1,21 @@
-"""Execute an execution graph: load, render, call models through the cache, score, judge, aggregate, assert."""
+"""Execute an execution graph: load and render samples, call models through the cache, score, judge,
+aggregate, assert — and store the run (whatever its outcome) as a `RunResult`."""
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import time
-from collections.abc import Sequence
-from contextlib import aclosing
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .. import __version__
-from ..compile.model_config import ModelConfig
 from ..datasets.rows import DatasetError, fewshot_rows, load_rows
-from ..hashing import content_hash
-from ..metrics.base import MetricError
 from ..plan.graph import (
     AggregateNode,
     AssertNode,
@@ -28,36 +27,22 @@ from ..plan.graph import (
     ModelNode,
     RenderNode,
 )
-from ..providers import Provider, ProviderError, load_provider
-from ..providers.records import ChoiceRequest, ChoiceScores, GenerateRequest, Generation, TextRequest, TextScore
-from ..store.sqlite import Store
-from .judging import JudgeResult, run_judge
+from ..providers.records import ChoiceRequest, GenerateRequest, TextRequest
+from ..results import AssertOutcome, EvalModelResult, RunResult, RunStatus
+from ..store import Store, StoreError
+from .aggregate import evaluate_assert, sample_records, summarise
+from .errors import RunFailed, RunStopped
+from .judging import JudgeScores, run_judge
+from .model_calls import ModelCalls, NoProgress, Progress
 from .samples import Sample, render_samples
-from .scoring import MetricResult, Output, compare, jsonable, output_error, score_metric
+from .scoring import MetricScores, Output, score_metric
 
-
-class Progress(Protocol):
-    """Progress display: one task per eval × model (and per judge)."""
-
-    def start(self, label: str, total: int) -> Any: ...
-    def advance(self, task: Any, n: int = 1, errors: int = 0) -> None: ...
-    def finish(self, task: Any) -> None: ...
-
-
-class NoProgress:
-    def start(self, label: str, total: int) -> Any:
-        return None
-
-    def advance(self, task: Any, n: int = 1, errors: int = 0) -> None:
-        pass
-
-    def finish(self, task: Any) -> None:
-        pass
+__all__ = ["NoProgress", "Progress", "RunConfig", "run_graph"]
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """How to run: where the store is, whether to use the cache, when to give up."""
+    """How to run: where the store is, whether to use the cache, when to give up, the bootstrap's seed."""
 
     store_dir: Path
     use_cache: bool = True
@@ -65,44 +50,6 @@ class RunConfig:
     seed: int = 0
     n_boot: int = 1000
     options: dict[str, Any] = field(default_factory=dict)
-
-
-class RunAborted(Exception):
-    """Too many errors (`--max-errors`): stop cleanly, keep what finished."""
-
-
-class RunFailed(Exception):
-    """The run cannot go on (a model cannot be loaded, a dataset cannot be read)."""
-
-
-@dataclass
-class RunOutcome:
-    run_id: str
-    spec: str
-    status: str  # completed | aborted | failed
-    results: list[dict[str, Any]]
-    asserts: list[dict[str, Any]]
-    message: str | None = None
-    cache_hits: int = 0
-    model_calls: int = 0
-
-    @property
-    def exit_code(self) -> int:
-        if self.status != "completed":
-            return 3
-        if any(r["n"] > 0 and r["errors"] >= r["n"] for r in self.results):
-            return 3  # a model produced nothing at all (unreachable, misconfigured)
-        return 1 if any(not a["passed"] for a in self.asserts) else 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "spec": self.spec,
-            "status": self.status,
-            "results": self.results,
-            "asserts": self.asserts,
-            **({"message": self.message} if self.message else {}),
-        }
 
 
 def _git_commit(folder: Path) -> str | None:
@@ -113,340 +60,179 @@ def _git_commit(folder: Path) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-_RESULT_TYPES: dict[str, type] = {"generate": Generation, "score_choices": ChoiceScores, "score_text": TextScore}
-
-
 class _Execution:
-    """State of one run: the store, loaded providers, counters."""
+    """One run in progress: the graph, the model calls, the loaded rows and the error count."""
 
-    def __init__(self, graph: Graph, config: RunConfig, store: Store, progress: Progress, run_id: str):
-        self.graph, self.config, self.store, self.progress, self.run_id = graph, config, store, progress, run_id
-        self.providers: dict[str, Provider] = {}
+    def __init__(self, graph: Graph, config: RunConfig, store: Store, progress: Progress | None) -> None:
+        self.graph, self.config = graph, config
+        self.calls = ModelCalls(store, use_cache=config.use_cache, progress=progress, on_errors=self.count_errors)
         self.errors = 0
-        self.cache_hits = 0
-        self.model_calls = 0
-        self.rows_cache: dict[str, list[dict[str, Any]]] = {}
-
-    # ---- providers ----
-    def provider(self, model: ModelConfig) -> Provider:
-        key = content_hash(model.loading_key())
-        if key not in self.providers:
-            try:
-                self.providers[key] = load_provider(model, base_dir=self.graph.spec.parent)
-            except ProviderError as exc:
-                raise RunFailed(str(exc)) from None
-        return self.providers[key]
-
-    async def close(self) -> None:
-        for provider in self.providers.values():
-            try:
-                await provider.aclose()
-            except Exception:  # noqa: BLE001 - closing must not hide the run's own outcome
-                pass
+        self._rows: dict[str, list[dict[str, Any]]] = {}
 
     def count_errors(self, n: int) -> None:
         self.errors += n
-        if self.config.max_errors is not None and self.errors > self.config.max_errors:
-            raise RunAborted(
-                f"more than {self.config.max_errors} errors (--max-errors); stopped early, finished samples are stored"
-            )
+        limit = self.config.max_errors
+        if limit is not None and self.errors > limit:
+            raise RunFailed(f"more than {limit} errors (--max-errors); stopped early, finished evals are stored")
 
-    # ---- data ----
     def rows(self, node: LoadNode, limit: int | None) -> list[dict[str, Any]]:
         key = f"{node.id}:{limit}"
-        if key not in self.rows_cache:
+        if key not in self._rows:
             try:
-                self.rows_cache[key] = load_rows(node.dataset, limit=limit)
+                self._rows[key] = load_rows(node.dataset, limit=limit)
             except DatasetError as exc:
                 raise RunFailed(f"dataset {node.dataset.name}: {exc}") from None
-        return self.rows_cache[key]
+        return self._rows[key]
 
     def samples(self, ev: EvalPlan) -> list[Sample]:
         render = self.graph.node(ev.render)
-        assert isinstance(render, RenderNode)
         load = self.graph.node(ev.load)
-        assert isinstance(load, LoadNode)
+        assert isinstance(render, RenderNode) and isinstance(load, LoadNode)
         shots: list[dict[str, Any]] = []
-        if render.fewshot_input is not None and render.prompt is not None and render.prompt.fewshot is not None:
+        fewshot = render.prompt.fewshot if render.prompt is not None else None
+        if render.fewshot_input is not None and fewshot is not None:
             shot_node = self.graph.node(render.fewshot_input)
             assert isinstance(shot_node, LoadNode)
-            fs = render.prompt.fewshot
-            shots = fewshot_rows(self.rows(shot_node, None), fs.k, fs.seed)
-        return render_samples(render, self.rows(load, render.limit), shots)
+            shots = fewshot_rows(self.rows(shot_node, None), fewshot.k, fewshot.seed)
+        derived = frozenset(name for name, _ in load.dataset.fields)
+        return render_samples(render, self.rows(load, render.limit), shots, derived)
 
-    # ---- model calls through the cache ----
-    def _request(self, node: ModelNode, sample: Sample) -> Any:
+    def _request(self, node: ModelNode, render: RenderNode, sample: Sample) -> Any:
         if node.kind == "generate":
-            return GenerateRequest(
-                messages=sample.messages, params=node.model.generation_params(), variables=sample.variables
-            )
+            params = node.model.generation
+            draw = None if params.deterministic else f"row:{sample.row_id}"
+            return GenerateRequest(messages=sample.messages, params=params, variables=sample.variables, draw=draw)
         if node.kind == "score_choices":
-            delimiter = self._delimiter(node)
-            return ChoiceRequest(context=sample.context, continuations=tuple(delimiter + c for c in sample.choices))
+            continuations = tuple(render.delimiter + c for c in sample.choices)
+            return ChoiceRequest(context=sample.context, continuations=continuations)
         return TextRequest(text=sample.text or "")
 
-    def _delimiter(self, node: ModelNode) -> str:
+    async def call_model(self, node: ModelNode, samples: list[Sample]) -> tuple[list[Output], list[bool]]:
         render = self.graph.node(node.inputs[0])
         assert isinstance(render, RenderNode)
-        return render.delimiter
-
-    def _key(self, identity: dict[str, Any], node: ModelNode, request: Any, sample: Sample) -> str:
-        body = dataclasses.asdict(request)
-        body.pop("variables", None)
-        if node.model.provider == "mock":
-            body["variables"] = sample.variables  # the mock's reply depends on them
-        salt = (
-            sample.index
-            if (node.kind == "generate" and node.model.temperature > 0 and node.model.seed is None)
-            else None
-        )
-        return content_hash({"model": identity, "op": node.kind, "request": body, "sample": salt})
-
-    async def _through_cache(
-        self,
-        call: Any,
-        kind: str,
-        result_type: type,
-        requests: Sequence[Any],
-        keys: Sequence[str],
-        task: Any,
-        *,
-        counted: bool,
-    ) -> tuple[list[Any], list[bool]]:
-        """Answer each request from the cache or the provider (writing every fresh success to the cache as it
-        arrives); `counted` failures count towards --max-errors. Returns the results and which were cached."""
-        outputs: list[Any] = [None] * len(requests)
-        cached = [False] * len(requests)
-        todo = list(range(len(requests)))
-        if self.config.use_cache and todo:
-            hits = self.store.cache_get_many(list(keys))
-            for k in todo:
-                if keys[k] in hits:
-                    outputs[k] = _revive(result_type, hits[keys[k]])
-                    cached[k] = True
-            self.cache_hits += sum(cached)
-            if any(cached):
-                self.progress.advance(task, sum(cached))
-            todo = [k for k in todo if not cached[k]]
-        if todo:
-            try:
-                async with aclosing(call([requests[k] for k in todo])) as stream:
-                    async for j, result in stream:
-                        k = todo[j]
-                        outputs[k] = result
-                        self.model_calls += 1
-                        failed = result.error is not None
-                        if not failed:
-                            self.store.cache_put(keys[k], kind, dataclasses.asdict(result))
-                        self.progress.advance(task, errors=int(failed))
-                        if failed and counted:
-                            self.count_errors(1)
-            except ProviderError as exc:
-                raise RunFailed(str(exc)) from None
-        return outputs, cached
-
-    async def call_model(self, node: ModelNode, samples: Sequence[Sample]) -> tuple[list[Output], list[bool]]:
-        provider = self.provider(node.model)
-        identity = provider.identity()
-        usable = [i for i, sample in enumerate(samples) if sample.error is None]
-        requests = [self._request(node, samples[i]) for i in usable]
-        keys = [self._key(identity, node, request, samples[i]) for i, request in zip(usable, requests, strict=True)]
-        task = self.progress.start(f"{node.eval} · {node.model.name}", len(samples))
-        render_errors = len(samples) - len(usable)
-        if render_errors:
-            self.progress.advance(task, render_errors, errors=render_errors)
-            self.count_errors(render_errors)
-        call = {
-            "generate": provider.generate,
-            "score_choices": provider.score_choices,
-            "score_text": provider.score_text,
-        }[node.kind]
-        results, hits = await self._through_cache(
-            call, node.kind, _RESULT_TYPES[node.kind], requests, keys, task, counted=True
-        )
-        self.progress.finish(task)
+        usable = [i for i, s in enumerate(samples) if s.error is None]
+        task = self.calls.progress.start(f"{node.eval} · {node.model.name}", len(samples))
+        if len(usable) < len(samples):
+            failed = len(samples) - len(usable)
+            self.calls.progress.advance(task, failed, errors=failed)
+            self.count_errors(failed)
+        requests = [self._request(node, render, samples[i]) for i in usable]
+        results, hits = await self.calls.ask(node.model, node.kind, requests, task)
+        self.calls.progress.finish(task)
         outputs: list[Output] = [None] * len(samples)
         cached = [False] * len(samples)
         for i, result, hit in zip(usable, results, hits, strict=True):
             outputs[i], cached[i] = result, hit
         return outputs, cached
 
-    async def generate_many(
-        self, model: Any, requests: Sequence[GenerateRequest], salts: Sequence[Any], label: str
-    ) -> list[Generation]:
-        """Generate for arbitrary requests (judges) through the cache; `salts` keep equal prompts apart."""
-        provider = self.provider(model)
-        identity = provider.identity()
-        keys = []
-        for request, salt in zip(requests, salts, strict=True):
-            body = dataclasses.asdict(request)
-            body.pop("variables", None)
-            keys.append(content_hash({"model": identity, "op": "generate", "request": body, "salt": salt}))
-        task = self.progress.start(label, len(requests))
-        outputs, _ = await self._through_cache(
-            provider.generate, "generate", Generation, requests, keys, task, counted=False
-        )
-        self.progress.finish(task)
-        return [o if o is not None else Generation(error="not run") for o in outputs]
+    def hashes(self, ev: EvalPlan, call: ModelNode, parts: tuple[str, ...]) -> dict[str, str]:
+        """Each part's own settings hash, so that a diff can say what differs between two runs."""
+        nodes = self.graph.nodes
+        out = {"dataset": nodes[ev.load].config_hash, "prompt": nodes[ev.render].config_hash,
+               "model": call.config_hash}  # fmt: skip
+        for node_id in parts:
+            node = nodes[node_id]
+            label = f"metric:{node.name}" if isinstance(node, MetricNode) else f"judge:{node.judge.name}"  # type: ignore[union-attr]
+            out[label] = node.config_hash
+        return out
 
 
-def _revive(result_type: type, value: dict[str, Any]) -> Any:
-    fields = {f.name for f in dataclasses.fields(result_type)}
-    data = {k: (tuple(v) if isinstance(v, list) else v) for k, v in value.items() if k in fields}
-    return result_type(**data)
-
-
-def _metric_json(result: MetricResult) -> dict[str, Any]:
-    e = result.estimate
-    out = {
-        "value": jsonable(e.value),
-        "ci_low": jsonable(e.ci_low),
-        "ci_high": jsonable(e.ci_high),
-        "n": e.n,
-        "unscored": result.unscored,
-    }
-    if result.failures:
-        out["failures"] = result.failures[:3]
-    return out
-
-
-def _sample_rows(
-    ev: EvalPlan,
-    model: str,
-    samples: Sequence[Sample],
-    outputs: Sequence[Output],
-    cached: Sequence[bool],
-    metrics: Sequence[MetricResult],
-    judges: Sequence[JudgeResult],
-) -> list[dict[str, Any]]:
-    rows = []
-    for i, (sample, out) in enumerate(zip(samples, outputs, strict=True)):
-        row: dict[str, Any] = {
-            "eval": ev.name,
-            "model": model,
-            "index": sample.index,
-            "sample_key": sample.key,
-            "inputs": sample.row,
-            "prompt": list(sample.messages),
-            "references": list(sample.references),
-            "scores": {m.name: m.scores[i] for m in metrics} | {j.name: j.scores[i] for j in judges},
-            "judges": {j.name: j.records[i] for j in judges if j.records[i] is not None},
-            "error": sample.error or output_error(out) if (sample.error or out is not None) else None,
-            "cached": cached[i],
-        }
-        if isinstance(out, Generation):
-            row.update(
-                output=out.text,
-                latency=out.latency_s,
-                prompt_tokens=out.prompt_tokens,
-                completion_tokens=out.completion_tokens,
-                cost=out.cost,
-                truncated=out.truncated,
-                finish_reason=out.finish_reason,
-            )
-        elif isinstance(out, ChoiceScores):
-            row.update(
-                choices=list(sample.choices),
-                labels=list(sample.labels),
-                logliks=list(out.logliks),
-                truncated=out.truncated,
-            )
-        elif isinstance(out, TextScore):
-            row.update(loglik=out.loglik, n_tokens=out.n_tokens, truncated=out.truncated)
-        rows.append(row)
-    return rows
-
-
-async def _run_eval(ex: _Execution, ev: EvalPlan, results: list[dict[str, Any]], asserts: list[dict[str, Any]]) -> None:
+async def _run_eval(
+    ex: _Execution, store: Store, run_id: str, ev: EvalPlan
+) -> tuple[list[EvalModelResult], list[AssertOutcome]]:
+    """Every model of one eval: call, score, judge, aggregate, assert; then its samples are stored."""
     samples = ex.samples(ev)
     outputs_by_model: dict[str, list[Output]] = {}
+    results, asserts = [], []
+    seed, n_boot = ex.config.seed, ex.config.n_boot
     for run in ev.runs:
-        node = ex.graph.node(run.call)
-        assert isinstance(node, ModelNode)
-        outputs, cached = await ex.call_model(node, samples)
+        call = ex.graph.node(run.call)
+        assert isinstance(call, ModelNode)
+        outputs, cached = await ex.call_model(call, samples)
         outputs_by_model[run.model] = outputs
-        metric_results = []
+        metrics: list[MetricScores] = []
         for metric_id in run.metrics:
             mnode = ex.graph.node(metric_id)
             assert isinstance(mnode, MetricNode)
-            try:
-                metric_results.append(
-                    score_metric(mnode, samples, outputs, seed=ex.config.seed, n_boot=ex.config.n_boot)
-                )
-            except MetricError as exc:
-                raise RunFailed(f"metric {mnode.name}: {exc}") from None
-        judge_results = []
+            metrics.append(score_metric(mnode, samples, outputs, seed=seed, n_boot=n_boot))
+        judges: list[JudgeScores] = []
         for judge_id in run.judges:
             jnode = ex.graph.node(judge_id)
             assert isinstance(jnode, JudgeNode)
             if jnode.other_model is not None and jnode.other_model not in outputs_by_model:
-                other_node = ex.graph.node(jnode.inputs[1])
-                assert isinstance(other_node, ModelNode)
-                outputs_by_model[jnode.other_model], _ = await ex.call_model(other_node, samples)
-            judge_results.append(
-                await run_judge(ex, jnode, samples, outputs, outputs_by_model.get(jnode.other_model or ""))
-            )
-        agg = ex.graph.node(run.aggregate)
-        assert isinstance(agg, AggregateNode)
-        errors = sum(
-            1 for s, o in zip(samples, outputs, strict=True) if s.error is not None or output_error(o) is not None
-        )
-        gens = [o for o in outputs if isinstance(o, Generation) and o.error is None]
-        truncated = sum(1 for o in outputs if o is not None and o.error is None and getattr(o, "truncated", False))
-        metrics_json = {m.name: _metric_json(m) for m in metric_results}
-        metrics_json.update({j.name: j.summary() for j in judge_results})
-        result: dict[str, Any] = {
-            "eval": ev.name,
-            "model": run.model,
-            "n": len(samples),
-            "errors": errors,
-            "truncated": truncated,
-            "metrics": metrics_json,
-        }
-        if gens:
-            tokens = [o.completion_tokens for o in gens if o.completion_tokens is not None]
-            costs = [o.cost for o in gens if o.cost is not None]
-            result["completion_tokens"] = sum(tokens) if tokens else None
-            result["cost"] = sum(costs) if costs else None
-        error_texts = sorted(
-            {
-                e
-                for e in (
-                    s.error or output_error(o)
-                    for s, o in zip(samples, outputs, strict=True)
-                    if s.error or (o is not None and o.error)
-                )
-                if e
-            }
-        )
-        if error_texts:
-            result["error_examples"] = error_texts[:3]
+                other_call = ex.graph.node(jnode.inputs[1])
+                assert isinstance(other_call, ModelNode)
+                outputs_by_model[jnode.other_model], _ = await ex.call_model(other_call, samples)
+            other = outputs_by_model.get(jnode.other_model) if jnode.other_model else None
+            judges.append(await run_judge(ex.calls, jnode, samples, outputs, other, seed=seed, n_boot=n_boot))
+        aggregate = ex.graph.node(run.aggregate)
+        assert isinstance(aggregate, AggregateNode)
+        hashes = ex.hashes(ev, call, run.metrics + run.judges)
+        result = summarise(aggregate, samples, outputs, metrics, judges, hashes)
         results.append(result)
         for assert_id in run.asserts:
             anode = ex.graph.node(assert_id)
             assert isinstance(anode, AssertNode)
-            value = metrics_json.get(anode.metric, {}).get("value")
-            value_f = float("nan") if value is None else float(value)
-            asserts.append(
-                {
-                    "eval": ev.name,
-                    "model": run.model,
-                    "expr": anode.text,
-                    "value": jsonable(value_f),
-                    "passed": compare(value_f, anode.op, anode.threshold),
-                }
-            )
-        ex.store.add_samples(
-            ex.run_id, _sample_rows(ev, run.model, samples, outputs, cached, metric_results, judge_results)
-        )
+            asserts.append(evaluate_assert(anode, result))
+        store.add_samples(run_id, sample_records(ev.name, run.model, samples, outputs, cached, metrics, judges))
+    return results, asserts
 
 
-async def run_graph(graph: Graph, config: RunConfig, progress: Progress | None = None) -> RunOutcome:
-    """Run every eval of the graph; the run (even a failed or aborted one) is stored."""
-    store = Store(config.store_dir)
+def _status(results: list[EvalModelResult]) -> tuple[RunStatus, str | None]:
+    failed = [r for r in results if r.status == "failed"]
+    partial = [r for r in results if r.status == "partial"]
+
+    def describe(rs: list[EvalModelResult]) -> str:
+        parts = []
+        for r in rs[:3]:
+            top = r.error_summary[0] if r.error_summary else None
+            why = f" ({top.stage}: {top.reason})" if top is not None else ""
+            parts.append(f"{r.eval} · {r.model}: {r.errors} of {r.n} samples failed{why}")
+        return "; ".join(parts) + (f"; and {len(rs) - 3} more" if len(rs) > 3 else "")
+
+    if failed:
+        return "failed", describe(failed) + " — more than the eval tolerates (max_error_rate)"
+    if partial:
+        return "partial", describe(partial) + " — within the eval's max_error_rate"
+    return "completed", None
+
+
+@contextlib.contextmanager
+def _stop_on_signals(task: asyncio.Task[Any]) -> Iterator[list[str]]:
+    """SIGINT (Ctrl-C) and SIGTERM cancel the run so that it is stored as interrupted; a second Ctrl-C falls
+    back to Python's default (KeyboardInterrupt). Yields the names of the signals received."""
+    loop = asyncio.get_running_loop()
+    received: list[str] = []
+    installed = []
+
+    def stop(sig: signal.Signals) -> None:
+        received.append(sig.name)
+        loop.remove_signal_handler(sig)
+        task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop, sig)
+            installed.append(sig)
+        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or no signal support
+            pass
+    try:
+        yield received
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def run_graph(graph: Graph, config: RunConfig, progress: Progress | None = None) -> RunResult:
+    """Run every eval of the graph and store the run — completed, partial, failed or interrupted. Never raises
+    for a user error: a store that cannot be opened gives a failed result without a run id."""
+    try:
+        store = Store(config.store_dir)
+    except StoreError as exc:
+        return RunResult(run_id=None, spec=str(graph.spec), status="failed", message=str(exc))
     meta = {
         "spec_path": str(graph.spec),
-        "spec_hash": graph.spec_hash,
+        "graph_hash": graph.graph_hash,
         "git_commit": _git_commit(graph.spec.parent),
         "evaldsl_version": __version__,
         "options": config.options,
@@ -454,43 +240,45 @@ async def run_graph(graph: Graph, config: RunConfig, progress: Progress | None =
         "evals": [ev.name for ev in graph.evals],
         "models": sorted({r.model for ev in graph.evals for r in ev.runs}),
     }
-    run_id = store.begin_run(meta)
-    ex = _Execution(graph, config, store, progress or NoProgress(), run_id)
-    results: list[dict[str, Any]] = []
-    asserts: list[dict[str, Any]] = []
-    status, message = "completed", None
     started = time.monotonic()
     try:
-        for ev in graph.evals:
-            await _run_eval(ex, ev, results, asserts)
-    except RunAborted as exc:
-        status, message = "aborted", str(exc)
-    except RunFailed as exc:
-        status, message = "failed", str(exc)
-    finally:
-        await ex.close()
-        summary = {
-            "wall_s": round(time.monotonic() - started, 3),
-            "cache_hits": ex.cache_hits,
-            "model_calls": ex.model_calls,
-            "errors": ex.errors,
-            "message": message,
-        }
-        store.finish_run(
-            run_id,
-            status=status if status != "aborted" else "interrupted",
-            results=results,
-            asserts=asserts,
-            summary=summary,
-        )
+        run_id = store.begin_run(meta)
+    except StoreError as exc:
         store.close()
-    return RunOutcome(
-        run_id=run_id,
-        spec=str(graph.spec),
-        status=status,
-        results=results,
-        asserts=asserts,
-        message=message,
-        cache_hits=ex.cache_hits,
-        model_calls=ex.model_calls,
-    )
+        return RunResult(run_id=None, spec=str(graph.spec), status="failed", message=str(exc))
+    ex = _Execution(graph, config, store, progress)
+    results: list[EvalModelResult] = []
+    asserts: list[AssertOutcome] = []
+    status: RunStatus = "completed"
+    message: str | None = None
+    task = asyncio.current_task()
+    assert task is not None
+    with _stop_on_signals(task) as received:
+        try:
+            for ev in graph.evals:
+                done, checked = await _run_eval(ex, store, run_id, ev)
+                results += done
+                asserts += checked
+            status, message = _status(results)
+        except RunStopped as exc:
+            status, message = exc.status, str(exc)  # type: ignore[assignment]
+        except asyncio.CancelledError:
+            why = f"by {received[0]}" if received else "by the user"
+            status, message = "interrupted", f"interrupted {why}; finished evals are stored"
+            task.uncancel()
+        finally:
+            await ex.calls.aclose()
+    wall_s = round(time.monotonic() - started, 3)
+    summary = {"wall_s": wall_s, "cache_hits": ex.calls.cache_hits,
+               "model_calls": ex.calls.model_calls, "errors": ex.errors, "message": message}  # fmt: skip
+    result = RunResult(run_id=run_id, spec=str(graph.spec), status=status, results=tuple(results),
+                       asserts=tuple(asserts), message=message, store=str(config.store_dir),
+                       cache_hits=ex.calls.cache_hits, model_calls=ex.calls.model_calls,
+                       wall_s=wall_s)  # fmt: skip
+    try:
+        store.finish_run(result, summary)
+    except StoreError as exc:
+        result = replace(result, status="failed", message=f"the run could not be stored: {exc}")
+    finally:
+        store.close()
+    return result

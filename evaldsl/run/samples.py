@@ -1,9 +1,10 @@
-"""Rows + a render node → samples: prompt messages, references, choices or text, and a content key per sample."""
+"""Rows + a render node → samples: prompt messages, references, choices or text, a row identity and a content
+key per sample."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..compile.spec import SampleValue
@@ -20,6 +21,7 @@ class Sample:
 
     index: int
     row: dict[str, Any]
+    row_id: str = ""
     key: str = ""
     messages: tuple[Message, ...] = ()
     references: tuple[str, ...] = ()
@@ -28,7 +30,6 @@ class Sample:
     labels: tuple[int, ...] = ()
     text: str | None = None
     error: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def variables(self) -> dict[str, Any]:
@@ -88,13 +89,31 @@ def _messages(node: RenderNode, row: dict[str, Any], shots: Sequence[dict[str, A
     return tuple(messages)
 
 
+def row_ids(rows: Sequence[dict[str, Any]], derived: frozenset[str] = frozenset()) -> list[str]:
+    """Each row's identity: a hash of its dataset fields (derived fields left out), with `~k` added for the k-th
+    repeat of an identical row. Equal data gives equal identities whatever the prompt, model or settings, so
+    runs pair by row."""
+    seen: dict[str, int] = {}
+    out = []
+    for row in rows:
+        digest = content_hash({k: v for k, v in row.items() if k not in derived})[:20]
+        k = seen.get(digest, 0)
+        seen[digest] = k + 1
+        out.append(digest if k == 0 else f"{digest}~{k}")
+    return out
+
+
 def render_samples(
-    node: RenderNode, rows: Sequence[dict[str, Any]], shots: Sequence[dict[str, Any]] = ()
+    node: RenderNode,
+    rows: Sequence[dict[str, Any]],
+    shots: Sequence[dict[str, Any]] = (),
+    derived: frozenset[str] = frozenset(),
 ) -> list[Sample]:
-    """Render every row; a failing row becomes a sample with `error` set rather than stopping the run."""
+    """Render every row; a failing row becomes a sample with `error` set rather than stopping the run.
+    `derived`: the dataset's derived field names (not part of a row's identity)."""
     samples = []
-    for index, row in enumerate(rows):
-        sample = Sample(index=index, row=row)
+    for index, (row, row_id) in enumerate(zip(rows, row_ids(rows, derived), strict=True)):
+        sample = Sample(index=index, row=row, row_id=row_id)
         try:
             sample.messages = _messages(node, row, shots)
             if node.mode == "generate":

@@ -1,19 +1,21 @@
-"""Samples + model outputs → per-sample metric scores and aggregates with n and a bootstrap CI."""
+"""Samples + model outputs → per-sample metric scores, per-sample metric errors, and a `MetricSummary` with n
+and a bootstrap CI for each metric node."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from ..metrics import build_metric
-from ..metrics.base import MetricError
+from ..metrics.base import MetricError, MetricInput
 from ..plan.graph import MetricNode
-from ..providers.records import ChoiceScores, Generation, MetricInput, TextScore
+from ..providers.records import ChoiceScores, Generation, TextScore
+from ..results import MetricSummary
 from ..stats.bootstrap import Estimate, corpus_estimate, mean_estimate
+from .errors import RunFailed
 from .samples import Sample
 
 Output = Generation | ChoiceScores | TextScore | None
@@ -23,6 +25,11 @@ def output_error(out: Output) -> str | None:
     if out is None:
         return "no output"
     return out.error
+
+
+def usable(sample: Sample, out: Output) -> bool:
+    """Whether a sample reached a metric: rendered, and its model call succeeded."""
+    return sample.error is None and output_error(out) is None
 
 
 def metric_input(sample: Sample, out: Output) -> MetricInput:
@@ -38,89 +45,84 @@ def metric_input(sample: Sample, out: Output) -> MetricInput:
 
 
 @dataclass
-class MetricResult:
-    """Per-sample scores (None = not scored) and the aggregate of one metric for one eval × model."""
+class MetricScores:
+    """One metric of one eval × model: per-sample scores (None = not scored; corpus metrics have none), the
+    samples where the metric itself failed (index → reason: these are sample errors), and the summary."""
 
     name: str
     scores: list[float | None]
-    estimate: Estimate
-    unscored: int = 0
-    failures: list[str] = field(default_factory=list)  # distinct reasons samples went unscored
+    summary: MetricSummary
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+def summary_of(
+    estimate: Estimate, node: MetricNode, kind: str, unscored: int, failures: Sequence[str] = ()
+) -> MetricSummary:
+    return MetricSummary(
+        value=estimate.value,
+        ci_low=estimate.ci_low,
+        ci_high=estimate.ci_high,
+        n=estimate.n,
+        unscored=unscored,
+        family=node.family,
+        kind=kind,  # type: ignore[arg-type]
+        higher_is_better=node.higher_is_better,
+        range=node.range,
+        failures=tuple(failures),
+    )
 
 
 def score_metric(
     node: MetricNode, samples: Sequence[Sample], outputs: Sequence[Output], *, seed: int = 0, n_boot: int = 1000
-) -> MetricResult:
-    """Score every usable sample; samples with render/model errors are skipped (they are counted as errors)."""
-    metric = build_metric(node.family, node.params, name=node.name, base_dir=node.base_dir)
-    scores: list[float | None] = []
-    failures: dict[str, None] = {}
+) -> MetricScores:
+    """Score every usable sample. A sample the metric cannot score (None) is unscored; a sample on which the
+    metric raised is an error of that sample, with the metric's message."""
+    try:
+        metric = build_metric(node.family, node.params, name=node.name, base_dir=node.base_dir)
+    except MetricError as exc:
+        raise RunFailed(f"metric {node.name}: {exc}") from None
+    scores: list[float | None] = [None] * len(samples)
+    errors: dict[int, str] = {}
     unscored = 0
-    if metric.kind == "corpus":
-        rows: list[list[float]] = []
-        for sample, out in zip(samples, outputs, strict=True):
-            if sample.error is not None or output_error(out) is not None:
-                scores.append(None)
-                continue
-            try:
-                stats = metric.stats(metric_input(sample, out))
-            except MetricError as exc:
-                failures[str(exc)] = None
-                stats = None
-            if stats is None:
-                unscored += 1
-            else:
-                rows.append(list(stats))
-            scores.append(None)
-        matrix = np.asarray(rows, dtype=float) if rows else np.zeros((0, 1))
-        estimate = corpus_estimate(matrix, metric.combine, seed=seed, n_boot=n_boot) if rows else _empty()
-        return MetricResult(node.name, scores, estimate, unscored, list(failures))
+    rows: list[list[float]] = []
     values: list[float] = []
-    for sample, out in zip(samples, outputs, strict=True):
-        if sample.error is not None or output_error(out) is not None:
-            scores.append(None)
+    for i, (sample, out) in enumerate(zip(samples, outputs, strict=True)):
+        if not usable(sample, out):
             continue
         try:
+            if metric.kind == "corpus":
+                stats = metric.stats(metric_input(sample, out))
+                if stats is None:
+                    unscored += 1
+                else:
+                    rows.append(list(stats))
+                continue
             value = metric.score(metric_input(sample, out))
         except MetricError as exc:
-            failures[str(exc)] = None
-            value = None
+            errors[i] = str(exc)
+            continue
         if value is None or (isinstance(value, float) and math.isnan(value)):
             unscored += 1
-            scores.append(None)
         else:
-            scores.append(float(value))
+            scores[i] = float(value)
             values.append(float(value))
-    estimate = mean_estimate(values, seed=seed, n_boot=n_boot) if values else _empty()
-    return MetricResult(node.name, scores, estimate, unscored, list(failures))
+    if metric.kind == "corpus":
+        estimate = (
+            corpus_estimate(np.asarray(rows, dtype=float), metric.combine, seed=seed, n_boot=n_boot)
+            if rows
+            else empty_estimate()
+        )
+    else:
+        estimate = mean_estimate(values, seed=seed, n_boot=n_boot) if values else empty_estimate()
+    return MetricScores(node.name, scores, summary_of(estimate, node, metric.kind, unscored), errors)
 
 
 def estimate_of(values: Sequence[float | None], *, seed: int = 0, n_boot: int = 1000) -> tuple[Estimate, int]:
     """Mean estimate over the scored values, and how many were unscored."""
     scored = [float(v) for v in values if v is not None]
     unscored = sum(v is None for v in values)
-    return (mean_estimate(scored, seed=seed, n_boot=n_boot) if scored else _empty()), unscored
+    return (mean_estimate(scored, seed=seed, n_boot=n_boot) if scored else empty_estimate()), unscored
 
 
-def _empty() -> Estimate:
+def empty_estimate() -> Estimate:
     return Estimate(value=float("nan"), ci_low=float("nan"), ci_high=float("nan"), n=0)
-
-
-def compare(value: float, op: str, threshold: float) -> bool:
-    if math.isnan(value):
-        return False
-    return {
-        ">=": value >= threshold,
-        "<=": value <= threshold,
-        ">": value > threshold,
-        "<": value < threshold,
-        "==": math.isclose(value, threshold, rel_tol=1e-9, abs_tol=1e-12),
-        "!=": not math.isclose(value, threshold, rel_tol=1e-9, abs_tol=1e-12),
-    }[op]
-
-
-def jsonable(value: Any) -> Any:
-    """NaN/inf → None so JSON output stays valid."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -1,9 +1,9 @@
-"""A store directory in; out: a response cache keyed by content hash and a run store, in one SQLite file."""
+"""A store directory in; out: a response cache keyed by content hash and a run store (typed run results and
+sample records), in one SQLite file. Stores written by older versions are migrated when opened."""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -17,22 +17,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..hashing import json_default
+from ..results import RESULTS_VERSION, RUN_STATUSES, AssertOutcome, EvalModelResult, RunResult, SampleRecord
+from .redact import strip_secrets
+
 DB_FILENAME = "evaldsl.db"
-DEFAULT_DIRNAME = ".evaldsl"
-SCHEMA_VERSION = 1
-FINISHED_STATUSES = ("completed", "failed", "interrupted")
+SCHEMA_VERSION = 2
 _IN_CHUNK = 900  # bound variables per IN (...) query, below SQLite's oldest limit of 999
 _SAMPLE_CHUNK = 500  # sample rows per transaction
 _FETCH = 256  # rows per fetchmany while streaming samples
-_REDACTED = "<redacted>"
 _SAMPLE_COLUMNS = ("eval", "model", "index", "sample_key", "error", "truncated", "cached")
 
 _SCHEMA = """
 CREATE TABLE cache (key TEXT PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, created_at TEXT NOT NULL)
     WITHOUT ROWID;
 CREATE TABLE runs (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
-    started_at TEXT NOT NULL, finished_at TEXT, spec_path TEXT, spec_hash TEXT, host TEXT, pid INTEGER,
-    meta TEXT NOT NULL, summary TEXT);
+    started_at TEXT NOT NULL, finished_at TEXT, spec_path TEXT, graph_hash TEXT, host TEXT, pid INTEGER,
+    meta TEXT NOT NULL, summary TEXT, results_version INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE results (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, eval TEXT NOT NULL,
     model TEXT NOT NULL, data TEXT NOT NULL, UNIQUE (run_id, eval, model));
 CREATE TABLE asserts (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, idx INTEGER NOT NULL,
@@ -43,6 +44,11 @@ CREATE TABLE samples (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE
     PRIMARY KEY (run_id, eval, model, idx)) WITHOUT ROWID;
 CREATE INDEX samples_by_key ON samples (sample_key)
 """
+# Schema version N-1 → N: statements run in one transaction when an older store is opened.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE runs RENAME COLUMN spec_hash TO graph_hash",
+        "ALTER TABLE runs ADD COLUMN results_version INTEGER NOT NULL DEFAULT 1"),
+}  # fmt: skip
 _ELSEWHERE = "or pass another store directory"
 _CACHE_PUT = "INSERT OR REPLACE INTO cache (key, kind, value, created_at) VALUES (?, ?, ?, ?)"
 _SAMPLE_SELECT = ("eval", "model", "idx", "sample_key", "error", "truncated", "cached")
@@ -61,94 +67,44 @@ class RunInfo:
     started_at: str
     finished_at: str | None
     spec_path: str | None
-    spec_hash: str | None
+    graph_hash: str | None
     n_samples: int
 
 
 @dataclasses.dataclass(frozen=True)
 class RunRecord:
-    """A stored run: its meta, per eval x model results, assert outcomes and summary."""
+    """A stored run: its meta, typed per eval × model results and assert outcomes, and its summary.
+    `results_version` is the version the results were written with (1: before results were typed)."""
 
     id: str
     status: str
     started_at: str
     finished_at: str | None
     meta: dict[str, Any]
-    results: tuple[dict[str, Any], ...]
-    asserts: tuple[dict[str, Any], ...]
+    results: tuple[EvalModelResult, ...]
+    asserts: tuple[AssertOutcome, ...]
     summary: dict[str, Any]
+    results_version: int = RESULTS_VERSION
 
-
-# ---------------------------------------------------------------- JSON, hashing, secrets
-
-
-def _json_default(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    if hasattr(obj, "model_dump"):  # pydantic models
-        return obj.model_dump(mode="json")
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return obj.item()
-    raise TypeError(f"cannot store a {type(obj).__name__} as JSON: {obj!r:.80}")
+    def to_result(self, store: str | None = None) -> RunResult:
+        """The run as the `RunResult` that `evaldsl run` printed (as far as it was stored)."""
+        status = self.status if self.status in RUN_STATUSES else "interrupted"
+        return RunResult(
+            run_id=self.id,
+            spec=str(self.meta.get("spec_path") or ""),
+            status=status,  # type: ignore[arg-type]
+            results=self.results,
+            asserts=self.asserts,
+            message=self.summary.get("message"),
+            store=store,
+            cache_hits=int(self.summary.get("cache_hits") or 0),
+            model_calls=int(self.summary.get("model_calls") or 0),
+            wall_s=self.summary.get("wall_s"),
+        )
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-
-
-def content_hash(obj: Any) -> str:
-    """sha256 hex digest of the canonical JSON of `obj` (sorted keys, no whitespace, ensure_ascii=False).
-
-    Tuples hash like lists; dataclasses and pydantic models hash like their field dicts.
-    """
-    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-_SECRET_KEY = re.compile(
-    r"(?:.*[_.])?(?:api_?key|key|token|authorization|auth|password|passwd|secret|credentials?|cookie)", re.I
-)
-_SECRET_VALUE = re.compile(r"\b(?:sk-[A-Za-z0-9_\-]{16,}|hf_[A-Za-z0-9]{20,})|\bBearer\s+\S+", re.I)
-
-
-def _is_secret_key(key: str) -> bool:
-    return _SECRET_KEY.fullmatch(key.strip().lstrip("-").replace("-", "_")) is not None
-
-
-def _strip_list(items: Sequence[Any]) -> list[Any]:
-    out: list[Any] = []
-    redact_next = False
-    for item in items:
-        if redact_next and isinstance(item, str) and not item.startswith("-"):
-            out.append(_REDACTED)
-            redact_next = False
-            continue
-        redact_next = False
-        if isinstance(item, str):
-            name, eq, _ = item.partition("=")
-            if eq and _is_secret_key(name):  # --api-key=..., OPENAI_API_KEY=...
-                out.append(f"{name}={_REDACTED}")
-                continue
-            if item.startswith("-") and _is_secret_key(item):  # --api-key VALUE
-                redact_next = True
-        out.append(strip_secrets(item))
-    return out
-
-
-def strip_secrets(obj: Any) -> Any:
-    """A copy of `obj` without credential-like keys (api_key, *_key, token, authorization, password, secret),
-    with `--api-key VALUE` / `NAME_TOKEN=VALUE` items of lists and key-shaped strings redacted."""
-    if isinstance(obj, Mapping):
-        return {k: strip_secrets(v) for k, v in obj.items() if not (isinstance(k, str) and _is_secret_key(k))}
-    if isinstance(obj, (list, tuple)):
-        return _strip_list(obj)
-    if isinstance(obj, str):
-        return _SECRET_VALUE.sub(_REDACTED, obj)
-    return obj
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=json_default)
 
 
 # ---------------------------------------------------------------- helpers
@@ -205,17 +161,13 @@ class Store:
     def _check_paths(self) -> None:
         d, path = self.directory, self.path
         if d.exists() and not d.is_dir():
-            raise StoreError(
-                f"the store directory {d} exists but is not a directory; pass another store directory"
-            )
+            raise StoreError(f"the store directory {d} exists but is not a directory; pass another store directory")
         try:
             if not d.exists():
                 d.mkdir(parents=True)
                 (d / ".gitignore").write_text("# created by evaldsl: cached responses and runs\n*\n")
         except OSError as exc:
-            raise StoreError(
-                f"cannot create the store directory {d} ({exc}); create it {_ELSEWHERE}"
-            ) from None
+            raise StoreError(f"cannot create the store directory {d} ({exc}); create it {_ELSEWHERE}") from None
         if path.exists() and not path.is_file():
             raise StoreError(f"{path} exists but is not a file; move it away {_ELSEWHERE}")
         if not os.access(d, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
@@ -242,11 +194,30 @@ class Store:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+        if 0 < version < SCHEMA_VERSION:
+            version = self._migrate(conn, version)
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has store schema {version} but this evaldsl reads schema {SCHEMA_VERSION} "
                 f"(written by another version?); upgrade evaldsl {_ELSEWHERE}"
             )
+
+    def _migrate(self, conn: sqlite3.Connection, version: int) -> int:
+        """Bring an older store up to SCHEMA_VERSION, one version at a time, in one write transaction."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have migrated
+            while version < SCHEMA_VERSION and version in _MIGRATIONS:
+                for statement in _MIGRATIONS[version]:
+                    conn.execute(statement)
+                version += 1
+                conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return int(version)
 
     # ------------------------------------------------------------ plumbing
 
@@ -318,12 +289,6 @@ class Store:
 
     # ------------------------------------------------------------ response cache
 
-    def cache_get(self, key: str) -> dict[str, Any] | None:
-        """The cached value for `key`, or None."""
-        with self._read("reading the response cache") as conn:
-            row = conn.execute("SELECT value FROM cache WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
-
     def cache_get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The cached values of those `keys` that are present (missing keys are simply absent)."""
         unique = list(dict.fromkeys(keys))
@@ -339,14 +304,6 @@ class Store:
         """Store `value` under `key`; committed before returning (one autocommit statement)."""
         with self._read("writing the response cache") as conn:
             conn.execute(_CACHE_PUT, (key, kind, _dumps(value), _now()))
-
-    def cache_put_many(self, entries: Iterable[tuple[str, str, Mapping[str, Any]]]) -> int:
-        """Store `(key, kind, value)` entries in one transaction; returns how many were written."""
-        now = _now()
-        rows = [(key, kind, _dumps(value), now) for key, kind, value in entries]
-        with self._transaction("writing the response cache") as conn:
-            conn.executemany(_CACHE_PUT, rows)
-        return len(rows)
 
     def cache_stats(self) -> dict[str, Any]:
         """{"entries": n, "by_kind": {kind: n}, "value_bytes": n, "db_bytes": n (database + WAL file)}."""
@@ -374,45 +331,33 @@ class Store:
     def begin_run(self, meta: Mapping[str, Any]) -> str:
         """Record a new run with status "running"; returns its id (UTC time + random hex, sortable).
 
-        `meta` (spec_path, spec_hash, git commit, evaldsl version, argv/options...) is stored without
+        `meta` (spec_path, graph_hash, git commit, evaldsl version, options...) is stored without
         credential-like keys; `started_at` is filled in when absent.
         """
         clean = strip_secrets(dict(meta))
         clean.setdefault("started_at", _now())
-        spec_path, spec_hash = (
-            None if clean.get(k) is None else str(clean[k]) for k in ("spec_path", "spec_hash")
-        )
+        spec_path, graph_hash = (None if clean.get(k) is None else str(clean[k]) for k in ("spec_path", "graph_hash"))
         with self._transaction("recording a new run") as conn:
             run_id = _new_run_id()
             while conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
                 run_id = _new_run_id()  # two runs in the same second drew the same 16 random bits
             conn.execute(
-                "INSERT INTO runs (id, status, started_at, spec_path, spec_hash, host, pid, meta) "
-                "VALUES (?, 'running', ?, ?, ?, ?, ?, ?)",
-                (run_id, str(clean["started_at"]), spec_path, spec_hash, socket.gethostname(), os.getpid(),
-                 _dumps(clean)),
+                "INSERT INTO runs (id, status, started_at, spec_path, graph_hash, host, pid, meta, results_version) "
+                "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, str(clean["started_at"]), spec_path, graph_hash, socket.gethostname(), os.getpid(),
+                 _dumps(clean), RESULTS_VERSION),
             )  # fmt: skip
         return run_id
 
-    def add_samples(self, run_id: str, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Store per-sample rows (committed every few hundred rows); returns how many were written.
-
-        Each row needs `eval`, `model` and `index`; `sample_key`, `error`, `truncated` and `cached` become
-        columns, every other field (inputs, prompt, output, references, scores, judges, latency_s, tokens,
-        cost...) is kept as JSON. A row with the same run, eval, model and index replaces the earlier one.
-        """
+    def add_samples(self, run_id: str, records: Iterable[SampleRecord]) -> int:
+        """Store sample records (committed every few hundred); returns how many were written. A record with the
+        same run, eval, model and index replaces the earlier one."""
         written, batch = 0, []
-        for n, row in enumerate(rows):
-            for field, kind in (("eval", str), ("model", str), ("index", int)):
-                if not isinstance(row.get(field), kind) or isinstance(row.get(field), bool):
-                    raise StoreError(
-                        f"sample row {n} needs a {kind.__name__} {field!r}, got {row.get(field)!r}"
-                    )
-            key, error = row.get("sample_key"), row.get("error")
-            rest = {k: v for k, v in row.items() if k not in _SAMPLE_COLUMNS}
-            batch.append((run_id, row["eval"], row["model"], row["index"], None if key is None else str(key),
-                          None if error is None else str(error), int(bool(row.get("truncated"))),
-                          int(bool(row.get("cached"))), _dumps(rest)))  # fmt: skip
+        for record in records:
+            data = record.to_json()
+            rest = {k: v for k, v in data.items() if k not in _SAMPLE_COLUMNS}
+            batch.append((run_id, record.eval, record.model, record.index, record.sample_key or None, record.error,
+                          int(record.truncated), int(record.cached), _dumps(rest)))  # fmt: skip
             if len(batch) >= _SAMPLE_CHUNK:
                 written += self._insert_samples(run_id, batch)
                 batch = []
@@ -428,35 +373,19 @@ class Store:
             )
         return len(batch)
 
-    def finish_run(
-        self,
-        run_id: str,
-        *,
-        status: str,
-        results: Sequence[Mapping[str, Any]],
-        asserts: Sequence[Mapping[str, Any]],
-        summary: Mapping[str, Any],
-    ) -> None:
-        """Close a run: its status (completed, failed, interrupted), one result per eval x model (dicts with
-        `eval` and `model`: n, errors, metrics with value/ci_low/ci_high, unscored counts, tokens, cost),
-        the assert outcomes (dicts; `passed` is a column) and a summary. Calling it again replaces them."""
-        if status not in FINISHED_STATUSES:
-            raise StoreError(f"unknown run status {status!r}; expected one of {', '.join(FINISHED_STATUSES)}")
-        for n, result in enumerate(results):
-            if not isinstance(result.get("eval"), str) or not isinstance(result.get("model"), str):
-                raise StoreError(
-                    f"result {n} needs string 'eval' and 'model' fields, got {dict(result)!r:.200}"
-                )
-        result_rows = [(run_id, r["eval"], r["model"], _dumps(dict(r))) for r in results]
-        assert_rows = [
-            (run_id, n, None if a.get("passed") is None else int(bool(a["passed"])), _dumps(dict(a)))
-            for n, a in enumerate(asserts)
-        ]
+    def finish_run(self, result: RunResult, summary: Mapping[str, Any]) -> None:
+        """Close run `result.run_id`: its status, one result per eval × model, the assert outcomes and a
+        summary (wall time, cache hits, model calls...). Calling it again replaces them."""
+        run_id = result.run_id
+        if run_id is None:
+            raise StoreError("a run result without a run id cannot be stored")
+        result_rows = [(run_id, r.eval, r.model, _dumps(r.to_json())) for r in result.results]
+        assert_rows = [(run_id, n, int(a.passed), _dumps(a.to_json())) for n, a in enumerate(result.asserts)]
         with self._transaction("finishing the run") as conn:
             self._require_run(conn, run_id)
             conn.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
-                (status, _now(), _dumps(strip_secrets(dict(summary))), run_id),
+                "UPDATE runs SET status = ?, finished_at = ?, summary = ?, results_version = ? WHERE id = ?",
+                (result.status, _now(), _dumps(strip_secrets(dict(summary))), RESULTS_VERSION, run_id),
             )
             conn.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM asserts WHERE run_id = ?", (run_id,))
@@ -467,7 +396,7 @@ class Store:
         """Stored runs, newest first."""
         with self._read("listing runs") as conn:
             rows = conn.execute(
-                "SELECT id, status, host, pid, started_at, finished_at, spec_path, spec_hash, (SELECT "
+                "SELECT id, status, host, pid, started_at, finished_at, spec_path, graph_hash, (SELECT "
                 "count(*) FROM samples s WHERE s.run_id = runs.id) FROM runs ORDER BY seq DESC LIMIT ?",
                 (limit,),
             ).fetchall()
@@ -485,9 +414,7 @@ class Store:
                 back = int(latest.group(1) or 0)
                 sql = "SELECT id FROM runs ORDER BY seq DESC LIMIT 1 OFFSET ?"
                 if (row := conn.execute(sql, (back,)).fetchone()) is None:
-                    raise StoreError(
-                        f"{ref!r} does not exist: only {count} run(s) are stored in {self.directory}"
-                    )
+                    raise StoreError(f"{ref!r} does not exist: only {count} run(s) are stored in {self.directory}")
                 return str(row[0])
             escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             sql = "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY id = ? DESC, seq DESC LIMIT 11"
@@ -508,33 +435,28 @@ class Store:
         with self._read("reading a run") as conn:
             self._require_run(conn, run_id)
             r = conn.execute(
-                "SELECT status, host, pid, started_at, finished_at, meta, summary FROM runs WHERE id = ?",
+                "SELECT status, host, pid, started_at, finished_at, meta, summary, results_version FROM runs "
+                "WHERE id = ?",
                 (run_id,),
             ).fetchone()
             sql = "SELECT data FROM {} WHERE run_id = ? ORDER BY {}"
-            results = tuple(json.loads(x[0]) for x in conn.execute(sql.format("results", "rowid"), (run_id,)))
-            asserts = tuple(json.loads(x[0]) for x in conn.execute(sql.format("asserts", "idx"), (run_id,)))
+            results = [json.loads(x[0]) for x in conn.execute(sql.format("results", "rowid"), (run_id,))]
+            asserts = [json.loads(x[0]) for x in conn.execute(sql.format("asserts", "idx"), (run_id,))]
         summary = {} if r[6] is None else json.loads(r[6])
         return RunRecord(
-            run_id, _effective_status(*r[:3]), r[3], r[4], json.loads(r[5]), results, asserts, summary
-        )
+            run_id, _effective_status(*r[:3]), r[3], r[4], json.loads(r[5]),
+            tuple(EvalModelResult.from_json(x) for x in results), tuple(AssertOutcome.from_json(x) for x in asserts),
+            summary, int(r[7]),
+        )  # fmt: skip
 
-    def count_samples(self, run_id: str, eval: str | None = None, model: str | None = None) -> int:
-        """How many sample rows a run has (optionally of one eval and/or model)."""
-        where, args = _sample_filter(run_id, eval, model)
-        with self._read("counting samples") as conn:
-            return int(conn.execute(f"SELECT count(*) FROM samples WHERE {where}", args).fetchone()[0])
-
-    def iter_samples(
-        self, run_id: str, eval: str | None = None, model: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Stream a run's sample rows (by eval, model, index) as the dicts given to `add_samples`, with
-        `truncated`/`cached` as bools. Reads through its own connection: the store stays usable meanwhile."""
+    def iter_samples(self, run_id: str, eval: str | None = None, model: str | None = None) -> Iterator[SampleRecord]:
+        """Stream a run's sample records (by eval, model, index). Reads through its own connection: the store
+        stays usable meanwhile."""
         with self._read("reading samples") as conn:
             self._require_run(conn, run_id)
         return self._stream_samples(*_sample_filter(run_id, eval, model))
 
-    def _stream_samples(self, where: str, args: list[Any]) -> Iterator[dict[str, Any]]:
+    def _stream_samples(self, where: str, args: list[Any]) -> Iterator[SampleRecord]:
         with self._guard("reading samples"):
             conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
         try:
@@ -546,7 +468,7 @@ class Store:
                         sample = dict(zip(_SAMPLE_COLUMNS, r[:-1], strict=True))
                         sample["truncated"], sample["cached"] = bool(r[5]), bool(r[6])
                         sample.update(json.loads(r[-1]))
-                        yield sample
+                        yield SampleRecord.from_json(sample)
         finally:
             conn.close()
 

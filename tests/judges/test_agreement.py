@@ -6,15 +6,8 @@ import math
 
 import pytest
 
-from evaldsl.judges.verdicts import (
-    JudgeConfig,
-    JudgeError,
-    PairVerdict,
-    Verdict,
-    agreement,
-    cohen_kappa,
-    krippendorff_alpha,
-)
+from evaldsl.judges.verdicts import PairVerdict, Verdict
+from evaldsl.stats.agreement import AgreementError, agreement, cohen_kappa, krippendorff_alpha
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", 4 observers x 12 units with gaps.
 N = None
@@ -48,11 +41,11 @@ def test_krippendorff_edge_cases() -> None:
     assert krippendorff_alpha([[1, 2, 3, 4], [1, 3, 3, N]]) == pytest.approx(
         krippendorff_alpha([[1, 2, 3], [1, 3, 3]])
     )
-    with pytest.raises(JudgeError, match="one value"):
+    with pytest.raises(AgreementError, match="one value"):
         krippendorff_alpha([[1, 2], [1]])
-    with pytest.raises(JudgeError, match="numeric"):
+    with pytest.raises(AgreementError, match="numeric"):
         krippendorff_alpha([["a", "b"], ["a", "a"]], "interval")
-    with pytest.raises(JudgeError, match="unknown level"):
+    with pytest.raises(AgreementError, match="unknown level"):
         krippendorff_alpha([[1]], "fuzzy")  # type: ignore[arg-type]
 
 
@@ -78,22 +71,20 @@ def test_cohen_kappa_missing_and_edge_cases() -> None:
     assert cohen_kappa(["a", None, "b"], ["a", "b", "b"]) == pytest.approx(1.0)
     assert math.isnan(cohen_kappa(["a", "a"], ["a", "a"]))
     assert math.isnan(cohen_kappa([None], ["a"]))
-    with pytest.raises(JudgeError, match="equally long"):
+    with pytest.raises(AgreementError, match="equally long"):
         cohen_kappa(["a"], ["a", "b"])
-    with pytest.raises(JudgeError, match="numeric"):
+    with pytest.raises(AgreementError, match="numeric"):
         cohen_kappa(["a", "b"], ["b", "a"], weights="linear")
 
 
 def test_judge_human_agreement_summary() -> None:
-    cfg = JudgeConfig(name="s", model="m", rubric="r")
     judged = [Verdict(5.0), Verdict(3.0), Verdict(None, error="x"), Verdict(1.0), None]
     human = [Verdict(5.0), Verdict(4.0), Verdict(2.0), Verdict(1.0), Verdict(3.0)]
-    out = agreement(cfg, judged, human)
+    out = agreement(judged, human, scale=True)
     assert out["n"] == 3 and out["agreement"] == pytest.approx(2 / 3)
     assert out["kappa"] == pytest.approx(cohen_kappa([5.0, 3.0, 1.0], [5.0, 4.0, 1.0], weights="quadratic"))
     assert out["alpha"] == pytest.approx(krippendorff_alpha([[5, 3, 1], [5, 4, 1]], "interval"))
-    pair = JudgeConfig(name="p", model="m", rubric="r", mode="pairwise")
-    res = agreement(pair, [PairVerdict("A"), PairVerdict("B")], [PairVerdict("A"), PairVerdict("A")])
+    res = agreement([PairVerdict("A"), PairVerdict("B")], [PairVerdict("A"), PairVerdict("A")], scale=False)
     assert res["n"] == 2 and res["agreement"] == 0.5
-    with pytest.raises(JudgeError):
-        agreement(cfg, [Verdict(1.0)], [])
+    with pytest.raises(AgreementError):
+        agreement([Verdict(1.0)], [], scale=True)

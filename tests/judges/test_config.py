@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaldsl.judges.verdicts import JudgeConfig, JudgeError
+from evaldsl.judges.config import JudgeConfig, JudgeError
 
 
 def test_defaults() -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from evaldsl.judges.verdicts import JudgeConfig, JudgeError, PairVerdict, Verdict, parse_pairwise, parse_single
+from evaldsl.judges.config import JudgeConfig, JudgeError
+from evaldsl.judges.verdicts import PairVerdict, Verdict, parse_pairwise, parse_single
 
 CONFIGS = {
     "scale5": JudgeConfig(name="correctness", model="gpt", rubric="Is it correct?"),

@@ -7,16 +7,15 @@ import re
 import pytest
 
 from evaldsl.compile.templating import TemplateError
-from evaldsl.judges.verdicts import (
-    JudgeConfig,
-    JudgeError,
+from evaldsl.judges.config import JudgeConfig, JudgeError
+from evaldsl.judges.prompts import (
     build_pairwise_messages,
     build_single_messages,
     escape_data,
     output_contract,
-    parse_single,
     response_format,
 )
+from evaldsl.judges.verdicts import parse_single
 
 SINGLE = JudgeConfig(
     name="correctness",

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from evaldsl.judges.verdicts import (
-    JudgeConfig,
-    JudgeError,
-    PairVerdict,
-    Verdict,
-    aggregate_pair_votes,
-    aggregate_votes,
-    combine_swapped,
-    human_verdict,
-    parse_pairwise,
-)
+from evaldsl.judges.config import JudgeConfig, JudgeError
+from evaldsl.judges.verdicts import PairVerdict, Verdict, parse_pairwise
+from evaldsl.judges.votes import aggregate_pair_votes, aggregate_votes, combine_swapped, human_verdict
 
 SCALE = JudgeConfig(name="s", model="m", rubric="r", votes=5)
 LABELS = JudgeConfig(name="l", model="m", rubric="r", choices={"good": 1.0, "ok": 0.5, "bad": 0.0}, votes=4)

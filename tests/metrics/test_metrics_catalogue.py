@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evaldsl.metrics import BUILTIN_METRICS, CorpusMetric, MetricError, SampleMetric, build_metric
-from evaldsl.providers.records import MetricInput
+from evaldsl.metrics.base import MetricInput
 
 MODES = {"generate", "choice", "perplexity"}
 REQUIRED_EXAMPLE = {"regex": {"pattern": "x"}}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evaldsl.metrics import MetricError, build_metric
-from evaldsl.providers.records import MetricInput
+from evaldsl.metrics.base import MetricInput
 
 
 def sample(lls: list[float], labels: list[int], choices: list[str] | None = None) -> MetricInput:

@@ -8,7 +8,7 @@ import sacrebleu
 from rouge_score import rouge_scorer
 
 from evaldsl.metrics import MetricError, build_metric
-from evaldsl.providers.records import MetricInput
+from evaldsl.metrics.base import MetricInput
 from evaldsl.stats.bootstrap import corpus_estimate
 
 # German -> English news-style translations: system output and 1-3 human references per segment.

@@ -10,7 +10,7 @@ import pytest
 
 from evaldsl.metrics import MetricError, build_metric
 from evaldsl.metrics.perplexity import count_bytes, count_words
-from evaldsl.providers.records import MetricInput
+from evaldsl.metrics.base import MetricInput
 
 TEXTS = [
     ("The quick brown fox jumps over the lazy dog.", -38.2, 11),

@@ -10,7 +10,7 @@ import pytest
 
 from evaldsl.metrics import MetricError, build_metric
 from evaldsl.metrics.text import normalize_answer
-from evaldsl.providers.records import MetricInput
+from evaldsl.metrics.base import MetricInput
 
 # (prediction, acceptable answers): realistic short-answer QA outputs, including near misses.
 QA = [

@@ -9,7 +9,7 @@ from rouge_score import rouge_scorer, scoring
 
 from evaldsl.metrics import BUILTIN_METRICS, build_metric
 from evaldsl.metrics.truthfulqa import truthfulqa_references
-from evaldsl.providers.records import MetricInput
+from evaldsl.metrics.base import MetricInput
 
 # (completion, correct answers, incorrect answers) in TruthfulQA's style, raw (before preparation).
 ITEMS = [

@@ -86,8 +86,8 @@ def test_importing_providers_does_not_import_litellm_or_torch() -> None:
         "import evaldsl.providers, evaldsl.providers.litellm_api\n"
         "import evaldsl.providers.mock, evaldsl.providers.retry\n"
         "from evaldsl.compile.model_config import ModelConfig\n"
-        "p = evaldsl.providers.load_provider(ModelConfig(name='m', provider='litellm', id='openai/x'),"
-        " base_dir=Path('.'))\n"
+        "p = evaldsl.providers.load_provider(ModelConfig(name='m', provider='litellm', id='openai/x',"
+        " base_dir=Path('.')))\n"
         "p.identity()\n"
         "bad = [m for m in ('litellm', 'torch', 'transformers', 'openai') if m in sys.modules]\n"
         "print('imported:', bad)\n"
@@ -98,7 +98,7 @@ def test_importing_providers_does_not_import_litellm_or_torch() -> None:
 
 
 def test_load_provider_and_identity(tmp_path: Path) -> None:
-    p = load_provider(model("http://127.0.0.1:1/v1", extra={"drop_params": True}), base_dir=tmp_path)
+    p = load_provider(model("http://127.0.0.1:1/v1", extra={"drop_params": True}, base_dir=tmp_path))
     assert isinstance(p, LiteLLMProvider)
     assert isinstance(p, Provider)
     assert p.supports_loglikelihood is False

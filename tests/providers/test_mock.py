@@ -35,7 +35,7 @@ def ask(text: str, system: str | None = None, **params: Any) -> GenerateRequest:
 
 
 def test_load_provider_builds_a_mock_that_fits_the_protocol(tmp_path: Path) -> None:
-    provider = load_provider(ModelConfig(name="dry", provider="mock"), base_dir=tmp_path)
+    provider = load_provider(ModelConfig(name="dry", provider="mock", base_dir=tmp_path))
     assert isinstance(provider, MockProvider)
     assert isinstance(provider, Provider)
     assert provider.supports_loglikelihood is True

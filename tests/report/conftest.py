@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,8 @@ import typer
 
 from evaldsl import api
 from evaldsl.cli.results import register
-from evaldsl.run.runner import RunConfig, RunOutcome, run_graph
+from evaldsl.results import RunResult
+from evaldsl.run.runner import RunConfig
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 N_ROWS = 60
@@ -61,6 +61,7 @@ eval qa {{
   models  = [{models}]
   target  = "{{{{ answer }}}}"
   metrics = [exact_match, f1, bleu{judge}]
+  max_error_rate = 0.05
   assert mean(exact_match) >= 0.9
 }}
 """
@@ -80,14 +81,15 @@ eval qa {{
   models  = [m]
   target  = "{{{{ answer }}}}"
   metrics = [exact_match, f1, chrf]
+  max_error_rate = 0.05
 }}
 """
 
 
-def run_spec(spec: Path, store: Path, **plan: Any) -> RunOutcome:
+def run_spec(spec: Path, store: Path, **plan: Any) -> RunResult:
     """Compile and run `spec` with the real runner (in this process) into `store`."""
     graph = api.compile(spec, **plan)
-    return asyncio.run(run_graph(graph, RunConfig(store_dir=store)))
+    return api.run(graph, RunConfig(store_dir=store))
 
 
 @pytest.fixture
@@ -96,11 +98,11 @@ def store_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_run(tmp_path: Path, store_dir: Path) -> Callable[..., RunOutcome]:
+def make_run(tmp_path: Path, store_dir: Path) -> Callable[..., RunResult]:
     """make_run(models="good, worse", judge=True, name="spec") -> the outcome of a run stored in store_dir."""
     write_data(tmp_path)
 
-    def make(models: str = "good, worse", judge: bool = True, name: str = "spec", **plan: Any) -> RunOutcome:
+    def make(models: str = "good, worse", judge: bool = True, name: str = "spec", **plan: Any) -> RunResult:
         spec = tmp_path / f"{name}.eval"
         spec.write_text(SPEC.format(models=models, judge=", correctness" if judge else ""), encoding="utf-8")
         return run_spec(spec, store_dir, **plan)
@@ -109,7 +111,7 @@ def make_run(tmp_path: Path, store_dir: Path) -> Callable[..., RunOutcome]:
 
 
 @pytest.fixture
-def same_model_runs(tmp_path: Path, store_dir: Path) -> tuple[RunOutcome, RunOutcome]:
+def same_model_runs(tmp_path: Path, store_dir: Path) -> tuple[RunResult, RunResult]:
     """Run A (model m answers right) and run B (m answers `bad`: wrong on 20 of 60 rows, one error)."""
     write_data(tmp_path)
     outcomes = []

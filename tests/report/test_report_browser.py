@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from evaldsl.report.html import write_report
-from evaldsl.store.sqlite import Store
+from evaldsl.store import Store
 from tests.report.cdp import CHROMIUM, Browser
 from tests.report.conftest import XSS
 

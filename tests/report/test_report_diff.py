@@ -11,28 +11,28 @@ import typer
 from typer.testing import CliRunner
 
 from evaldsl.report.diff import compare_records, diff_footer, diff_runs, diff_table
-from evaldsl.run.runner import RunOutcome
-from evaldsl.store.sqlite import RunRecord, Store
+from evaldsl.results import EvalModelResult, MetricSummary, RunResult, SampleRecord
+from evaldsl.store import RunRecord, Store
 
 
-def _record(run_id: str, metrics: dict[str, dict[str, Any]], model: str = "m") -> RunRecord:
-    result = {"eval": "qa", "model": model, "n": 1, "errors": 0, "metrics": metrics}
+def _record(run_id: str, metrics: dict[str, MetricSummary], model: str = "m",
+            hashes: dict[str, str] | None = None) -> RunRecord:
+    result = EvalModelResult("qa", model, n=1, errors=0, truncated=0, metrics=metrics, hashes=hashes or {})
     return RunRecord(run_id, "completed", "t", "t", {}, (result,), (), {})
 
 
-def _rows(metric: str, values: list[float | None], model: str = "m") -> list[dict[str, Any]]:
-    return [{"eval": "qa", "model": model, "index": i, "sample_key": f"k{i}", "scores": {metric: v}}
-            for i, v in enumerate(values)]
+def _rows(metric: str, values: list[float | None], model: str = "m") -> list[SampleRecord]:
+    return [SampleRecord("qa", model, i, row_id=f"k{i}", scores={metric: v}) for i, v in enumerate(values)]
 
 
-def _agg(values: list[float | None]) -> dict[str, Any]:
+def _agg(values: list[float | None], higher_is_better: bool = True) -> MetricSummary:
     scored = [v for v in values if v is not None]
-    return {"value": sum(scored) / len(scored), "ci_low": 0.0, "ci_high": 1.0, "n": len(scored),
-            "unscored": 0}
+    return MetricSummary(value=sum(scored) / len(scored), ci_low=0.0, ci_high=1.0, n=len(scored),
+                         higher_is_better=higher_is_better)
 
 
-def _diff(metric: str, a: list[float | None], b: list[float | None], **kw: Any) -> Any:
-    rec_a, rec_b = _record("A", {metric: _agg(a)}), _record("B", {metric: _agg(b)})
+def _diff(metric: str, a: list[float | None], b: list[float | None], higher: bool = True, **kw: Any) -> Any:
+    rec_a, rec_b = _record("A", {metric: _agg(a, higher)}), _record("B", {metric: _agg(b, higher)})
     return compare_records(rec_a, rec_b, _rows(metric, a), _rows(metric, b), **kw).rows[0]
 
 
@@ -73,34 +73,40 @@ def test_sign_flip_matches_a_hand_computation() -> None:
 def test_lower_is_better_metrics_flip_the_direction() -> None:
     a = [1.0 + 0.01 * i for i in range(40)]
     b = [v + 0.5 for v in a]  # higher cross-entropy on every sample: worse
-    row = _diff("cross_entropy", a, b)
+    row = _diff("cross_entropy", a, b, higher=False)
     assert not row.higher_is_better
     assert row.significant and row.direction == "worse"
     better = _diff("f1", [v / 10 for v in a], [v / 10 for v in b])
     assert better.direction == "better"
 
 
+def test_direction_comes_from_the_metric_never_from_its_name() -> None:
+    a = [2.0 + 0.01 * i for i in range(40)]
+    b = [v - 0.5 for v in a]  # a user metric `xent` (lower is better) falls: better, whatever its name says
+    assert _diff("xent", a, b, higher=False).direction == "better"
+    assert _diff("perplexity", a, b, higher=True).direction == "worse"  # a metric named so, declared higher
+
+
 def test_unscored_and_unpaired_samples_are_counted_not_faked() -> None:
     a = [1.0, 0.0, None, 1.0]
     b = [1.0, 1.0, 1.0, None]
     rec_a, rec_b = _record("A", {"em": _agg(a)}), _record("B", {"em": _agg(b)})
-    extra = {"eval": "qa", "model": "m", "index": 9, "sample_key": "new", "scores": {"em": 1.0}}
+    extra = SampleRecord("qa", "m", 9, row_id="new", scores={"em": 1.0})
     rows_b = [*_rows("em", b), extra]
     row = compare_records(rec_a, rec_b, _rows("em", a), rows_b).rows[0]
     assert row.n_paired == 2 and row.unscored == 2
     assert (row.only_a, row.only_b) == (0, 1)
 
 
-def test_duplicate_sample_keys_pair_by_occurrence() -> None:
-    rows_a = [{"eval": "qa", "model": "m", "index": i, "sample_key": "same", "scores": {"em": float(i % 2)}}
-              for i in range(4)]
-    rows_b = [{**r, "scores": {"em": float(r["index"] % 2)}} for r in rows_a]
+def test_repeated_row_identities_pair_by_occurrence() -> None:
+    rows_a = [SampleRecord("qa", "m", i, row_id="same", scores={"em": float(i % 2)}) for i in range(4)]
+    rows_b = [SampleRecord("qa", "m", r.index, row_id="same", scores={"em": float(r.index % 2)}) for r in rows_a]
     row = compare_records(_record("A", {"em": _agg([0, 1, 0, 1])}), _record("B", {"em": _agg([0, 1, 0, 1])}),
                           rows_a, rows_b).rows[0]
     assert row.n_paired == 4 and row.delta == 0
 
 
-def test_real_regression_is_detected(same_model_runs: tuple[RunOutcome, RunOutcome], store_dir) -> None:
+def test_real_regression_is_detected(same_model_runs: tuple[RunResult, RunResult], store_dir) -> None:
     a, b = same_model_runs
     with Store(store_dir) as store:
         result = diff_runs(store, a.run_id, b.run_id)
@@ -119,7 +125,7 @@ def test_real_regression_is_detected(same_model_runs: tuple[RunOutcome, RunOutco
     assert diff_table(result).row_count == 3
 
 
-def test_identical_runs_show_no_significant_change(same_model_runs: tuple[RunOutcome, RunOutcome],
+def test_identical_runs_show_no_significant_change(same_model_runs: tuple[RunResult, RunResult],
                                                    store_dir) -> None:
     a, _ = same_model_runs
     with Store(store_dir) as store:
@@ -131,7 +137,7 @@ def test_identical_runs_show_no_significant_change(same_model_runs: tuple[RunOut
             assert row.delta == 0 and row.p_value == 1.0 and row.n_paired == 60
 
 
-def test_cli_fail_on_regression(app: typer.Typer, same_model_runs: tuple[RunOutcome, RunOutcome],
+def test_cli_fail_on_regression(app: typer.Typer, same_model_runs: tuple[RunResult, RunResult],
                                 store_dir) -> None:
     a, b = same_model_runs
     runner = CliRunner()
@@ -150,7 +156,7 @@ def test_cli_fail_on_regression(app: typer.Typer, same_model_runs: tuple[RunOutc
     assert runner.invoke(app, ["diff", a.run_id, b.run_id, *store, "--alpha", "0"]).exit_code == 2
 
 
-def test_cli_json(app: typer.Typer, same_model_runs: tuple[RunOutcome, RunOutcome], store_dir) -> None:
+def test_cli_json(app: typer.Typer, same_model_runs: tuple[RunResult, RunResult], store_dir) -> None:
     a, b = same_model_runs
     args = ["diff", "latest~1", "latest", "--store", str(store_dir), "--format", "json"]
     out = CliRunner().invoke(app, args)

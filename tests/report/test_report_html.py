@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from evaldsl.report.html import ReportError, axis_range, browser_data, render_report, write_report
-from evaldsl.store.sqlite import RunRecord, Store
+from evaldsl.store import RunRecord, Store
 from tests.report.conftest import XSS
 
 

@@ -11,7 +11,7 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for judge in spec.judges.values():
         model = spec.models.get(judge.model.name)
-        if judge.votes > 1 and model is not None and model.config.temperature == 0:
+        if judge.votes > 1 and model is not None and model.config.generation.temperature == 0:
             out.append(
                 Diagnostic(
                     code="W303",

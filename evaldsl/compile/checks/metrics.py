@@ -2,45 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from ...diagnostics import Diagnostic, did_you_mean
-from ...metrics import BUILTIN_METRICS, MetricSpec
-from ..spec import MetricDef
+from ...metrics import BUILTIN_METRICS, bind_params
 from .context import CheckContext
-
-_TYPE_WORDS: dict[type, str] = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
-
-
-def bind_params(spec: MetricSpec, m: MetricDef) -> tuple[dict[str, Any], str | None]:
-    """Positional arguments bound to the family's parameters; an error text when they do not fit."""
-    params = dict(m.params)
-    if len(m.args) > len(spec.positional):
-        return params, f"`{m.family}` takes at most {len(spec.positional)} positional argument(s)"
-    for name, value in zip(spec.positional, m.args, strict=False):  # fewer arguments than parameters is fine
-        if name in params:
-            return params, f"`{name}` is given twice"
-        params[name] = value
-    for key, value in params.items():
-        if key not in spec.params:
-            close = did_you_mean(key, spec.params)
-            accepted = ", ".join(spec.params) or "none"
-            return params, f"`{m.family}` has no parameter `{key}`" + (
-                f"; {close}" if close else f" (accepted: {accepted})"
-            )
-        expected = spec.params[key]
-        allowed = expected if isinstance(expected, tuple) else (expected,)
-        ok = (bool in allowed) if isinstance(value, bool) else isinstance(value, allowed)
-        if not ok and float in allowed and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        if not ok:
-            names = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in allowed)
-            return params, f"parameter `{key}` of `{m.family}` must be {names}, got {json.dumps(value, default=str)}"
-    missing = sorted(spec.required - set(params))
-    if missing:
-        return params, f"`{m.family}` needs {', '.join(f'`{x}`' for x in missing)}"
-    return params, None
 
 
 def check(ctx: CheckContext) -> list[Diagnostic]:
@@ -58,7 +22,7 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
                 )
             )
             continue
-        _, problem = bind_params(family, m)
+        _, problem = bind_params(family, m.args, m.params)
         if problem:
             out.append(
                 Diagnostic(code="E318", message=f"metric `{m.name}`: {problem}", span=m.family_span, hint=family.doc)

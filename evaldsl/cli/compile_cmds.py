@@ -1,0 +1,105 @@
+"""The compile-time commands: check, graph, metrics, stdlib (nothing here runs a model or user code)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import api
+from ..diagnostics import render_all
+from ..plan import PlanError
+from ..results import EXIT_COMPILE, EXIT_OK
+
+
+def _err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+class GraphFormat(str, Enum):
+    text = "text"
+    dot = "dot"
+    json = "json"
+
+
+def check(
+    specs: Annotated[list[Path], typer.Argument(help="One or more .eval files.")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
+) -> None:
+    """Compile specs without running them; print diagnostics with file:line:col."""
+    failed = False
+    for path in specs:
+        result = api.check(path)
+        if result.diagnostics:
+            _err(render_all(result.diagnostics, result.sources))
+        if result.ok:
+            if not quiet:
+                n = len(result.spec.evals) if result.spec else 0
+                typer.echo(f"{path}: ok ({n} eval{'s' if n != 1 else ''})")
+        else:
+            failed = True
+    raise typer.Exit(EXIT_COMPILE if failed else EXIT_OK)
+
+
+def graph(
+    spec: Annotated[Path, typer.Argument(help="The .eval file.")],
+    format: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="text, dot (Graphviz) or json.")
+    ] = GraphFormat.text,
+    eval: Annotated[list[str] | None, typer.Option("--eval", help="Only these evals.")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", help="Only these models.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N samples per eval.")] = None,
+) -> None:
+    """Show the compiled execution graph."""
+    from ..report.graph_view import to_dot, to_json, to_text
+
+    result = api.check(spec)
+    if not result.ok or result.spec is None:
+        _err(render_all(result.diagnostics, result.sources))
+        raise typer.Exit(EXIT_COMPILE)
+    try:
+        g = api.plan(result.spec, evals=eval, models=model, limit=limit)
+    except PlanError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_COMPILE) from None
+    typer.echo({"text": to_text, "dot": to_dot, "json": to_json}[format.value](g))
+
+
+def metrics() -> None:
+    """List the built-in metrics: name, modes, parameters."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..metrics import BUILTIN_METRICS
+
+    table = Table(header_style="bold")
+    for col in ("metric", "mode", "parameters", "what"):
+        table.add_column(col)
+    for name, spec in BUILTIN_METRICS.items():
+        params = ", ".join(f"{k}: {getattr(v, '__name__', v)}" for k, v in spec.params.items())
+        table.add_row(name, "/".join(sorted(spec.modes)), params or "—", spec.doc)
+    Console().print(table)
+
+
+def stdlib() -> None:
+    """List the standard library's templates with their parameters and docs."""
+    from ..resources import stdlib_dir
+
+    for path in sorted(stdlib_dir().glob("*.eval")):
+        result = api.check(path)
+        if result.spec is None:
+            continue
+        typer.echo(f'import "std/{path.stem}"')
+        for info in result.spec.templates.values():
+            params = ", ".join(name if default is None else f"{name} = {default}" for name, default in info.params)
+            typer.echo(f"  {info.name}({params})")
+            if info.description:
+                typer.echo(f"      {info.description}")
+        typer.echo("")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (check, graph, metrics, stdlib):
+        app.command()(command)

@@ -1,0 +1,127 @@
+"""`evaldsl run`: compile, plan, run through `api.run`, then show the result (table, JSON or JSON lines, JUnit)."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import api
+from ..diagnostics import render_all
+from ..plan import PlanError
+from ..results import EXIT_COMPILE, RunResult
+from ..store.locate import store_for_run
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+def _err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _show(result: RunResult, fmt: OutputFormat) -> None:
+    """The result on stdout in the chosen format; the closing line (where it is stored) on stderr unless it
+    is a table."""
+    from rich.console import Console
+
+    from ..report.console import print_outcome
+    from ..report.export import write_run_jsonl
+
+    if fmt is OutputFormat.table:
+        out = Console()
+        print_outcome(out if out.is_terminal else Console(width=max(out.width, 120)), result)
+        return
+    if fmt is OutputFormat.jsonl and result.run_id is not None and result.store is not None:
+        write_run_jsonl(Path(result.store), result.run_id, typer.get_text_stream("stdout"))
+        typer.echo(json.dumps({"summary": result.to_json()}))
+    else:
+        typer.echo(json.dumps(result.to_json()))
+    if result.message:
+        _err(f"{result.status}: {result.message}")
+    if result.run_id is not None:
+        _err(f"stored as run {result.run_id} in {result.store}")
+
+
+def run(
+    spec: Annotated[Path, typer.Argument(help="The .eval file.")],
+    eval: Annotated[list[str] | None, typer.Option("--eval", help="Only these evals (repeatable).")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", help="Only these models (repeatable).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N samples per eval.")] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Call the models even when a response is cached.")
+    ] = False,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            help="Store folder (default: $EVALDSL_HOME, else the nearest .evaldsl/ at or "
+            "above this folder, else .evaldsl/ at the root of the spec's git repository).",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format", "-f", help="table, json (one object on stdout) or jsonl (a line per sample, then the summary)."
+        ),
+    ] = OutputFormat.table,
+    max_errors: Annotated[
+        int | None, typer.Option("--max-errors", min=0, help="Stop the run after more than N errors.")
+    ] = None,
+    max_error_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--max-error-rate",
+            min=0.0,
+            max=1.0,
+            help="Tolerate errors on this share of each eval's samples (replaces `max_error_rate`).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap confidence intervals.")] = 0,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write JUnit XML (one test per eval × model).")
+    ] = None,
+) -> None:
+    """Compile and run a spec; print a results table (or JSON) and store the run."""
+    from rich.console import Console
+
+    from ..report.console import PlainProgress, RichProgress
+    from ..report.export import ExportError, write_junit
+
+    checked = api.check(spec)
+    if not checked.ok or checked.spec is None:
+        _err(render_all(checked.diagnostics, checked.sources))
+        raise typer.Exit(EXIT_COMPILE)
+    warnings = [d for d in checked.diagnostics if not d.is_error]
+    if warnings and format is OutputFormat.table:
+        _err(render_all(warnings, checked.sources))
+    try:
+        graph = api.plan(checked.spec, evals=eval, models=model, limit=limit, max_error_rate=max_error_rate)
+    except PlanError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_COMPILE) from None
+    options = {"eval": eval, "model": model, "limit": limit, "no_cache": no_cache, "max_errors": max_errors,
+               "max_error_rate": max_error_rate, "seed": seed}  # fmt: skip
+    config = api.RunConfig(store_dir=store_for_run(spec, store), use_cache=not no_cache, max_errors=max_errors,
+                           seed=seed, options=options)  # fmt: skip
+    err_console = Console(stderr=True)
+    with RichProgress(err_console) if err_console.is_terminal else PlainProgress() as progress:
+        result = api.run(graph, config, progress)
+    if junit is not None:
+        try:
+            write_junit(result, junit)
+        except ExportError as exc:
+            _err(f"error: {exc}")
+    _show(result, format)
+    raise typer.Exit(result.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)

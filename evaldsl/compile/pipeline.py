@@ -1,0 +1,65 @@
+"""The compiler as one function: a spec's path (and unsaved text) in; the typed `Spec` and every diagnostic,
+sorted by position, out (parse, resolve imports and templates, lower, check)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..diagnostics import Diagnostic, Span, sort_key
+from .checks import run_checks
+from .lower import lower
+from .resolve import read_source, resolve
+from .spec import Spec
+
+_ONLY_COMMENTS = re.compile(r"\A(\s|#[^\n]*)*\Z")
+
+
+@dataclass
+class CheckResult:
+    """The outcome of compiling a spec up to (not including) planning."""
+
+    path: Path
+    spec: Spec | None
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def compile_spec(path: str | Path, text: str | None = None) -> CheckResult:
+    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position."""
+    path = Path(path)
+    if text is None:
+        text, problem = read_source(path)
+        if problem is not None:
+            return CheckResult(path, None, [problem])
+    assert text is not None
+    if _ONLY_COMMENTS.match(text):
+        empty = Diagnostic(
+            code="E003",
+            message=f"{path.name} is empty: nothing to check or run",
+            span=Span.point(str(path.resolve()), 1, 1),
+            hint="start with a `dataset`, a `model` and an `eval` block (see the README)",
+        )
+        return CheckResult(path, None, [empty], {str(path.resolve()): text})
+    program, diagnostics = resolve(path, text)
+    spec, lowering = lower(program)
+    diagnostics = diagnostics + lowering
+    # Definitions that did not compile were reported; references to them must not be reported as unknown too.
+    # All else the checks find in the parts that did compile is reported, so one pass shows every problem.
+    compiled = {*spec.datasets, *spec.models, *spec.prompts, *spec.metrics, *spec.judges, *spec.evals}
+    written = {name for table in program.definitions.values() for name in table} | program.dropped
+    diagnostics += run_checks(spec, frozenset(written - compiled))
+    unique: dict[tuple[object, ...], Diagnostic] = {}
+    for d in diagnostics:
+        unique.setdefault((d.code, d.message, sort_key(d)), d)
+    ordered = sorted(unique.values(), key=sort_key)
+    return CheckResult(path, spec, ordered, program.sources)
