@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -17,3 +18,11 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
     return "sk-test-not-a-real-key"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own folder with no EVALDSL_HOME, so that the store rule (nearest `.evaldsl/` at or
+    above the current folder) never finds a developer's own store."""
+    monkeypatch.delenv("EVALDSL_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)

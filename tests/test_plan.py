@@ -203,3 +203,54 @@ def test_judge_edit_changes_only_judge_nodes_and_downstream(base: Graph, tmp_pat
     roots = {i for i, n in base.nodes.items() if n.kind == "judge"}
     assert roots == {"judge:main:m1:correctness", "judge:main:m2:correctness"}
     assert changed_nodes(base, after) == downstream(base, roots)
+
+
+# ---------------------------------------------------------------- paths resolve where they are written
+
+SHARED = '''
+model local { provider = "hf", id = "./ckpt" }
+metric brevity = python("mine:brevity", higher_is_better = false)
+'''
+ROOT_SPEC = '''
+import "./shared/defs.eval"
+dataset d { rows = [ { q = "a", answer = "b" } ] }
+eval e { dataset = d, prompt = "{{ q }}", models = [local], target = "{{ answer }}", metrics = [brevity] }
+'''
+
+
+def _shared_project(tmp_path: Path) -> Path:
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "defs.eval").write_text(SHARED, encoding="utf-8")
+    (tmp_path / "shared" / "mine.py").write_text("def brevity(p, refs, row):\n    return len(p)\n")
+    spec = tmp_path / "spec.eval"
+    spec.write_text(ROOT_SPEC, encoding="utf-8")
+    return spec
+
+
+def test_model_and_metric_paths_resolve_against_the_file_that_declares_them(tmp_path: Path) -> None:
+    result = api.check(_shared_project(tmp_path))
+    assert result.ok and result.spec is not None
+    assert result.spec.models["local"].config.base_dir == tmp_path / "shared"
+    graph = api.plan(result.spec)
+    [metric] = [n for n in graph.nodes.values() if n.kind == "metric"]
+    assert metric.base_dir == tmp_path / "shared" and metric.higher_is_better is False and metric.range is None
+
+
+def test_editing_a_python_metric_module_changes_only_that_metric_and_downstream(tmp_path: Path) -> None:
+    spec = _shared_project(tmp_path)
+    before = api.compile(spec)
+    (tmp_path / "shared" / "mine.py").write_text("def brevity(p, refs, row):\n    return -len(p)\n")
+    after = api.compile(spec)
+    changed = {k for k in before.nodes if before.nodes[k].hash != after.nodes[k].hash}
+    assert changed == {"metric:e:local:brevity", "aggregate:e:local"}
+    assert before.nodes["metric:e:local:brevity"].config_hash != after.nodes["metric:e:local:brevity"].config_hash
+
+
+def test_descriptions_and_folders_are_no_part_of_a_hash(tmp_path: Path) -> None:
+    spec = _shared_project(tmp_path)
+    before = api.compile(spec)
+    spec.write_text(ROOT_SPEC.replace("eval e {", 'eval e {\n  description = "documentation only"'))
+    moved = tmp_path.parent / (tmp_path.name + "-moved")
+    shutil.copytree(tmp_path, moved)
+    after = api.compile(moved / "spec.eval")
+    assert {k: n.hash for k, n in before.nodes.items()} == {k: n.hash for k, n in after.nodes.items()}

@@ -68,18 +68,23 @@ def graph(
 
 
 def metrics() -> None:
-    """List the built-in metrics: name, modes, parameters."""
+    """List the built-in metrics: name, modes, range, direction, parameters."""
     from rich.console import Console
     from rich.table import Table
 
     from ..metrics import BUILTIN_METRICS
 
+    def bound(x: float | None) -> str:
+        return "∞" if x is None else f"{x:g}"
+
     table = Table(header_style="bold")
-    for col in ("metric", "mode", "parameters", "what"):
+    for col in ("metric", "mode", "range", "better", "parameters", "what"):
         table.add_column(col)
     for name, spec in BUILTIN_METRICS.items():
         params = ", ".join(f"{k}: {getattr(v, '__name__', v)}" for k, v in spec.params.items())
-        table.add_row(name, "/".join(sorted(spec.modes)), params or "—", spec.doc)
+        span = "—" if spec.range is None else f"{bound(spec.range[0])}–{bound(spec.range[1])}"
+        better = "higher" if spec.higher_is_better else "lower"
+        table.add_row(name, "/".join(sorted(spec.modes)), span, better, params or "—", spec.doc)
     Console().print(table)
 
 

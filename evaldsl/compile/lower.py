@@ -9,11 +9,13 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from ..diagnostics import Diagnostic, Span, did_you_mean
-from ..judges.config import JudgeError, judge_config
+from ..judges.config import JudgeError
 from . import ast
 from .model_config import DEFAULT_MODEL_ID, GenerationParams, ModelConfig
 from .resolve import Definition, Program, constant
+from .schema import BLOCKS
 from .spec import (
+    EVAL_GENERATION_OVERRIDES,
     AssertDef,
     DatasetDef,
     EvalDef,
@@ -28,27 +30,7 @@ from .spec import (
     TemplateInfo,
 )
 from .templating import is_template
-from .values import (
-    BadValue,
-    as_bool,
-    as_choices,
-    as_const,
-    as_int,
-    as_nonneg_int,
-    as_num,
-    as_pos_int,
-    as_rate,
-    as_ref,
-    as_refs,
-    as_rows,
-    as_scale,
-    as_str,
-    as_str_list,
-    as_string_map,
-    one_of,
-)
-
-DATA_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet")
+from .values import CONVERTERS, BadValue, as_const, as_ref, one_of
 
 
 class _Values(dict):  # type: ignore[type-arg]
@@ -157,6 +139,16 @@ class Lowerer:
                 self.error("E204", f"{what} is not allowed in {kind}", where, hint)
         return values, others
 
+    def converters(self, kind: str, d: Definition) -> dict[str, Callable[[ast.Value], Any]]:
+        """How each attribute of a `kind` block is read, from its declared type (`compile.schema`)."""
+        sample = lambda v: self.sample(v, d.params)  # noqa: E731
+
+        def prompt_value(v: ast.Value) -> NameRef | SampleValue:
+            return as_ref(v) if isinstance(v, ast.Ref) else sample(v)
+
+        by_type: dict[str, Callable[[ast.Value], Any]] = {**CONVERTERS, "value": sample, "prompt": prompt_value}
+        return {a.name: one_of(*a.choices) if a.type == "choice" else by_type[a.type] for a in BLOCKS[kind]}
+
     def required(self, kind: str, name: str, values: Mapping[str, Any], attr: str, span: Span) -> bool:
         if attr in values:
             return True
@@ -172,16 +164,7 @@ class Lowerer:
             self.error("E303", 'a dataset is a block: `dataset NAME { path = "..." }`', node.span)
             return None
         sample = lambda v: self.sample(v, d.params)  # noqa: E731
-        schema = {
-            "path": as_str,
-            "format": one_of(*DATA_FORMATS),
-            "rows": as_rows,
-            "limit": as_nonneg_int,
-            "shuffle": as_int,
-            "where": sample,
-            "description": as_str,
-        }
-        values, others = self.attributes("dataset", node.body, schema, allow_assign="field")
+        values, others = self.attributes("dataset", node.body, self.converters("dataset", d), allow_assign="field")
         fields = []
         for entry in others:
             assert isinstance(entry, ast.Assign)
@@ -219,6 +202,7 @@ class Lowerer:
             shuffle=get("shuffle"),
             where=get("where"),
             fields=tuple(fields),
+            description=get("description") or "",
         )
 
     def model(self, d: Definition) -> ModelDef | None:
@@ -234,27 +218,7 @@ class Lowerer:
                 return None
             config = ModelConfig(name=d.name, provider="litellm", id=node.value.value, base_dir=d.base_dir)
             return ModelDef(name=d.name, span=span, config=config)
-        schema: dict[str, Callable[[ast.Value], Any]] = {
-            "provider": one_of("hf", "litellm", "mock"),
-            "id": as_str,
-            "max_tokens": as_pos_int,
-            "temperature": as_num,
-            "top_p": as_num,
-            "stop": as_str_list,
-            "seed": as_int,
-            "batch_size": as_pos_int,
-            "concurrency": as_pos_int,
-            "api_base": as_str,
-            "timeout": as_num,
-            "max_retries": as_nonneg_int,
-            "dtype": one_of("auto", "float32", "float16", "bfloat16"),
-            "device": as_str,
-            "chat_template": as_bool,
-            "response": as_str,
-            "extra": as_string_map,
-            "description": as_str,
-        }
-        values, _ = self.attributes("model", node.body, schema)
+        values, _ = self.attributes("model", node.body, self.converters("model", d))
         settings = {k: v for k, (v, _) in values.items() if k != "description"}
         provider = settings.get("provider")
         if provider is None:
@@ -273,7 +237,8 @@ class Lowerer:
         except ValidationError as exc:  # pragma: no cover - the schema above mirrors ModelConfig
             self.error("E303", f"invalid model settings: {exc.errors()[0]['msg']}", span)
             return None
-        return ModelDef(name=d.name, span=span, config=config)
+        description = values["description"][0] if "description" in values else ""
+        return ModelDef(name=d.name, span=span, config=config, description=description)
 
     def prompt(self, d: Definition) -> PromptDef | None:
         node = d.node
@@ -284,26 +249,19 @@ class Lowerer:
             except BadValue as bad:
                 self.error("E303", f"a prompt must be {bad.expected}", node.value.span)
                 return None
-        sample = lambda v: self.sample(v, d.params)  # noqa: E731
         values, others = self.attributes(
             "prompt",
             node.body,
-            {"system": sample, "user": sample, "description": as_str},
+            self.converters("prompt", d),
             allow_blocks={"fewshot": "fewshot { from = DATASET, k = 3, seed = 0 }"},
         )
         fewshot = None
         for block in others:
             assert isinstance(block, ast.Block)
-            shot_values, _ = self.attributes(
-                "fewshot", block.body, {"from": as_ref, "k": as_nonneg_int, "seed": as_int}
-            )
+            shot_values, _ = self.attributes("fewshot", block.body, self.converters("fewshot", d))
             if self.required("fewshot", d.name, shot_values, "from", block.keyword_span):
-                fewshot = Fewshot(
-                    dataset=shot_values["from"][0],
-                    k=shot_values["k"][0] if "k" in shot_values else 3,
-                    seed=shot_values["seed"][0] if "seed" in shot_values else 0,
-                    span=block.keyword_span,
-                )
+                given = {k: v for k, (v, _) in shot_values.items() if k != "from"}
+                fewshot = Fewshot(dataset=shot_values["from"][0], span=block.keyword_span, **given)
         if not self.required("prompt", d.name, values, "user", span):
             return None
         return PromptDef(
@@ -312,6 +270,7 @@ class Lowerer:
             system=values["system"][0] if "system" in values else None,
             user=values["user"][0],
             fewshot=fewshot,
+            description=values["description"][0] if "description" in values else "",
         )
 
     def metric(self, d: Definition) -> MetricDef | None:
@@ -352,21 +311,7 @@ class Lowerer:
             self.error("E303", 'a judge is a block: `judge NAME { model = ..., rubric = "..." }`', node.span)
             return None
         span = node.name_span or node.span
-        sample = lambda v: self.sample(v, d.params)  # noqa: E731
-        schema = {
-            "model": as_ref,
-            "rubric": sample,
-            "mode": one_of("single", "pairwise"),
-            "reference": sample,
-            "scale": as_scale,
-            "choices": as_choices,
-            "reasoning": as_bool,
-            "votes": as_pos_int,
-            "swap": as_bool,
-            "human": sample,
-            "description": as_str,
-        }
-        values, _ = self.attributes("judge", node.body, schema)
+        values, _ = self.attributes("judge", node.body, self.converters("judge", d))
         ok = self.required("judge", d.name, values, "model", span)
         ok = self.required("judge", d.name, values, "rubric", span) and ok
         if "scale" in values and "choices" in values:
@@ -374,12 +319,12 @@ class Lowerer:
             ok = False
         if not ok:
             return None
-        fields = {k: v for k, (v, _) in values.items() if k != "description"}
+        fields = {k: v for k, (v, _) in values.items()}
         if "choices" not in fields and "scale" not in fields and fields.get("mode", "single") == "single":
             fields["scale"] = (1, 5)
         judge = JudgeDef(name=d.name, span=span, **fields)
         try:
-            judge_config(judge)
+            judge.config()
         except JudgeError as exc:
             where = values.get("choices") or values.get("scale") or values.get("votes")
             self.error("E315", str(exc).removeprefix(f"judge {d.name!r}: "), where[1].value.span if where else span)
@@ -392,38 +337,14 @@ class Lowerer:
             self.error("E303", "an eval is a block or a template instance: `eval NAME = template(...)`", node.span)
             return None
         span = node.name_span or node.span
-        sample = lambda v: self.sample(v, d.params)  # noqa: E731
-
-        def prompt_value(v: ast.Value) -> NameRef | SampleValue:
-            return as_ref(v) if isinstance(v, ast.Ref) else sample(v)
-
-        schema: dict[str, Callable[[ast.Value], Any]] = {
-            "mode": one_of("generate", "choice", "perplexity"),
-            "dataset": as_ref,
-            "prompt": prompt_value,
-            "models": as_refs,
-            "target": sample,
-            "incorrect": sample,
-            "choices": sample,
-            "labels": sample,
-            "text": sample,
-            "delimiter": as_str,
-            "metrics": as_refs,
-            "limit": as_nonneg_int,
-            "max_error_rate": as_rate,
-            "max_tokens": as_pos_int,
-            "stop": as_str_list,
-            "chat_template": as_bool,
-            "description": as_str,
-        }
-        values, others = self.attributes("eval", node.body, schema, allow_assert=True)
+        values, others = self.attributes("eval", node.body, self.converters("eval", d), allow_assert=True)
         asserts = [a for a in (self.assertion(e) for e in others if isinstance(e, ast.Assert)) if a is not None]
         ok = self.required("eval", d.name, values, "dataset", span)
         ok = self.required("eval", d.name, values, "models", span) and ok
         if not ok or getattr(values, "invalid", None):
             return None  # with a bad attribute value the eval's own checks would report spurious errors
-        fields = {k: v for k, (v, _) in values.items() if k != "description"}
-        fields["overrides"] = {k: fields.pop(k) for k in ("max_tokens", "stop", "chat_template") if k in fields}
+        fields = {k: v for k, (v, _) in values.items()}
+        fields["overrides"] = {k: fields.pop(k) for k in EVAL_GENERATION_OVERRIDES if k in fields}
         prompt = fields.pop("prompt", None)
         if isinstance(prompt, SampleValue):
             fields["inline_prompt"] = prompt

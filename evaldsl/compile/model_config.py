@@ -46,7 +46,8 @@ class ModelConfig(Frozen):
 
     name: str
     provider: Annotated[ProviderName, Attr("choice", "Backend: a local transformers model, any API model through "
-                                                     "litellm, or a mock for dry runs.", PROVIDERS)]  # fmt: skip
+                                                     "litellm, or a mock for dry runs (default: hf for the "
+                                                     "packaged default model, else litellm).", PROVIDERS)] = "litellm"
     id: Annotated[
         str,
         Attr(
@@ -68,13 +69,15 @@ class ModelConfig(Frozen):
                                                    "echo the prompt).")] = None  # fmt: skip
     extra: Annotated[dict[str, Any], Attr("map", "litellm: more keyword arguments for the call (never "
                                                  "credentials).")] = Field(default_factory=dict)  # fmt: skip
-    base_dir: Path | None = None  # the folder of the file that declares the model: relative ids resolve there
+    # The folder of the file that declares the model (relative ids resolve there); where a project lives is no
+    # part of any hash.
+    base_dir: Annotated[Path | None, Field(exclude=True)] = None
     generation: GenerationParams = GenerationParams()
 
     def loading_key(self) -> dict[str, Any]:
         """What decides the loaded model itself: models that differ only in their name or generation settings
         share one loaded model."""
-        return self.model_dump(mode="json", exclude={"name", "generation"})
+        return {**self.model_dump(mode="json", exclude={"name", "generation"}), "base_dir": str(self.base_dir)}
 
     def with_generation(self, overrides: dict[str, Any]) -> ModelConfig:
         """This model with some generation settings replaced (an eval's `max_tokens`, `stop`...)."""

@@ -1,13 +1,16 @@
-"""The checked, typed meaning of a spec: datasets, models, prompts, metrics, judges and evals with spans."""
+"""The checked, typed meaning of a spec: datasets, models, prompts, metrics, judges and evals with spans. A
+field annotated with `Attr` is the one declaration of the block attribute it holds (see `compile.schema`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..diagnostics import Span
+from ..judges.config import JudgeConfig
+from .attrs import Attr
 from .model_config import Mode, ModelConfig
 
 
@@ -35,38 +38,57 @@ class SampleValue(Typed):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+DESCRIPTION = Attr("string", "What this is, for readers of the spec (and hover in an editor).")
+DATA_FORMATS: tuple[str, ...] = ("jsonl", "json", "csv", "tsv", "parquet")
+
+
 class DatasetDef(Typed):
+    """`dataset NAME { ... }`: where the rows come from and which of them to use."""
+
     name: str
     span: Span
-    path: Path | None = None  # resolved against the defining file's folder
+    path: Annotated[Path | None, Attr("string", "A `.jsonl`/`.ndjson`, `.json` (a list of objects, or "
+                                      '`{"data": [...]}`), `.csv`, `.tsv` or `.parquet` file, relative to the file '
+                                      "that declares the dataset.")] = None  # fmt: skip
     path_span: Span | None = None
-    format: str | None = None  # jsonl | json | csv | tsv | parquet (from the extension unless given)
-    rows: tuple[dict[str, Any], ...] | None = None
-    limit: int | None = None
-    shuffle: int | None = None
-    where: SampleValue | None = None
+    format: Annotated[str | None, Attr("choice", "The file's format when its extension does not say.",
+                                       DATA_FORMATS)] = None  # fmt: skip
+    rows: Annotated[tuple[dict[str, Any], ...] | None, Attr("rows", "Inline rows instead of a file.")] = None
+    limit: Annotated[int | None, Attr("count", "Keep at most this many rows (after `where`); 0 = all.")] = None
+    shuffle: Annotated[int | None, Attr("integer", "Shuffle with this seed before the limit; absent = file "
+                                                   "order.")] = None  # fmt: skip
+    where: Annotated[SampleValue | None, Attr("value", "Keep the rows for which this is true.")] = None
     fields: tuple[tuple[str, SampleValue], ...] = ()
+    description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
 
 
 class ModelDef(Typed):
+    """`model NAME { ... }`: its attributes are declared by `ModelConfig` and `GenerationParams`."""
+
     name: str
     span: Span
     config: ModelConfig
+    description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
 
 
 class Fewshot(Typed):
-    dataset: NameRef
-    k: int = 3
-    seed: int = 0
+    """`fewshot { from = DATASET, k = 3, seed = 0 }` inside a prompt."""
+
+    dataset: Annotated[NameRef, Attr("reference", "The dataset the shots are drawn from.", name="from")]
+    k: Annotated[int, Attr("count", "How many shots, drawn once with `seed` and shown before every sample.")] = 3
+    seed: Annotated[int, Attr("integer", "The seed of the draw.")] = 0
     span: Span
 
 
 class PromptDef(Typed):
+    """`prompt NAME { ... }` (or `prompt NAME = "..."`, a single user message)."""
+
     name: str
     span: Span
-    system: SampleValue | None = None
-    user: SampleValue
+    system: Annotated[SampleValue | None, Attr("value", "An optional system message.")] = None
+    user: Annotated[SampleValue, Attr("value", "The user message.")]
     fewshot: Fewshot | None = None
+    description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
 
 
 class MetricDef(Typed):
@@ -82,18 +104,44 @@ class MetricDef(Typed):
 
 
 class JudgeDef(Typed):
+    """`judge NAME { ... }`: an LLM-as-a-judge rubric (one response, or two responses compared)."""
+
     name: str
     span: Span
-    model: NameRef
-    rubric: SampleValue
-    mode: Literal["single", "pairwise"] = "single"
-    reference: SampleValue | None = None
-    scale: tuple[int, int] | None = None
-    choices: dict[str, float] | None = None
-    reasoning: bool = True
-    votes: int = 1
-    swap: bool = True
-    human: SampleValue | None = None
+    model: Annotated[NameRef, Attr("reference", "The judge model (any provider).")]
+    rubric: Annotated[SampleValue, Attr("value", "What to grade. Sees the sample's fields and the rendered "
+                                                 "`question`, never the judged output (that stays inside its "
+                                                 "delimited block).")]  # fmt: skip
+    mode: Annotated[Literal["single", "pairwise"], Attr("choice", "`pairwise` compares the eval's first two "
+                                                        "models per sample.", ("single", "pairwise"))] = "single"
+    reference: Annotated[SampleValue | None, Attr("value", "A reference answer shown to the judge "
+                                                           "(reference-guided grading).")] = None  # fmt: skip
+    scale: Annotated[tuple[int, int] | None, Attr("scale", "The integer score range (default [1, 5]).")] = None
+    choices: Annotated[dict[str, float] | None, Attr("choices", "Labels and their scores instead of a scale: "
+                                                                "`{ A = 1.0, B = 0.5, C = 0.0 }`.")] = None
+    reasoning: Annotated[bool, Attr("bool", "The judge explains first and gives its verdict last.")] = True
+    votes: Annotated[int, Attr("positive", "Judge samples per item: median score or majority label.")] = 1
+    swap: Annotated[bool, Attr("bool", "Pairwise: judge both orders; a disagreement counts as a tie.")] = True
+    human: Annotated[SampleValue | None, Attr("value", "A human label per sample: the run reports judge–human "
+                                                       "agreement (Cohen's kappa, Krippendorff's alpha).")] = None
+    description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
+
+    def config(self) -> JudgeConfig:
+        """The validated judge configuration; JudgeError says what is inconsistent (lowering reports it as a
+        diagnostic on the judge, so a checked spec's judges always have one)."""
+        return JudgeConfig(
+            name=self.name,
+            model=self.model.name,
+            rubric=self.rubric.source if self.rubric.kind != "const" else str(self.rubric.value),
+            mode=self.mode,
+            reference=None if self.reference is None else (self.reference.source or str(self.reference.value)),
+            scale=self.scale if self.choices is None else None,
+            choices=self.choices,
+            reasoning=self.reasoning,
+            votes=self.votes,
+            swap=self.swap,
+            human=None if self.human is None else (self.human.source or str(self.human.value)),
+        )
 
 
 class AssertDef(Typed):
@@ -105,26 +153,40 @@ class AssertDef(Typed):
     text: str
 
 
+EVAL_GENERATION_OVERRIDES: tuple[str, ...] = ("max_tokens", "stop", "chat_template")
+"""Generation settings an eval may set for all its models (declared by `GenerationParams`)."""
+
+
 class EvalDef(Typed):
+    """`eval NAME { ... }`: the unit that runs — a dataset, a prompt, models, metrics and asserts."""
+
     name: str
     span: Span
-    mode: Mode = "generate"
+    mode: Annotated[Mode, Attr("choice", "`generate` text, score `choice`s by log-likelihood, or score a text's "
+                                         "`perplexity`.", ("generate", "choice", "perplexity"))] = "generate"
     mode_span: Span | None = None
-    dataset: NameRef
-    prompt: NameRef | None = None
+    dataset: Annotated[NameRef, Attr("reference", "The dataset whose rows become samples.")]
+    prompt: Annotated[NameRef | None, Attr("prompt", "A prompt's name, or an inline prompt string (generate, "
+                                                     "choice).")] = None  # fmt: skip
     inline_prompt: SampleValue | None = None  # `prompt = "..."` written in the eval itself
-    models: tuple[NameRef, ...] = ()
-    target: SampleValue | None = None
-    incorrect: SampleValue | None = None
-    choices: SampleValue | None = None
-    labels: SampleValue | None = None
-    text: SampleValue | None = None
-    delimiter: str = " "
-    metrics: tuple[NameRef, ...] = ()
+    models: Annotated[tuple[NameRef, ...], Attr("references", "The models to evaluate.")] = ()
+    target: Annotated[SampleValue | None, Attr("value", "generate: the reference answer(s), a string or a "
+                                                        "list.")] = None  # fmt: skip
+    incorrect: Annotated[SampleValue | None, Attr("value", "generate: known wrong answers (TruthfulQA "
+                                                           "`*_diff`, `*_acc`).")] = None  # fmt: skip
+    choices: Annotated[SampleValue | None, Attr("value", "choice: the list of choices.")] = None
+    labels: Annotated[SampleValue | None, Attr("value", "choice: 1/0 per choice, or the index of the one true "
+                                                        "choice.")] = None  # fmt: skip
+    text: Annotated[SampleValue | None, Attr("value", "perplexity: the text to score.")] = None
+    delimiter: Annotated[str, Attr("string", "choice: put between the prompt and each choice.")] = " "
+    metrics: Annotated[tuple[NameRef, ...], Attr("references", "Built-in metrics, `metric` definitions and "
+                                                               "judges.")] = ()  # fmt: skip
     asserts: tuple[AssertDef, ...] = ()
-    limit: int | None = None
-    max_error_rate: float = 0.0
-    overrides: dict[str, Any] = Field(default_factory=dict)  # max_tokens / stop / chat_template for this eval
+    limit: Annotated[int | None, Attr("count", "At most this many samples; 0 = all.")] = None
+    max_error_rate: Annotated[float, Attr("rate", "The share of samples that may fail (render, model call, "
+                                                  "metric or judge) before the eval fails; 0 = none.")] = 0.0
+    overrides: dict[str, Any] = Field(default_factory=dict)  # generation settings set for this eval
+    description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
 
 
 class TemplateInfo(Typed):

@@ -150,3 +150,23 @@ def as_string_map(v: ast.Value) -> dict[str, Any]:
     if isinstance(v, ast.MapV) and isinstance(value, dict):
         return value
     raise BadValue("a map of literal values")
+
+
+CONVERTERS: dict[str, Callable[[ast.Value], Any]] = {
+    "string": as_str,
+    "integer": as_int,
+    "count": as_nonneg_int,
+    "positive": as_pos_int,
+    "number": as_num,
+    "rate": as_rate,
+    "bool": as_bool,
+    "strings": as_str_list,
+    "map": as_string_map,
+    "rows": as_rows,
+    "reference": as_ref,
+    "references": as_refs,
+    "scale": as_scale,
+    "choices": as_choices,
+}
+"""How a value of each attribute type (`compile.attrs.TYPES`) is read; "value", "prompt" and "choice" depend on
+the definition and are built by the lowering."""

@@ -7,12 +7,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from ..compile.spec import JudgeDef
-
-__all__ = ["JudgeConfig", "JudgeError", "JudgeMode", "PAIR_OUTCOMES", "judge_config"]
+__all__ = ["JudgeConfig", "JudgeError", "JudgeMode", "PAIR_OUTCOMES"]
 
 JudgeMode = Literal["single", "pairwise"]
 PAIR_OUTCOMES: tuple[str, ...] = ("A", "B", "tie")
@@ -124,20 +121,3 @@ def _check_choices(where: str, choices: Mapping[str, float]) -> Mapping[str, flo
         out[clean] = float(score)
     return MappingProxyType(out)
 
-
-def judge_config(judge: JudgeDef) -> JudgeConfig:
-    """The validated configuration of a compiled `judge` block; JudgeError says what is inconsistent (the
-    compiler reports it as a diagnostic on the judge)."""
-    return JudgeConfig(
-        name=judge.name,
-        model=judge.model.name,
-        rubric=judge.rubric.source if judge.rubric.kind != "const" else str(judge.rubric.value),
-        mode=judge.mode,
-        reference=None if judge.reference is None else (judge.reference.source or str(judge.reference.value)),
-        scale=judge.scale if judge.choices is None else None,
-        choices=judge.choices,
-        reasoning=judge.reasoning,
-        votes=judge.votes,
-        swap=judge.swap,
-        human=None if judge.human is None else (judge.human.source or str(judge.human.value)),
-    )

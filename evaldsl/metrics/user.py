@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import inspect
 import math
 import numbers
 import re
@@ -55,9 +54,9 @@ def _load_file(path: Path, module: str, base_dir: Path) -> ModuleType:
     return loaded
 
 
-def load_function(target: str, base_dir: Path | None) -> tuple[UserFunction, str]:
-    """Resolve "module:function" (the module looked up first in base_dir, then on PYTHONPATH) to the function
-    and a fingerprint of its module's source (for cache keys). Any failure is a MetricError."""
+def load_function(target: str, base_dir: Path | None) -> UserFunction:
+    """Resolve "module:function" (the module looked up first in base_dir, then on PYTHONPATH) to the function.
+    Any failure is a MetricError. (The module's source is hashed into the metric's graph node by the planner.)"""
     match = _TARGET.fullmatch(target.strip()) if isinstance(target, str) else None
     if match is None:
         raise MetricError(f'python metric target must look like "module:function", got {target!r}')
@@ -88,12 +87,7 @@ def load_function(target: str, base_dir: Path | None) -> tuple[UserFunction, str
         )
     if not callable(function):
         raise MetricError(f"python metric: {target!r} is not a function")
-    source_file = path or getattr(module, "__file__", None)
-    try:
-        source = Path(source_file).read_bytes() if source_file else inspect.getsource(function).encode()
-    except (OSError, TypeError):
-        source = target.encode()
-    return function, hashlib.sha256(source).hexdigest()
+    return function
 
 
 @dataclass(frozen=True)
@@ -102,23 +96,20 @@ class PythonMetric:
 
     A number is the score, None means the sample cannot be scored. If the function raises, or returns
     anything else (including NaN), `score` raises MetricError for that sample.
-    `fingerprint` is a hash of the module's source, for cache keys.
     """
 
     name: str = "python"
     path: str = ""
     base_dir: Path | None = None
     kind: Literal["sample"] = field(default="sample", init=False)
-    fingerprint: str = field(default="", init=False)
     _function: UserFunction = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
-            function, fingerprint = load_function(self.path, self.base_dir)
+            function = load_function(self.path, self.base_dir)
         except MetricError as exc:
             raise MetricError(f"metric {self.name!r}: {exc}") from exc.__cause__
         object.__setattr__(self, "_function", function)
-        object.__setattr__(self, "fingerprint", fingerprint)
 
     def score(self, s: MetricInput) -> float | None:
         if s.prediction is None:

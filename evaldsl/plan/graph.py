@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,7 +65,7 @@ class MetricNode(GraphNode):
     higher_is_better: bool = True
     range: tuple[float | None, float | None] | None = None
     source_hash: str | None = None  # python metrics: a hash of the module's source file
-    base_dir: Path  # the folder of the file that declares the metric (python modules are looked up there)
+    base_dir: Annotated[Path, Field(exclude=True)]  # the declaring file's folder: python modules are found there
 
 
 class JudgeNode(GraphNode):

@@ -33,17 +33,12 @@ class PlanError(Exception):
     """A selection that matches nothing (unknown --eval / --model)."""
 
 
-def _portable(payload: Any) -> Any:
-    """Where files live is no part of a node's meaning: `base_dir`s are dropped at any depth and a dataset path
-    keeps only its suffix (the file's bytes are hashed as `data_hash`), so moving a project keeps every hash."""
-    if isinstance(payload, dict):
-        out = {k: _portable(v) for k, v in payload.items() if k != "base_dir"}
-        dataset = out.get("dataset")
-        if isinstance(dataset, dict) and isinstance(dataset.get("path"), str):
-            out["dataset"] = {**dataset, "path": PurePath(dataset["path"]).suffix.lower()}
-        return out
-    if isinstance(payload, list):
-        return [_portable(v) for v in payload]
+def _portable(payload: dict[str, Any]) -> dict[str, Any]:
+    """Where files live is no part of a node's meaning (folders are never dumped): a dataset path keeps only its
+    suffix (the file's bytes are hashed as `data_hash`), so moving a project keeps every hash."""
+    dataset = payload.get("dataset")
+    if isinstance(dataset, dict) and isinstance(dataset.get("path"), str):
+        return {**payload, "dataset": {**dataset, "path": PurePath(dataset["path"]).suffix.lower()}}
     return payload
 
 

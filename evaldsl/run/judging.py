@@ -9,7 +9,7 @@ from typing import Any
 
 from ..compile.spec import JudgeDef
 from ..compile.templating import TemplateError
-from ..judges.config import JudgeConfig, JudgeError, judge_config
+from ..judges.config import JudgeConfig, JudgeError
 from ..judges.prompts import build_pairwise_messages, build_single_messages, response_format
 from ..judges.verdicts import PairVerdict, Verdict, parse_pairwise, parse_single
 from ..judges.votes import aggregate_pair_votes, aggregate_votes, combine_swapped, human_verdict
@@ -106,7 +106,7 @@ async def run_judge(
     seed: int = 0,
     n_boot: int = 1000,
 ) -> JudgeScores:
-    cfg = judge_config(node.judge)
+    cfg = node.judge.config()
     judgeable = [
         i for i, (s, o) in enumerate(zip(samples, outputs, strict=True))
         if usable(s, o) and (other is None or usable(s, other[i]))

@@ -128,9 +128,9 @@ def render_samples(
                 text = _value(node.text, row)
                 sample.text = "" if text is None else str(text)
         except TemplateError as exc:
-            sample.error = f"render: {exc}"
+            sample.error = str(exc)
         except (TypeError, ValueError) as exc:
-            sample.error = f"render: {exc}"
+            sample.error = str(exc)
         sample.key = content_hash(
             {"row": row, "messages": sample.messages, "text": sample.text, "choices": sample.choices}
         )

@@ -110,7 +110,7 @@ def test_python_metric_from_spec_folder(tmp_path: Path) -> None:
         """,
     )
     metric = build_metric("python", {"path": "my_metrics:brevity"}, name="mine", base_dir=tmp_path)
-    assert metric.kind == "sample" and metric.name == "mine" and len(metric.fingerprint) == 64
+    assert metric.kind == "sample" and metric.name == "mine"
     assert str(tmp_path) not in sys.path  # the folder is only on sys.path while the module loads
     assert metric.score(MetricInput(prediction="one two three four", references=("one two",))) == 0.5
     assert metric.score(MetricInput(prediction="x", references=())) is None

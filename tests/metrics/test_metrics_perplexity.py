@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from evaldsl.metrics import MetricError, build_metric
-from evaldsl.metrics.perplexity import count_bytes, count_words
 from evaldsl.metrics.base import MetricInput
+from evaldsl.metrics.perplexity import count_bytes, count_words
 
 TEXTS = [
     ("The quick brown fox jumps over the lazy dog.", -38.2, 11),

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from evaldsl.metrics import MetricError, build_metric
-from evaldsl.metrics.text import normalize_answer
 from evaldsl.metrics.base import MetricInput
+from evaldsl.metrics.text import normalize_answer
 
 # (prediction, acceptable answers): realistic short-answer QA outputs, including near misses.
 QA = [

@@ -8,8 +8,8 @@ import sacrebleu
 from rouge_score import rouge_scorer, scoring
 
 from evaldsl.metrics import BUILTIN_METRICS, build_metric
-from evaldsl.metrics.truthfulqa import truthfulqa_references
 from evaldsl.metrics.base import MetricInput
+from evaldsl.metrics.truthfulqa import truthfulqa_references
 
 # (completion, correct answers, incorrect answers) in TruthfulQA's style, raw (before preparation).
 ITEMS = [

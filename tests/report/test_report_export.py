@@ -6,7 +6,6 @@ import json
 import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
 
