@@ -1,4 +1,8 @@
-"""Judge replies in; validated verdicts (score, label or winner — or why the reply is unscored) out."""
+"""Judge replies in; validated verdicts (score, label or winner — or why the reply is unscored) out.
+
+A reply gives its verdict once, after its reasoning (a JSON object, or "Score: 4", "[[A]]"...). A reply that
+holds two different verdicts, or that repeats the judged response or our delimiters, is unscored with that
+reason: text the judged model wrote can then never choose the verdict (prompt injection)."""
 
 from __future__ import annotations
 
@@ -76,9 +80,9 @@ class PairVerdict:
 
 _WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
           "nine": 9, "ten": 10}  # fmt: skip
-_NUM = r"[-+]?\d+(?:\.\d+)?(?![\d])|(?:zero|one|two|three|four|five|six|seven|eight|nine|ten)\b"
-_DEN = r"(?:\s*(?:/|out\s+of)\s*(?P<den>\d+(?:\.\d+)?))?"
-_NUM_END = r"(?!\.\d)(?!\s*[-–]\s*\d)"
+_NUM = r"[-+]?[0-9]+(?:\.[0-9]+)?(?![0-9])|(?:zero|one|two|three|four|five|six|seven|eight|nine|ten)\b"
+_DEN = r"(?:\s*(?:/|out\s+of)\s*(?P<den>[0-9]+(?:\.[0-9]+)?))?"
+_NUM_END = r"(?!\.[0-9])(?!\s*[-–]\s*[0-9])"
 _PAREN = r"(?:\s*\([^)\n]{0,30}\))?"
 _QUOTE = "[\"'`]?"
 _LEAD = r"[\s*_\[\"'`]*"  # markdown, quotes or brackets between a separator and the value
@@ -133,6 +137,9 @@ _LABEL_JSON_KEYS = ("verdict", "label", "grade", "choice", "answer", "classifica
                     "score")  # fmt: skip
 _PAIR_JSON_KEYS = ("winner", "verdict", "better", "better_response", "preferred", "preference", "choice")
 _REASON_KEYS = ("reasoning", "explanation", "rationale", "justification", "analysis", "reason", "feedback")
+_OUR_TAG = re.compile(r"<\s*/?\s*(?:question|reference|response(?:-[ab])?)-[0-9a-f]{12}\s*>", re.IGNORECASE)
+_QUOTES = " \t\r\n'\"`*_“”‘’"  # quotes and emphasis a judge wraps around text it quotes
+_ECHO_MIN = 40  # a judged response at least this long, repeated whole in the reply, is an echo
 _THINK = re.compile(r"<think(?:ing)?>(.*?)(?:</think(?:ing)?>|\Z)", re.IGNORECASE | re.DOTALL)
 _STRIP = " \t\r\n*_`\"'[]().,;:!"
 _PAIR_PREFIX = re.compile(r"^(?:response|assistant|answer|output|model|option|candidate)\s*", re.IGNORECASE)
@@ -335,13 +342,27 @@ def _counts_when_invalid(body: str, cand: _Candidate) -> bool:
     return cand.strong or not re.search(r"\w", body[: cand.start])
 
 
-def parse_single(cfg: JudgeConfig, text: str) -> Verdict:
-    """Read the last verdict in a single-mode reply (JSON anywhere, else "Score: 4", "[[4]]", "**4**"...)."""
+def _echo(body: str, judged: Sequence[str]) -> str | None:
+    """Why a reply must not be read: it repeats our delimiters or a judged response (with whatever verdict that
+    response may carry)."""
+    if _OUR_TAG.search(body):
+        return "the reply repeats the prompt's delimiters"
+    for response in judged:
+        if len(response.strip()) >= _ECHO_MIN and response.strip() in body:
+            return "the reply repeats the judged response"
+    return None
+
+
+def parse_single(cfg: JudgeConfig, text: str, judged: Sequence[str] = ()) -> Verdict:
+    """Read the one verdict of a single-mode reply (a JSON object, else "Score: 4", "[[4]]", "**4**"...).
+    `judged`: the response(s) shown to the judge, which the reply must not repeat."""
     if cfg.mode != "single":
         raise JudgeError(f"judge {cfg.name!r} is pairwise; use parse_pairwise")
     if not text.strip():
         return Verdict(None, error="empty reply")
     body, thought = _split_think(text)
+    if (echo := _echo(body, judged)) is not None:
+        return Verdict(None, reasoning=body.strip() or thought, error=echo)
     mode = "labels" if cfg.choices else "scale"
     results: list[tuple[_Candidate, Verdict]] = []
     for cand in _candidates(body, mode):
@@ -357,16 +378,19 @@ def parse_single(cfg: JudgeConfig, text: str) -> Verdict:
             results.append((cand, Verdict(score, label, reasoning, error)))
     if not results:
         return Verdict(None, reasoning=body.strip() or thought, error="no verdict found")
-    return _last(results)
+    return _one(results, lambda v: v.label if v.label is not None else v.score, Verdict, body, judged)
 
 
-def parse_pairwise(cfg: JudgeConfig, text: str) -> PairVerdict:
-    """Read the last "A" / "B" / "tie" verdict in a pairwise judge reply (JSON, "[[A]]", "Winner: B"...)."""
+def parse_pairwise(cfg: JudgeConfig, text: str, judged: Sequence[str] = ()) -> PairVerdict:
+    """Read the one "A" / "B" / "tie" verdict of a pairwise judge reply (JSON, "[[A]]", "Winner: B"...).
+    `judged`: the two responses shown to the judge, which the reply must not repeat."""
     if cfg.mode != "pairwise":
         raise JudgeError(f"judge {cfg.name!r} is single-mode; use parse_single")
     if not text.strip():
         return PairVerdict(None, error="empty reply")
     body, thought = _split_think(text)
+    if (echo := _echo(body, judged)) is not None:
+        return PairVerdict(None, reasoning=body.strip() or thought, error=echo)
     results: list[tuple[_Candidate, PairVerdict]] = []
     for cand in _candidates(body, "pairwise"):
         read = pair_value(cand.value, strict=cand.from_json)
@@ -375,13 +399,22 @@ def parse_pairwise(cfg: JudgeConfig, text: str) -> PairVerdict:
             results.append((cand, PairVerdict(winner, cand.reasoning or thought, error)))
     if not results:
         return PairVerdict(None, reasoning=body.strip() or thought, error="no verdict found")
-    return _last(results)
+    return _one(results, lambda v: v.winner, PairVerdict, body, judged)
 
 
-def _last(results: list[tuple[_Candidate, Any]]) -> Any:
-    """The strong verdict that ends last (a weak one only when there is no strong one).
-
-    When two readings end at the same place (one verdict matched twice) a valid one wins.
-    """
-    pool = [r for r in results if r[0].strong] or results
-    return max(pool, key=lambda r: (r[0].end, r[1].error is None, -r[0].start))[1]
+def _one(results: list[tuple[_Candidate, Any]], value: Any, kind: Any, body: str, judged: Sequence[str]) -> Any:
+    """The reply's verdict: its strong candidates (weak ones only when there is none) must all say the same, and
+    none may be a copy of text in a judged response — else the reply is unscored, as one of its verdicts may
+    have been written by the judged model. The same verdict matched twice (e.g. "Score: 4" inside a JSON object)
+    is one verdict."""
+    pool = sorted([r for r in results if r[0].strong] or results, key=lambda r: r[0].start)
+    said = list(dict.fromkeys(value(v) if v.error is None else f"invalid ({v.error})" for _, v in pool))
+    last = max(pool, key=lambda r: (r[0].end, r[1].error is None, -r[0].start))[1]
+    quoted = [c for c, _ in pool if any(body[c.start : c.end].strip(_QUOTES) in response for response in judged)]
+    if quoted:
+        text = body[quoted[0].start : quoted[0].end].strip()[:40]
+        return kind(None, reasoning=last.reasoning, error=f"the verdict {text!r} also appears in the judged response")
+    if len(said) > 1:
+        shown = ", ".join(str(s) for s in said[:4])
+        return kind(None, reasoning=last.reasoning, error=f"ambiguous reply: {len(said)} different verdicts ({shown})")
+    return last

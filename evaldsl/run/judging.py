@@ -117,15 +117,20 @@ async def run_judge(
     label = f"{node.eval} · {node.model} · judge {cfg.name}"
     replies = await _ask(calls, node, cfg, prompts, [f"vote:{v}:{int(sw)}" for _, v, sw in slots], label)
     parse = parse_single if cfg.mode == "single" else parse_pairwise
-    parsed: list[Verdict | PairVerdict] = [parse(cfg, r.text) if r.error is None else _failed(cfg, r.error)
-                                           for r in replies]  # fmt: skip
+
+    def judged(k: int) -> list[str]:  # the response(s) a reply must not repeat
+        i = slots[k][0]
+        return [texts[i], others[i]] if others else [texts[i]]
+
+    parsed: list[Verdict | PairVerdict] = [parse(cfg, r.text, judged(k)) if r.error is None
+                                           else _failed(cfg, r.error) for k, r in enumerate(replies)]  # fmt: skip
     # One retry for each unparseable verdict (a fresh draw), then it stays unscored.
     retry = [k for k, (v, r) in enumerate(zip(parsed, replies, strict=True)) if not v.scored and r.error is None]
     if retry:
         draws = [f"retry:{slots[k][1]}:{int(slots[k][2])}" for k in retry]
         again = await _ask(calls, node, cfg, [prompts[k] for k in retry], draws, label + " (retry)")
         for k, r in zip(retry, again, strict=True):
-            if r.error is None and (v := parse(cfg, r.text)).scored:
+            if r.error is None and (v := parse(cfg, r.text, judged(k))).scored:
                 parsed[k], replies[k] = v, r
     per_sample: dict[int, list[tuple[bool, Verdict | PairVerdict, Generation, list[dict[str, str]]]]] = {}
     for (i, _vote, swapped), v, r, p in zip(slots, parsed, replies, prompts, strict=True):

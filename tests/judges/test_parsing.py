@@ -90,9 +90,11 @@ def test_non_numeric_json_score_is_reported() -> None:
     assert v.score is None and v.error == "score 'excellent' is not a number"
 
 
-def test_last_valid_json_wins_over_earlier_prose() -> None:
+def test_a_reply_changing_its_mind_is_ambiguous_but_repeating_itself_is_not() -> None:
     cfg = CONFIGS["scale5"]
     v = parse_single(cfg, 'Score: 2 seemed right.\n```json\n{"reasoning": "on reflection", "score": 4}\n```')
+    assert v.score is None and v.error == "ambiguous reply: 2 different verdicts (2.0, 4.0)"
+    v = parse_single(cfg, 'Score: 4, because...\n```json\n{"reasoning": "all correct", "score": 4}\n```')
     assert v.score == 4
 
 
