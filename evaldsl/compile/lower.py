@@ -69,15 +69,16 @@ class Lowerer:
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code=code, message=message, span=span, hint=hint))
 
-    def sample(self, v: ast.Value, params: Mapping[str, Any]) -> SampleValue:
+    def sample(self, v: ast.Value, d: Definition) -> SampleValue:
+        params, spans = dict(d.params), dict(d.param_spans)
         if isinstance(v, ast.Str):
             kind: Literal["template", "const"] = "template" if is_template(v.value) else "const"
-            return SampleValue(kind=kind, source=v.value, value=v.value, span=v.span, params=dict(params))
+            return SampleValue(kind=kind, source=v.value, value=v.value, span=v.span, params=params, param_spans=spans)
         if isinstance(v, ast.Expr):
-            return SampleValue(kind="expr", source=v.source, span=v.span, params=dict(params))
+            return SampleValue(kind="expr", source=v.source, span=v.span, params=params, param_spans=spans)
         value = constant(v)
         if isinstance(value, (int, float, bool, list, dict)) and not isinstance(v, ast.Ref):
-            return SampleValue(kind="const", value=value, span=v.span, params=dict(params))
+            return SampleValue(kind="const", value=value, span=v.span, params=params, param_spans=spans)
         raise BadValue("a string, a `{{ template }}` or a backtick expression")
 
     def attributes(
@@ -170,7 +171,7 @@ class Lowerer:
         if not isinstance(node, ast.Block):
             self.error("E303", 'a dataset is a block: `dataset NAME { path = "..." }`', node.span)
             return None
-        sample = lambda v: self.sample(v, d.params)  # noqa: E731
+        sample = lambda v: self.sample(v, d)  # noqa: E731
         schema = {
             "path": as_str,
             "format": one_of(*DATA_FORMATS),
@@ -277,11 +278,11 @@ class Lowerer:
         span = node.name_span or node.span
         if isinstance(node, ast.Assign):
             try:
-                return PromptDef(name=d.name, span=span, user=self.sample(node.value, d.params))
+                return PromptDef(name=d.name, span=span, user=self.sample(node.value, d))
             except BadValue as bad:
                 self.error("E303", f"a prompt must be {bad.expected}", node.value.span)
                 return None
-        sample = lambda v: self.sample(v, d.params)  # noqa: E731
+        sample = lambda v: self.sample(v, d)  # noqa: E731
         values, others = self.attributes(
             "prompt",
             node.body,
@@ -332,7 +333,13 @@ class Lowerer:
             self.error("E303", f"metric arguments must be {bad.expected}", value.span)
             return None
         return MetricDef(
-            name=d.name, span=span, family=value.func, family_span=value.func_span, args=args, params=params
+            name=d.name,
+            span=span,
+            family=value.func,
+            family_span=value.func_span,
+            call_span=value.span,
+            args=args,
+            params=params,
         )
 
     def judge(self, d: Definition) -> JudgeDef | None:
@@ -341,7 +348,7 @@ class Lowerer:
             self.error("E303", 'a judge is a block: `judge NAME { model = ..., rubric = "..." }`', node.span)
             return None
         span = node.name_span or node.span
-        sample = lambda v: self.sample(v, d.params)  # noqa: E731
+        sample = lambda v: self.sample(v, d)  # noqa: E731
         schema = {
             "model": as_ref,
             "rubric": sample,
@@ -374,7 +381,7 @@ class Lowerer:
             self.error("E303", "an eval is a block or a template instance: `eval NAME = template(...)`", node.span)
             return None
         span = node.name_span or node.span
-        sample = lambda v: self.sample(v, d.params)  # noqa: E731
+        sample = lambda v: self.sample(v, d)  # noqa: E731
 
         def prompt_value(v: ast.Value) -> NameRef | SampleValue:
             return as_ref(v) if isinstance(v, ast.Ref) else sample(v)

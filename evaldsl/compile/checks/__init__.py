@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ...diagnostics import Diagnostic
 from ..spec import Spec
-from . import asserts, capabilities, datasets, evals, judges, metrics, references, templates
+from . import asserts, capabilities, datasets, evals, judges, metrics, python_metrics, references, templates
 from .context import CheckContext
 
 Check = Callable[[CheckContext], list[Diagnostic]]
@@ -16,6 +16,7 @@ CHECKS: tuple[Check, ...] = (
     datasets.check,
     evals.check,
     metrics.check,
+    python_metrics.check,
     capabilities.check,
     judges.check,
     templates.check,
