@@ -14,7 +14,8 @@ from typing import Literal
 from ..diagnostics import did_you_mean
 from .user import _TARGET, _module_file
 
-CALL = "function(prediction, references, row)"
+_ARGS = "(prediction, references, row)"
+CALL = "function" + _ARGS
 
 Verdict = Literal["ok", "error", "unverifiable"]
 
@@ -36,57 +37,60 @@ def inspect_target(target: str, base_dir: Path) -> Finding:
     arguments a python metric is called with. Nothing of the module is imported or run."""
     match = _TARGET.fullmatch(target.strip())
     if match is None:
-        return Finding("error", f'python metric target must look like "module:function", got "{target}"',
-                       'e.g. python("my_metrics:brevity") for `def brevity(...)` in my_metrics.py')
+        message = f'the target must look like "module:function", got "{target}"'
+        return Finding("error", message, 'e.g. python("my_metrics:brevity") for `def brevity(...)` in my_metrics.py')
     module, function = match.groups()
     path = _module_file(base_dir, module)
     if path is None:
         found = _on_sys_path(module)
         if found is None:
-            return Finding("error", f"python metric: module `{module}` not found beside the spec ({base_dir}) "
-                           "or on PYTHONPATH", _module_hint(module, base_dir))
+            message = f"module `{module}` not found beside the spec or on PYTHONPATH"
+            return Finding("error", message, _module_hint(module, base_dir))
         if isinstance(found, str):
-            return Finding("unverifiable", f"python metric `{target}`: `{module}` is {found}, so it cannot be "
-                           "checked without importing it", "it is imported when the run starts")
+            message = f"`{module}` is {found}, so `{target}` cannot be checked without importing it"
+            return Finding("unverifiable", message, _IMPORTED_LATER)
         path = found
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
     except SyntaxError as exc:
-        return Finding("error", f"python metric: {path.name} has a syntax error at line {exc.lineno}: {exc.msg}",
-                       None, path)
+        return Finding("error", f"{path.name} has a syntax error at line {exc.lineno}: {exc.msg}", None, path)
     except (OSError, ValueError) as exc:
-        return Finding("error", f"python metric: cannot read {path}: {exc}", None, path)
+        return Finding("error", f"cannot read {path}: {exc}", None, path)
     return _function_finding(tree, module, function, path)
+
+
+_IMPORTED_LATER = "it is imported when the run starts; a module file beside the spec is checked here"
 
 
 def _function_finding(tree: ast.Module, module: str, function: str, path: Path) -> Finding:
     definitions = dict(_top_level(tree.body))
     node = definitions.get(function)
+    where = f"`{module}:{function}`"
     if node is None:
-        if "__getattr__" in definitions or any(
-            isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree)
-        ):
-            return Finding("unverifiable", f"python metric: `{module}` may define `{function}` dynamically (a "
-                           "`*` import or a module `__getattr__`), so it cannot be checked without importing it",
-                           "it is imported when the run starts", path)
+        star = any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree))
+        if star or "__getattr__" in definitions:
+            message = (
+                f"`{module}` may define `{function}` dynamically (a `*` import or a module `__getattr__`), "
+                "so it cannot be checked without importing it"
+            )
+            return Finding("unverifiable", message, _IMPORTED_LATER, path)
         functions = sorted(n for n, d in definitions.items() if isinstance(d, (ast.FunctionDef, ast.Lambda)))
-        return Finding("error", f"python metric: module `{module}` ({path.name}) has no function `{function}`",
-                       did_you_mean(function, functions)
-                       or (f"it defines: {', '.join(functions)}" if functions else f"define `def {function}"
-                           "(prediction, references, row)` there"), path)
+        hint = did_you_mean(function, functions) or (
+            f"it defines: {', '.join(functions)}" if functions else f"define `def {function}{_ARGS}` there"
+        )
+        return Finding("error", f"module `{module}` ({path.name}) has no function `{function}`", hint, path)
     if isinstance(node, ast.ClassDef):
-        return Finding("error", f"python metric: `{module}:{function}` is a class; it must be a function called "
-                       f"as {CALL}", None, path)
+        return Finding("error", f"{where} is a class; a python metric is a function called as {CALL}", None, path)
     if isinstance(node, ast.AsyncFunctionDef):
-        return Finding("error", f"python metric: `{module}:{function}` is `async`; it must be a plain function "
-                       f"called as {CALL}", f"write `def {function}(...)`", path)
+        message = f"{where} is `async`; a python metric is a plain function called as {CALL}"
+        return Finding("error", message, f"write `def {function}{_ARGS}`", path)
     if isinstance(node, ast.FunctionDef) and node.decorator_list:
         return Finding("ok", path=path)  # a decorator may change the signature: existence is what we know
     if isinstance(node, (ast.FunctionDef, ast.Lambda)):
         problem = _signature_problem(node.args)
         if problem is not None:
-            return Finding("error", f"python metric: `{module}:{function}` {problem}; it is called as {CALL}",
-                           f"accept three arguments: `def {function}(prediction, references, row)`", path)
+            message = f"{where} {problem}; a python metric is called as {CALL}"
+            return Finding("error", message, f"accept three arguments: `def {function}{_ARGS}`", path)
     return Finding("ok", path=path)
 
 

@@ -28,7 +28,7 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
             Diagnostic(
                 code="E323" if error else "W305",
                 severity="error" if error else "warning",
-                message=f"metric `{m.name}`: {finding.message}",
+                message=f"python metric `{m.name}`: {finding.message}",
                 span=m.call_span or m.family_span,
                 hint=finding.hint,
             )
