@@ -19,7 +19,7 @@ completion and hover. The API, all read-only:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -114,68 +114,65 @@ class DatasetProfile:
 
 class _Tally:
     """Per-field counts over a stream of rows. Rows usually share a few shapes (which fields, of which types),
-    so each row costs one tuple and one dict update; the shapes are folded into per-field counts when many."""
+    so a row costs one tuple (its keys, then its values' types) and one dict update; shapes are folded into
+    per-field counts when there are many."""
 
     def __init__(self) -> None:
-        self.rows = 0
         self.example: dict[str, Any] | None = None
         self.bad: list[BadRow] = []
         self.bad_count = 0
-        self._shapes: dict[tuple[tuple[str, type], ...], int] = {}
+        self.shapes: dict[tuple[Any, ...], int] = {}
+        self._rows = 0
         self._present: dict[str, int] = {}
         self._types: dict[str, dict[str, int]] = {}
-
-    def add(self, row: dict[str, Any]) -> None:
-        if self.example is None:
-            self.example = row
-        self.rows += 1
-        shape = tuple(zip(row, map(type, row.values()), strict=True))
-        shapes = self._shapes
-        shapes[shape] = shapes.get(shape, 0) + 1
-        if len(shapes) > _MAX_SHAPES:
-            self._fold()
 
     def add_bad(self, bad: BadRow) -> None:
         self.bad_count += 1
         if len(self.bad) < MAX_BAD_ROWS:
             self.bad.append(bad)
 
-    def _fold(self) -> None:
-        for shape, count in self._shapes.items():
-            for name, kind in shape:
+    def fold(self) -> None:
+        for shape, count in self.shapes.items():
+            self._rows += count
+            half = len(shape) // 2
+            for name, kind in zip(shape[:half], shape[half:], strict=True):
                 self._present[name] = self._present.get(name, 0) + count
                 types = self._types.setdefault(name, {})
                 label = TYPE_NAMES.get(kind, "other")
                 types[label] = types.get(label, 0) + count
-        self._shapes.clear()
+        self.shapes.clear()
 
     def profile(self) -> DatasetProfile:
-        self._fold()
+        self.fold()
         fields = {
-            name: FieldProfile(name=name, rows=self.rows, present=present, types=dict(self._types[name]))
+            name: FieldProfile(name=name, rows=self._rows, present=present, types=dict(self._types[name]))
             for name, present in self._present.items()
         }
         return DatasetProfile(
-            rows=self.rows, fields=fields, example=self.example, bad_rows=tuple(self.bad), bad_count=self.bad_count
+            rows=self._rows, fields=fields, example=self.example, bad_rows=tuple(self.bad), bad_count=self.bad_count
         )
 
 
 def profile_rows(rows: Iterable[Mapping[str, Any]]) -> DatasetProfile:
     """The profile of rows given in memory (a dataset's inline `rows`)."""
-    tally = _Tally()
-    for row in rows:
-        tally.add(dict(row))
-    return tally.profile()
+    return profile_records((i, dict(row)) for i, row in enumerate(rows, 1))
 
 
-def profile_records(stream: Iterator[tuple[int, dict[str, Any] | BadRow]]) -> DatasetProfile:
+def profile_records(stream: Iterable[tuple[int, dict[str, Any] | BadRow]]) -> DatasetProfile:
     """The profile of a record stream from `reader.records`: rows tallied, malformed ones kept with their lines."""
     tally = _Tally()
-    for _, record in stream:
-        if isinstance(record, BadRow):
-            tally.add_bad(record)
+    shapes = tally.shapes
+    for _, record in stream:  # the hot loop of `evaldsl check` on a large file: kept to a few operations
+        if type(record) is dict:
+            shape = (*record, *map(type, record.values()))
+            shapes[shape] = shapes.get(shape, 0) + 1
+            if len(shapes) > _MAX_SHAPES:
+                tally.fold()
+            if tally.example is None:
+                tally.example = record
         else:
-            tally.add(record)
+            assert isinstance(record, BadRow)
+            tally.add_bad(record)
     return tally.profile()
 
 

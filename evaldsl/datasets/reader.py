@@ -68,22 +68,29 @@ def rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
         yield record
 
 
+_decode = json.JSONDecoder().raw_decode  # one object from a str: json.loads minus its per-call wrappers
+
+
 def _jsonl(path: Path) -> Iterator[Record]:
     with path.open("rb") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if lineno == 1:
-                line = line.removeprefix(b"\xef\xbb\xbf")
-            if not line.strip():
-                continue
+        for lineno, raw in enumerate(fh, 1):
             try:
-                row = json.loads(line)
+                line = raw.decode("utf-8").strip()
             except UnicodeDecodeError:
                 yield lineno, BadRow(lineno, "not UTF-8 text")
                 continue
-            except ValueError as exc:
-                yield lineno, BadRow(lineno, f"not valid JSON ({getattr(exc, 'msg', exc)})")
+            if lineno == 1:
+                line = line.removeprefix("\ufeff")
+            if not line:
                 continue
-            if type(row) is dict:
+            try:
+                row, end = _decode(line)
+            except json.JSONDecodeError as exc:
+                yield lineno, BadRow(lineno, f"not valid JSON ({exc.msg})")
+                continue
+            if end != len(line):
+                yield lineno, BadRow(lineno, "not valid JSON (Extra data: one object per line)")
+            elif type(row) is dict:
                 yield lineno, row
             else:
                 yield lineno, BadRow(lineno, f"each line must be a JSON object, got {_json_kind(row)}")
