@@ -12,6 +12,7 @@ from .compile.checks import run_checks
 from .compile.lower import lower
 from .compile.resolve import Program, load_module, read_source, resolve
 from .compile.spec import Spec
+from .datasets.profile import ProfileCache
 from .diagnostics import CompileError, Diagnostic, Span, sort_key
 from .plan.graph import Graph
 from .plan.planner import plan as build_plan
@@ -58,8 +59,10 @@ def load(path: str | Path, text: str | None = None) -> tuple[Program, list[Diagn
     return resolve(Path(path), text)
 
 
-def check(path: str | Path, text: str | None = None) -> CheckResult:
-    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position."""
+def check(path: str | Path, text: str | None = None, *, profiles: ProfileCache | None = None) -> CheckResult:
+    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position. `profiles`: a
+    cache of data file profiles to use and fill (a long-lived caller such as an editor keeps one; files are
+    read again when their size or modification time changes); default, a fresh one for this check."""
     path = Path(path)
     if text is None:
         text, problem = read_source(path)
@@ -81,7 +84,7 @@ def check(path: str | Path, text: str | None = None) -> CheckResult:
     # All else the checks find in the parts that did compile is reported, so one pass shows every problem.
     compiled = {*spec.datasets, *spec.models, *spec.prompts, *spec.metrics, *spec.judges, *spec.evals}
     written = {name for table in program.definitions.values() for name in table} | program.dropped
-    diagnostics += run_checks(spec, frozenset(written - compiled))
+    diagnostics += run_checks(spec, frozenset(written - compiled), profiles)
     unique: dict[tuple[object, ...], Diagnostic] = {}
     for d in diagnostics:
         unique.setdefault((d.code, d.message, sort_key(d)), d)

@@ -95,6 +95,15 @@ def test_guarded_reads_are_accepted(tmp_path: Path, target: str) -> None:
     assert result.ok and not result.diagnostics, [d.message for d in result.diagnostics]
 
 
+def test_a_where_that_requires_the_field_makes_it_safe_for_the_eval(tmp_path: Path) -> None:
+    write_jsonl(tmp_path, ROWS)
+    text = spec_text("`aliases`").replace(
+        'dataset trivia { path = "data.jsonl" }', 'dataset trivia { path = "data.jsonl", where = `"aliases" in row` }'
+    )
+    result = check(tmp_path, text)
+    assert result.ok and not result.diagnostics, [d.message for d in result.diagnostics]
+
+
 def test_a_field_in_no_row_stays_e309(tmp_path: Path) -> None:
     write_jsonl(tmp_path, ROWS)
     result = check(tmp_path, spec_text("`[answer] + (alias or [])`"))

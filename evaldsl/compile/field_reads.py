@@ -94,6 +94,16 @@ def whole_field(source: str, params: Mapping[str, Any] | None = None) -> FieldRe
     return _whole(source, _key(params))
 
 
+def required_fields(source: str, params: Mapping[str, Any] | None = None) -> frozenset[str]:
+    """Fields an expression being true guarantees are present: what a dataset's `where` keeps rows for
+    (`"aliases" in row`, `aliases is defined and ...`)."""
+    tree = parse_ast(source, True)
+    output = tree.body[0]
+    assert isinstance(output, nodes.Output)
+    walker = _Walker(frozenset(meta.find_undeclared_variables(tree)), dict(_key(params)))
+    return walker.present_if_true(output.nodes[0])
+
+
 def _key(params: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
     """Template arguments as a hashable key: a string argument keeps its value, any other becomes "\\0"."""
     return tuple(sorted((k, v if isinstance(v, str) else "\0") for k, v in (params or {}).items()))

@@ -139,3 +139,21 @@ def test_a_check_reads_each_file_once(tmp_path: Path, monkeypatch: pytest.Monkey
     result = api.check(spec)
     assert result.ok, [d.message for d in result.diagnostics]
     assert calls == [tmp_path / "data.jsonl"]
+
+
+def test_a_caller_can_keep_profiles_across_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An editor re-checks on every keystroke: with its own cache an unchanged data file is not read again."""
+    write_jsonl(tmp_path / "data.jsonl", [{"question": "q", "answer": "a"}])
+    spec = tmp_path / "spec.eval"
+    spec.write_text(
+        'dataset d { path = "data.jsonl" }\nmodel dry { provider = "mock" }\n'
+        'eval e { dataset = d, prompt = "{{ question }}", models = [dry], target = "{{ answer }}", metrics = [f1] }\n',
+        encoding="utf-8",
+    )
+    calls: list[Path] = []
+    real = profile_module.profile_file
+    monkeypatch.setattr(profile_module, "profile_file", lambda p, f: calls.append(p) or real(p, f))
+    cache = ProfileCache()
+    assert api.check(spec, profiles=cache).ok and api.check(spec, profiles=cache).ok
+    assert len(calls) == 1
+    assert api.check(spec).ok and len(calls) == 2  # without it, each check reads the file

@@ -4,7 +4,7 @@ guard on a field no row has (W304)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from ...datasets.profile import DatasetProfile, FieldProfile
 from ...diagnostics import Diagnostic, Span, did_you_mean
@@ -44,9 +44,11 @@ def check_reads(
     *,
     extra: Iterable[str] = (),
     mock: bool = False,
+    kept: Collection[str] = (),
 ) -> list[Diagnostic]:
     """Every field problem of one per-sample value; `extra`: other variables it may read (a judge's `question`).
-    `mock`: the value is a mock model's `response`, whose failures are model errors by design (W306, not E321)."""
+    `mock`: the value is a mock model's `response`, whose failures are model errors by design (W306, not E321).
+    `kept`: fields every sample has although some rows lack them (the dataset's `where` keeps only those rows)."""
     names = list(profile.fields)
     known = set(names)
     skip = set(extra) | set(value.params) | JINJA_GLOBALS
@@ -76,7 +78,8 @@ def check_reads(
         found = profile.field(read.name) if read.name in known else None
         if found is None or (read.written == read.name and read.name in skip):
             continue
-        if found.presence == "some" and not read.guarded and not found.derived and read.name not in reported:
+        partial = found.presence == "some" and not found.derived and read.name not in kept
+        if partial and not read.guarded and read.name not in reported:
             reported.add(read.name)
             out.append(_partial(read, found, value, context, mock))
         if read.method and not read.type_tested and (problem := _method_problem(read, found)):

@@ -8,6 +8,7 @@ from functools import lru_cache
 from ...datasets.profile import DatasetProfile, derived_field
 from ...diagnostics import Diagnostic, Span
 from .. import templating
+from ..field_reads import required_fields
 from ..spec import EvalDef, SampleValue
 from .context import CheckContext
 from .field_use import check_reads, check_shape
@@ -66,12 +67,21 @@ def _unsafe(value: SampleValue) -> Diagnostic | None:
     )
 
 
-def _mock_response(source: str, span: Span, profile: DatasetProfile, context: str) -> list[Diagnostic]:
+def _mock_response(
+    source: str, span: Span, profile: DatasetProfile, context: str, kept: frozenset[str]
+) -> list[Diagnostic]:
     """A mock model's `response` template is rendered with each sample's fields, so it is checked like a prompt."""
     value = SampleValue(kind="template", source=source, span=span)
     if value.source and (problem := _syntax(value) or _unsafe(value)):
         return [problem]
-    return check_reads(value, profile, context, mock=True)
+    return check_reads(value, profile, context, mock=True, kept=kept)
+
+
+def _kept(where: SampleValue | None, broken: set[int]) -> frozenset[str]:
+    """Fields a dataset's `where` requires (`"aliases" in row`): every sample has them."""
+    if where is None or where.kind != "expr" or id(where) in broken:
+        return frozenset()
+    return required_fields(where.source, where.params)
 
 
 def _eval_values(ctx: CheckContext, ev: EvalDef) -> list[tuple[SampleValue, str]]:
@@ -147,21 +157,22 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
         if profile is None:
             continue
         context = f"dataset `{ev.dataset.name}` (used by eval `{ev.name}`)"
+        kept = _kept(spec.datasets[ev.dataset.name].where, broken)
         for value, attr in _eval_values(ctx, ev):
             if value.kind != "const" and id(value) not in broken:
-                add_unique(check_reads(value, profile, context))
+                add_unique(check_reads(value, profile, context, kept=kept))
                 if attr in _MODE_SHAPES[ev.mode]:
                     add_unique(check_shape(attr, value, profile, context))
         for ref in ev.models:
             model = spec.models.get(ref.name)
             response = model.config.response if model is not None else None
             if response and model is not None:
-                add_unique(_mock_response(response, model.span, profile, context))
+                add_unique(_mock_response(response, model.span, profile, context, kept))
         for ref in ev.metrics:
             judge = spec.judges.get(ref.name)
             if judge is None:
                 continue
             for part in (judge.rubric, judge.reference, judge.human):
                 if part is not None and part.kind != "const" and id(part) not in broken:
-                    add_unique(check_reads(part, profile, context, extra=JUDGE_VARIABLES))
+                    add_unique(check_reads(part, profile, context, extra=JUDGE_VARIABLES, kept=kept))
     return out
