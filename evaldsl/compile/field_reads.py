@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import meta, nodes
 
+from ..datasets.reader import type_name
 from .templating import parse_ast
 
 _DEFAULT_FILTERS = {"default", "d"}
@@ -307,7 +308,7 @@ def _kinds(
     if isinstance(node, nodes.Dict):
         return frozenset({"dict"})
     if isinstance(node, nodes.Const):
-        return frozenset({type_label(node.value)})
+        return frozenset({type_name(node.value)})
     if isinstance(node, (nodes.Concat, nodes.TemplateData)):
         return frozenset({"str"})
     if isinstance(node, (nodes.Compare, nodes.Not, nodes.Test)):
@@ -335,9 +336,3 @@ def _kinds(
             return frozenset({"str"})
     return None
 
-
-def type_label(value: Any) -> str:
-    """The type name of a constant, as dataset profiles name types."""
-    if value is None:
-        return "null"
-    return {str: "str", int: "int", float: "float", bool: "bool", list: "list", dict: "dict"}.get(type(value), "other")

@@ -28,25 +28,12 @@ from jinja2 import TemplateSyntaxError
 
 from ..compile.field_reads import field_reads, value_kinds, whole_field
 from ..compile.spec import DatasetDef, SampleValue
-from .reader import BadRow, DatasetError, data_format, records
+from .reader import TYPE_NAMES, BadRow, DatasetError, data_format, records, type_name
 
 Presence = Literal["all", "some", "none"]
 
-TYPE_NAMES: dict[type, str] = {
-    str: "str",
-    int: "int",
-    float: "float",
-    bool: "bool",
-    list: "list",
-    dict: "dict",
-    type(None): "null",
-}
 MAX_BAD_ROWS = 5  # malformed records kept with their lines (all are counted)
 _MAX_SHAPES = 4096  # distinct (field, type) row shapes tallied before they are folded into per-field counts
-
-
-def type_name(value: Any) -> str:
-    return TYPE_NAMES.get(type(value), "other")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,23 @@ SUPPORTED = {
 }
 
 
+# The type names profiles and diagnostics use for row values (JSON's types, `null` for None).
+TYPE_NAMES: dict[type, str] = {
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    list: "list",
+    dict: "dict",
+    type(None): "null",
+}
+
+
+def type_name(value: Any) -> str:
+    """"str", "int", "float", "bool", "list", "dict", "null", or "other" (e.g. a parquet timestamp)."""
+    return TYPE_NAMES.get(type(value), "other")
+
+
 class DatasetError(Exception):
     """A dataset cannot be read or a row cannot be prepared; the message says which file/row and why."""
 
