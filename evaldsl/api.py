@@ -11,6 +11,7 @@ from .compile import ast
 from .compile.pipeline import CheckResult, compile_spec
 from .compile.resolve import Program, load_module, read_source, resolve
 from .compile.spec import Spec
+from .datasets.profile import ProfileCache
 from .diagnostics import CompileError, Diagnostic
 from .plan import Graph, PlanError
 from .plan import plan as build_plan
@@ -58,9 +59,11 @@ def load(path: str | Path, text: str | None = None) -> tuple[Program, list[Diagn
     return resolve(Path(path), text)
 
 
-def check(path: str | Path, text: str | None = None) -> CheckResult:
-    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position."""
-    return compile_spec(path, text)
+def check(path: str | Path, text: str | None = None, *, profiles: ProfileCache | None = None) -> CheckResult:
+    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position. `profiles`: a
+    cache of data file profiles to use and fill (a long-lived caller such as an editor keeps one; files are
+    read again when their size or modification time changes); default, a fresh one for this check."""
+    return compile_spec(path, text, profiles=profiles)
 
 
 def plan(

@@ -52,15 +52,16 @@ class Lowerer:
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code=code, message=message, span=span, hint=hint))
 
-    def sample(self, v: ast.Value, params: Mapping[str, Any]) -> SampleValue:
+    def sample(self, v: ast.Value, d: Definition) -> SampleValue:
+        params, spans = dict(d.params), dict(d.param_spans)
         if isinstance(v, ast.Str):
             kind: Literal["template", "const"] = "template" if is_template(v.value) else "const"
-            return SampleValue(kind=kind, source=v.value, value=v.value, span=v.span, params=dict(params))
+            return SampleValue(kind=kind, source=v.value, value=v.value, span=v.span, params=params, param_spans=spans)
         if isinstance(v, ast.Expr):
-            return SampleValue(kind="expr", source=v.source, span=v.span, params=dict(params))
+            return SampleValue(kind="expr", source=v.source, span=v.span, params=params, param_spans=spans)
         value = constant(v)
         if isinstance(value, (int, float, bool, list, dict)) and not isinstance(v, ast.Ref):
-            return SampleValue(kind="const", value=value, span=v.span, params=dict(params))
+            return SampleValue(kind="const", value=value, span=v.span, params=params, param_spans=spans)
         raise BadValue("a string, a `{{ template }}` or a backtick expression")
 
     def attributes(
@@ -141,7 +142,7 @@ class Lowerer:
 
     def converters(self, kind: str, d: Definition) -> dict[str, Callable[[ast.Value], Any]]:
         """How each attribute of a `kind` block is read, from its declared type (`compile.schema`)."""
-        sample = lambda v: self.sample(v, d.params)  # noqa: E731
+        sample = lambda v: self.sample(v, d)  # noqa: E731
 
         def prompt_value(v: ast.Value) -> NameRef | SampleValue:
             return as_ref(v) if isinstance(v, ast.Ref) else sample(v)
@@ -163,7 +164,7 @@ class Lowerer:
         if not isinstance(node, ast.Block):
             self.error("E303", 'a dataset is a block: `dataset NAME { path = "..." }`', node.span)
             return None
-        sample = lambda v: self.sample(v, d.params)  # noqa: E731
+        sample = lambda v: self.sample(v, d)  # noqa: E731
         values, others = self.attributes("dataset", node.body, self.converters("dataset", d), allow_assign="field")
         fields = []
         for entry in others:
@@ -245,7 +246,7 @@ class Lowerer:
         span = node.name_span or node.span
         if isinstance(node, ast.Assign):
             try:
-                return PromptDef(name=d.name, span=span, user=self.sample(node.value, d.params))
+                return PromptDef(name=d.name, span=span, user=self.sample(node.value, d))
             except BadValue as bad:
                 self.error("E303", f"a prompt must be {bad.expected}", node.value.span)
                 return None
@@ -300,6 +301,7 @@ class Lowerer:
             span=span,
             family=value.func,
             family_span=value.func_span,
+            call_span=value.span,
             args=args,
             params=params,
             base_dir=d.base_dir,

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..datasets.profile import ProfileCache
 from ..diagnostics import Diagnostic, Span, sort_key
 from .checks import run_checks
 from .lower import lower
@@ -34,7 +35,7 @@ class CheckResult:
         return not self.errors
 
 
-def compile_spec(path: str | Path, text: str | None = None) -> CheckResult:
+def compile_spec(path: str | Path, text: str | None = None, *, profiles: ProfileCache | None = None) -> CheckResult:
     """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position."""
     path = Path(path)
     if text is None:
@@ -57,7 +58,7 @@ def compile_spec(path: str | Path, text: str | None = None) -> CheckResult:
     # All else the checks find in the parts that did compile is reported, so one pass shows every problem.
     compiled = {*spec.datasets, *spec.models, *spec.prompts, *spec.metrics, *spec.judges, *spec.evals}
     written = {name for table in program.definitions.values() for name in table} | program.dropped
-    diagnostics += run_checks(spec, frozenset(written - compiled))
+    diagnostics += run_checks(spec, frozenset(written - compiled), profiles)
     unique: dict[tuple[object, ...], Diagnostic] = {}
     for d in diagnostics:
         unique.setdefault((d.code, d.message, sort_key(d)), d)

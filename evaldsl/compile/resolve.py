@@ -29,6 +29,8 @@ class Definition:
     node: ast.Block | ast.Assign | ast.TemplateDef
     base_dir: Path
     params: Mapping[str, Any] = field(default_factory=dict)
+    # Where each template argument was written (the argument's value; the instance call for a default).
+    param_spans: Mapping[str, Span] = field(default_factory=dict)
 
 
 @dataclass
@@ -172,6 +174,7 @@ class _Resolver:
         params: Mapping[str, Any],
         prefix: str | None,
         depth: int,
+        param_spans: Mapping[str, Span] | None = None,
     ) -> None:
         if isinstance(entry, ast.Attribute):
             self.diagnostics.append(
@@ -224,7 +227,7 @@ class _Resolver:
                 return self._unknown_keyword(keyword, keyword_span, _BLOCK_KINDS | {"template"}, entry.name)
             name = entry.name if prefix is None else f"{prefix}.{entry.name}"
             assert entry.name_span is not None
-            self.define(keyword, name, entry, entry.name_span, base_dir, params)
+            self.define(keyword, name, entry, entry.name_span, base_dir, params, param_spans)
             return
         assert isinstance(entry, ast.Assign)
         if keyword not in _ASSIGN_KINDS:
@@ -233,7 +236,7 @@ class _Resolver:
         if keyword == "eval" and isinstance(entry.value, ast.Call):
             self.instantiate(name, entry, entry.value, depth)
             return
-        self.define(keyword, name, entry, entry.name_span, base_dir, params)
+        self.define(keyword, name, entry, entry.name_span, base_dir, params, param_spans)
 
     def _unknown_keyword(self, keyword: str, span: Span, valid: set[str], name: str | None) -> None:
         if name is not None:
@@ -257,6 +260,7 @@ class _Resolver:
         name_span: Span,
         base_dir: Path,
         params: Mapping[str, Any],
+        param_spans: Mapping[str, Span] | None = None,
     ) -> None:
         existing = self.program.definitions[kind].get(name)
         if existing is not None:
@@ -271,7 +275,9 @@ class _Resolver:
                 )
             )
             return
-        self.program.definitions[kind][name] = Definition(kind, name, node, base_dir, dict(params))
+        self.program.definitions[kind][name] = Definition(
+            kind, name, node, base_dir, dict(params), dict(param_spans or {})
+        )
 
     # ---- templates ----
     def instantiate(self, name: str, entry: ast.Assign, call: ast.Call, depth: int) -> None:
@@ -324,6 +330,7 @@ class _Resolver:
         assert isinstance(tdef, ast.TemplateDef)
         declared = [p.name for p in tdef.params]
         bound: dict[str, ast.Value] = {}
+        defaulted: set[str] = set()
         ok = True
         if len(call.args) > len(declared):
             self.diagnostics.append(
@@ -365,6 +372,7 @@ class _Resolver:
                     ok = False
                 else:
                     bound[param.name] = param.default
+                    defaulted.add(param.name)
         if not ok:
             return
         # Names other definitions can refer to (evals are never referred to, so `eval mc1` and metric `mc1` coexist).
@@ -376,6 +384,7 @@ class _Resolver:
             and e.keyword in (_BLOCK_KINDS | _ASSIGN_KINDS) - {"eval"}
         }
         constants = {k: v for k, v in ((k, constant(v)) for k, v in bound.items()) if v is not _NOT_CONSTANT}
+        spans = {k: call.span if k in defaulted else v.span for k, v in bound.items() if k in constants}
         substitute = _Substitution(bound, local, name)
         produced_eval = False
         self._expanding.append(call.func)
@@ -386,7 +395,7 @@ class _Resolver:
                 rewritten = substitute.entry(inner)
                 if isinstance(rewritten, (ast.Block, ast.Assign)) and rewritten.keyword == "eval":
                     produced_eval = True
-                self.top_level(rewritten, template.base_dir, constants, name, depth + 1)
+                self.top_level(rewritten, template.base_dir, constants, name, depth + 1, spans)
         finally:
             self._expanding.pop()
         if not produced_eval:

@@ -28,7 +28,8 @@ class NameRef(Typed):
 class SampleValue(Typed):
     """A value computed per sample: a Jinja template string, a backtick expression, or a constant.
 
-    `params` are the template arguments (constants) visible to the template or expression.
+    `params` are the template arguments (constants) visible to the template or expression; `param_spans` where
+    each was written (for diagnostics only: not part of the value's meaning, so never dumped or hashed).
     """
 
     kind: Literal["template", "expr", "const"]
@@ -36,6 +37,7 @@ class SampleValue(Typed):
     value: Any = None
     span: Span
     params: dict[str, Any] = Field(default_factory=dict)
+    param_spans: dict[str, Span] = Field(default_factory=dict, exclude=True)
 
 
 DESCRIPTION = Attr("string", "What this is, for readers of the spec (and hover in an editor).")
@@ -98,6 +100,7 @@ class MetricDef(Typed):
     span: Span
     family: str
     family_span: Span
+    call_span: Span | None = None  # the whole `family(...)` call
     args: tuple[Any, ...] = ()  # positional arguments, bound to the family's parameters in order
     params: dict[str, Any] = Field(default_factory=dict)
     base_dir: Path  # the folder of the declaring file: python metric modules are looked up there

@@ -21,6 +21,7 @@ __all__ = [
     "template_variables",
     "expression_variables",
     "unsafe_attribute",
+    "parse_ast",
 ]
 
 _TEMPLATE_MARK = re.compile(r"\{\{|\{%")
@@ -114,24 +115,25 @@ def expression_syntax_error(source: str) -> str | None:
     return None
 
 
-def _ast(source: str, expression: bool) -> nodes.Template:
+def parse_ast(source: str, expression: bool) -> nodes.Template:
+    """The Jinja AST of a template, or of an expression wrapped as `{{ (expression) }}`."""
     return _env().parse("{{ (" + source + ") }}" if expression else source)
 
 
 def template_variables(source: str) -> set[str]:
     """Top-level variable names a (syntactically valid) template reads."""
-    return set(meta.find_undeclared_variables(_ast(source, False)))
+    return set(meta.find_undeclared_variables(parse_ast(source, False)))
 
 
 def expression_variables(source: str) -> set[str]:
     """Top-level variable names a (syntactically valid) expression reads."""
-    return set(meta.find_undeclared_variables(_ast(source, True)))
+    return set(meta.find_undeclared_variables(parse_ast(source, True)))
 
 
 def subscripted_fields(source: str, expression: bool, base: str = "row") -> set[str]:
     """Constant field names read as `row.x` or `row["x"]` in a template or expression."""
     found: set[str] = set()
-    for node in _ast(source, expression).find_all((nodes.Getattr, nodes.Getitem)):
+    for node in parse_ast(source, expression).find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node  # type: ignore[attr-defined]
         if isinstance(target, nodes.Name) and target.name == base:
             if isinstance(node, nodes.Getattr):
@@ -145,7 +147,7 @@ def subscripted_fields(source: str, expression: bool, base: str = "row") -> set[
 
 def unsafe_attribute(source: str, expression: bool) -> str | None:
     """The first attribute a template reads that the sandbox forbids (dunder or private), else None."""
-    for node in _ast(source, expression).find_all((nodes.Getattr, nodes.Getitem)):
+    for node in parse_ast(source, expression).find_all((nodes.Getattr, nodes.Getitem)):
         name = node.attr if isinstance(node, nodes.Getattr) else None
         if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
             name = node.arg.value if isinstance(node.arg.value, str) else None

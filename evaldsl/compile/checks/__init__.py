@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ...datasets.profile import ProfileCache
 from ...diagnostics import Diagnostic
 from ..spec import Spec
-from . import asserts, capabilities, datasets, evals, judges, metrics, references, templates
+from . import asserts, capabilities, datasets, evals, judges, metrics, python_metrics, references, templates
 from .context import CheckContext
 
 Check = Callable[[CheckContext], list[Diagnostic]]
@@ -16,6 +17,7 @@ CHECKS: tuple[Check, ...] = (
     datasets.check,
     evals.check,
     metrics.check,
+    python_metrics.check,
     capabilities.check,
     judges.check,
     templates.check,
@@ -23,9 +25,12 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def run_checks(spec: Spec, broken: frozenset[str] = frozenset()) -> list[Diagnostic]:
-    """Every diagnostic from every check, in order; `broken`: names whose definitions did not compile."""
-    ctx = CheckContext(spec, broken)
+def run_checks(
+    spec: Spec, broken: frozenset[str] = frozenset(), profiles: ProfileCache | None = None
+) -> list[Diagnostic]:
+    """Every diagnostic from every check, in order; `broken`: names whose definitions did not compile;
+    `profiles`: data file profiles to reuse (default: a fresh cache, each file read once)."""
+    ctx = CheckContext(spec, broken, profiles if profiles is not None else ProfileCache())
     found: list[Diagnostic] = []
     for check in CHECKS:
         found.extend(check(ctx))

@@ -1,9 +1,14 @@
-"""Check: dataset files exist, have a supported type and can be read (E310, E311, E316)."""
+"""Check: dataset files exist, have a supported type, can be read (E310, E311, E316) and every row is well formed
+(E320, with the data's `file:line`)."""
 
 from __future__ import annotations
 
-from ...datasets.rows import SUPPORTED, DatasetError, data_format, file_fields
-from ...diagnostics import Diagnostic
+import os
+from pathlib import Path
+
+from ...datasets.profile import DatasetProfile
+from ...datasets.reader import SUPPORTED, data_format
+from ...diagnostics import Diagnostic, Span
 from .context import CheckContext
 
 
@@ -44,9 +49,44 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
         if not ds.path.is_file():
             out.append(Diagnostic(code="E310", message=f"{ds.path} is not a file", span=span))
             continue
-        try:
-            if not file_fields(ds.path, fmt):
-                out.append(Diagnostic(code="E316", message=f"dataset file {ds.path.name} is empty", span=span))
-        except DatasetError as exc:
-            out.append(Diagnostic(code="E316", message=f"cannot read dataset: {exc}", span=span))
+        found = ctx.profile_or_error(ds.name)
+        if isinstance(found, DatasetProfile):
+            out.extend(_rows(found, ds.path, span))
+        elif found is not None:
+            out.append(Diagnostic(code="E316", message=f"cannot read dataset: {found}", span=span))
     return out
+
+
+def _rows(profile: DatasetProfile, path: Path, span: Span) -> list[Diagnostic]:
+    """E320 for the first malformed rows (and a count of the rest); E316 when no row is left."""
+    shown = _shown(path)
+    out = [
+        Diagnostic(
+            code="E320",
+            message=f"malformed row at {shown}:{bad.line}: {bad.message}",
+            span=span,
+            hint="fix or remove the row: `evaldsl run` stops at it",
+        )
+        for bad in profile.bad_rows
+    ]
+    if profile.bad_count > len(profile.bad_rows):
+        more = profile.bad_count - len(profile.bad_rows)
+        out.append(
+            Diagnostic(
+                code="E320",
+                message=f"{more} more malformed row{'s' if more != 1 else ''} in {shown} "
+                f"({profile.bad_count} in all)",
+                span=span,
+            )
+        )
+    if profile.rows == 0 and not profile.bad_count:
+        out.append(Diagnostic(code="E316", message=f"dataset file {path.name} has no rows", span=span))
+    return out
+
+
+def _shown(path: Path) -> str:
+    """A data file's path as diagnostics show paths: relative to the current folder when under it."""
+    try:
+        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+    except (OSError, ValueError):
+        return str(path)

@@ -1,15 +1,17 @@
-"""Check: Jinja templates and expressions compile (E308), stay in the sandbox (E314), and read only fields the
-dataset provides (E309)."""
+"""Check: Jinja templates and expressions compile (E308), stay in the sandbox (E314), and read the dataset's
+fields as its rows have them (E309, E321, E322, W304: see field_use)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from functools import lru_cache
 
-from ...diagnostics import Diagnostic, Span, did_you_mean
+from ...datasets.profile import DatasetProfile, derived_field
+from ...diagnostics import Diagnostic, Span
 from .. import templating
+from ..field_reads import required_fields
 from ..spec import EvalDef, SampleValue
 from .context import CheckContext
+from .field_use import check_reads, check_shape
 
 # The same template source recurs across evals, template instances and checks: analyse each one once.
 # (Pure functions of their arguments; the results are immutable.)
@@ -18,33 +20,8 @@ expression_syntax_error = lru_cache(maxsize=8192)(templating.expression_syntax_e
 unsafe_attribute = lru_cache(maxsize=8192)(templating.unsafe_attribute)
 
 
-@lru_cache(maxsize=8192)
-def _variables(source: str, expression: bool) -> frozenset[str]:
-    found = templating.expression_variables(source) if expression else templating.template_variables(source)
-    return frozenset(found)
-
-
-@lru_cache(maxsize=8192)
-def _subscripted(source: str, expression: bool) -> frozenset[str]:
-    return frozenset(templating.subscripted_fields(source, expression))
-
-
-_JINJA_GLOBALS = {
-    "range",
-    "dict",
-    "lipsum",
-    "cycler",
-    "joiner",
-    "namespace",
-    "true",
-    "false",
-    "none",
-    "True",
-    "False",
-    "None",
-    "loop",
-}
 JUDGE_VARIABLES = {"question"}  # judges also see the rendered question; never the judged output
+_MODE_SHAPES = {"generate": {"target", "incorrect"}, "choice": {"choices", "labels"}, "perplexity": set()}
 
 
 def _syntax(value: SampleValue) -> Diagnostic | None:
@@ -90,38 +67,21 @@ def _unsafe(value: SampleValue) -> Diagnostic | None:
     )
 
 
-def _fields(value: SampleValue, fields: list[str], context: str, extra: Iterable[str] = ()) -> list[Diagnostic]:
-    expression = value.kind == "expr"
-    available = set(fields) | set(value.params) | {"row"} | _JINJA_GLOBALS | set(extra)
-    used = _variables(value.source, expression)
-    out = []
-    for name in sorted(used - available):
-        out.append(
-            Diagnostic(
-                code="E309",
-                message=f"`{name}` is not a field of {context}",
-                span=value.span,
-                hint=did_you_mean(name, fields) or f"fields: {', '.join(fields) or '(none)'}",
-            )
-        )
-    for name in sorted(_subscripted(value.source, expression) - set(fields)):
-        out.append(
-            Diagnostic(
-                code="E309",
-                message=f"`row.{name}` is not a field of {context}",
-                span=value.span,
-                hint=did_you_mean(name, fields) or f"fields: {', '.join(fields) or '(none)'}",
-            )
-        )
-    return out
-
-
-def _mock_response(source: str, span: Span, fields: list[str], context: str) -> list[Diagnostic]:
+def _mock_response(
+    source: str, span: Span, profile: DatasetProfile, context: str, kept: frozenset[str]
+) -> list[Diagnostic]:
     """A mock model's `response` template is rendered with each sample's fields, so it is checked like a prompt."""
     value = SampleValue(kind="template", source=source, span=span)
     if value.source and (problem := _syntax(value) or _unsafe(value)):
         return [problem]
-    return _fields(value, fields, context)
+    return check_reads(value, profile, context, mock=True, kept=kept)
+
+
+def _kept(where: SampleValue | None, broken: set[int]) -> frozenset[str]:
+    """Fields a dataset's `where` requires (`"aliases" in row`): every sample has them."""
+    if where is None or where.kind != "expr" or id(where) in broken:
+        return frozenset()
+    return required_fields(where.source, where.params)
 
 
 def _eval_values(ctx: CheckContext, ev: EvalDef) -> list[tuple[SampleValue, str]]:
@@ -183,34 +143,36 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
                 out.append(d)
 
     for ds in spec.datasets.values():
-        fields = ctx.fields(ds.name)
-        if fields is None:
+        profile = ctx.profile(ds.name, derived=False)
+        if profile is None:
             continue
-        derived = [name for name, _ in ds.fields]
-        base = ctx.fields(ds.name, derived=False) or []
-        for i, (name, value) in enumerate(ds.fields):
+        for name, value in ds.fields:  # each derived field sees the fields before it
             if value.kind != "const" and id(value) not in broken:
-                add_unique(_fields(value, base + derived[:i], f"dataset `{ds.name}` (before field `{name}`)"))
+                add_unique(check_reads(value, profile, f"dataset `{ds.name}` (before field `{name}`)"))
+            profile = profile.with_fields([derived_field(name, value, profile)])
         if ds.where is not None and ds.where.kind != "const" and id(ds.where) not in broken:
-            add_unique(_fields(ds.where, fields, f"dataset `{ds.name}`"))
+            add_unique(check_reads(ds.where, profile, f"dataset `{ds.name}`"))
     for ev in spec.evals.values():
-        fields = ctx.fields(ev.dataset.name)
-        if fields is None:
+        profile = ctx.profile(ev.dataset.name)
+        if profile is None:
             continue
         context = f"dataset `{ev.dataset.name}` (used by eval `{ev.name}`)"
-        for value, _ in _eval_values(ctx, ev):
+        kept = _kept(spec.datasets[ev.dataset.name].where, broken)
+        for value, attr in _eval_values(ctx, ev):
             if value.kind != "const" and id(value) not in broken:
-                add_unique(_fields(value, fields, context))
+                add_unique(check_reads(value, profile, context, kept=kept))
+                if attr in _MODE_SHAPES[ev.mode]:
+                    add_unique(check_shape(attr, value, profile, context))
         for ref in ev.models:
             model = spec.models.get(ref.name)
             response = model.config.response if model is not None else None
             if response and model is not None:
-                add_unique(_mock_response(response, model.span, fields, context))
+                add_unique(_mock_response(response, model.span, profile, context, kept))
         for ref in ev.metrics:
             judge = spec.judges.get(ref.name)
             if judge is None:
                 continue
             for part in (judge.rubric, judge.reference, judge.human):
                 if part is not None and part.kind != "const" and id(part) not in broken:
-                    add_unique(_fields(part, fields, context, JUDGE_VARIABLES))
+                    add_unique(check_reads(part, profile, context, extra=JUDGE_VARIABLES, kept=kept))
     return out
