@@ -1,4 +1,5 @@
-"""Jinja2 in a sandbox: compile and render `{{ }}` templates and evaluate backtick expressions safely."""
+"""Jinja2 in a bounded sandbox (`compile.sandbox`): compile and render `{{ }}` templates and evaluate backtick
+expressions safely; analyse them (variables read, syntax, unsafe attributes) without running them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ..limits import RENDER_SECONDS, time_limit
+from .sandbox import BoundedSandbox, call_bounded, render_bounded
 
 __all__ = [
     "TemplateError",
@@ -44,8 +47,8 @@ def _split_list(value: Any, sep: str = ";") -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _env() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+def _env() -> BoundedSandbox:
+    env = BoundedSandbox(keep_trailing_newline=True, autoescape=False)
     env.filters["ensure_suffix"] = _ensure_suffix
     env.filters["split_list"] = _split_list
     return env
@@ -69,7 +72,8 @@ def _expression(source: str):  # type: ignore[no-untyped-def]
 def render(source: str, variables: Mapping[str, Any]) -> str:
     """Render a template string with the given variables."""
     try:
-        return str(_template(source).render(**variables))
+        with time_limit(RENDER_SECONDS, "rendering the template"):
+            return render_bounded(_template(source), dict(variables))
     except SecurityError as exc:
         raise TemplateError(f"unsafe template: {exc}") from exc
     except UndefinedError as exc:
@@ -83,7 +87,8 @@ def render(source: str, variables: Mapping[str, Any]) -> str:
 def evaluate(source: str, variables: Mapping[str, Any]) -> Any:
     """Evaluate a backtick expression to a native value."""
     try:
-        value = _expression(source)(**variables)
+        with time_limit(RENDER_SECONDS, "evaluating the expression"):
+            value = call_bounded(_expression(source), dict(variables))
     except SecurityError as exc:
         raise TemplateError(f"unsafe expression: {exc}") from exc
     except UndefinedError as exc:

@@ -6,9 +6,14 @@ import re
 import string
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+import regex
 
 from evaldsl.metrics.base import MetricError, MetricInput
+
+REGEX_SECONDS = 1.0
+"""Most time one `regex(...)` search may take on one output."""
 
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -112,19 +117,22 @@ class Contains:
 
 @dataclass(frozen=True)
 class Regex:
-    """`regex(pattern = "...")`: 1 if `re.search(pattern, prediction)` succeeds, else 0."""
+    """`regex(pattern = "...")`: 1 if the pattern is found in the prediction, else 0. Patterns use Python's `re`
+    syntax and run on the `regex` engine with a time limit per search, so a pattern that backtracks
+    catastrophically on some output makes that sample an error instead of hanging the run."""
 
     name: str = "regex"
     pattern: str = ""
     kind: Literal["sample"] = field(default="sample", init=False)
-    _compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _compiled: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.pattern:
             raise MetricError(f"metric {self.name!r}: regex needs a non-empty `pattern`")
         try:
-            compiled = re.compile(self.pattern)
-        except re.error as exc:
+            re.compile(self.pattern)  # the documented syntax is Python's
+            compiled = regex.compile(self.pattern)
+        except (re.error, regex.error) as exc:
             raise MetricError(
                 f"metric {self.name!r}: invalid regular expression {self.pattern!r}: {exc}"
             ) from exc
@@ -133,4 +141,10 @@ class Regex:
     def score(self, s: MetricInput) -> float | None:
         if s.prediction is None:
             return None
-        return float(self._compiled.search(s.prediction) is not None)
+        try:
+            return float(self._compiled.search(s.prediction, timeout=REGEX_SECONDS) is not None)
+        except TimeoutError:
+            raise MetricError(
+                f"metric {self.name!r}: the pattern took longer than {REGEX_SECONDS:g} s on this output "
+                "(catastrophic backtracking: simplify nested repeats such as (a+)+)"
+            ) from None

@@ -11,6 +11,7 @@ from ..compile.spec import SampleValue
 from ..compile.templating import TemplateError
 from ..datasets.rows import sample_value
 from ..hashing import content_hash
+from ..limits import RENDER_SECONDS, LimitExceeded, time_limit
 from ..plan.graph import RenderNode
 from ..providers.records import Message
 
@@ -103,33 +104,39 @@ def row_ids(rows: Sequence[dict[str, Any]], derived: frozenset[str] = frozenset(
     return out
 
 
+def _render(node: RenderNode, sample: Sample, shots: Sequence[dict[str, Any]]) -> None:
+    """Fill the sample's messages and its mode's values from its row (raises on a value that cannot be made)."""
+    row = sample.row
+    sample.messages = _messages(node, row, shots)
+    if node.mode == "generate":
+        sample.references = _strings(_value(node.target, row), "target")
+        sample.incorrect = _strings(_value(node.incorrect, row), "incorrect")
+    elif node.mode == "choice":
+        sample.choices = _strings(_value(node.choices, row), "choices")
+        if not sample.choices:
+            raise TemplateError("`choices` gave no choices")
+        sample.labels = _labels(_value(node.labels, row), len(sample.choices))
+    else:
+        text = _value(node.text, row)
+        sample.text = "" if text is None else str(text)
+
+
 def render_samples(
     node: RenderNode,
     rows: Sequence[dict[str, Any]],
     shots: Sequence[dict[str, Any]] = (),
     derived: frozenset[str] = frozenset(),
 ) -> list[Sample]:
-    """Render every row; a failing row becomes a sample with `error` set rather than stopping the run.
-    `derived`: the dataset's derived field names (not part of a row's identity)."""
+    """Render every row (each within the per-sample time limit); a failing row becomes a sample with `error`
+    set rather than stopping the run. `derived`: the dataset's derived field names (not part of a row's
+    identity)."""
     samples = []
     for index, (row, row_id) in enumerate(zip(rows, row_ids(rows, derived), strict=True)):
         sample = Sample(index=index, row=row, row_id=row_id)
         try:
-            sample.messages = _messages(node, row, shots)
-            if node.mode == "generate":
-                sample.references = _strings(_value(node.target, row), "target")
-                sample.incorrect = _strings(_value(node.incorrect, row), "incorrect")
-            elif node.mode == "choice":
-                sample.choices = _strings(_value(node.choices, row), "choices")
-                if not sample.choices:
-                    raise TemplateError("`choices` gave no choices")
-                sample.labels = _labels(_value(node.labels, row), len(sample.choices))
-            else:
-                text = _value(node.text, row)
-                sample.text = "" if text is None else str(text)
-        except TemplateError as exc:
-            sample.error = str(exc)
-        except (TypeError, ValueError) as exc:
+            with time_limit(RENDER_SECONDS, "rendering the sample"):
+                _render(node, sample, shots)
+        except (TemplateError, LimitExceeded, TypeError, ValueError) as exc:
             sample.error = str(exc)
         sample.key = content_hash(
             {"row": row, "messages": sample.messages, "text": sample.text, "choices": sample.choices}

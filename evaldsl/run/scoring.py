@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..limits import METRIC_SECONDS, LimitExceeded, time_limit
 from ..metrics import build_metric
 from ..metrics.base import MetricError, MetricInput
 from ..plan.graph import MetricNode
@@ -90,16 +91,19 @@ def score_metric(
         if not usable(sample, out):
             continue
         try:
-            if metric.kind == "corpus":
-                stats = metric.stats(metric_input(sample, out))
-                if stats is None:
-                    unscored += 1
+            with time_limit(METRIC_SECONDS, f"metric {node.name}"):
+                if metric.kind == "corpus":
+                    stats = metric.stats(metric_input(sample, out))
                 else:
-                    rows.append(list(stats))
-                continue
-            value = metric.score(metric_input(sample, out))
-        except MetricError as exc:
+                    value = metric.score(metric_input(sample, out))
+        except (MetricError, LimitExceeded) as exc:
             errors[i] = str(exc)
+            continue
+        if metric.kind == "corpus":
+            if stats is None:
+                unscored += 1
+            else:
+                rows.append(list(stats))
             continue
         if value is None or (isinstance(value, float) and math.isnan(value)):
             unscored += 1
