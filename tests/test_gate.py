@@ -137,6 +137,21 @@ eval qa { dataset = d, prompt = "{{ q }}", models = [candidate], target = "{{ an
         assert [r.status for r in store.list_runs()] == ["failed"]
 
 
+def test_unreadable_weights_are_one_line_too(tmp_path: Path) -> None:
+    broken = tmp_path / "ckpt"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    spec = write(tmp_path, """
+dataset d { path = "data.jsonl" }
+model candidate { provider = "hf", id = "ckpt" }
+eval qa { dataset = d, prompt = "{{ q }}", models = [candidate], target = "{{ answer }}", metrics = [exact_match] }
+""", ROWS)
+    code, out, _ = run_cli("run", str(spec), "--format", "json")
+    data = json.loads(out)
+    assert code == 3 and data["status"] == "failed" and data["message"].startswith("model candidate")
+    assert "\n" not in data["message"] and "Traceback" not in data["message"]
+
+
 def test_a_store_that_cannot_be_opened_still_gives_one_json_object(tmp_path: Path) -> None:
     spec = write(tmp_path, RENDER_FAILS.format(extra=""), ROWS)
     blocker = tmp_path / "not-a-folder"

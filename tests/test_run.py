@@ -178,7 +178,9 @@ def test_unreachable_model_exits_3(tmp_path: Path, api_key: str) -> None:
     spec = write_spec(tmp_path, "http://127.0.0.1:9/v1", retries=0)
     code, out, _ = run_cli("run", str(spec), "--format", "json")
     assert code == 3
-    result = json.loads(out)["results"][0]
+    data = json.loads(out)
+    assert data["status"] == "failed" and "6 of 6 samples failed" in data["message"]
+    result = data["results"][0]
     assert result["errors"] == 6 and result["metrics"]["exact_match"]["n"] == 0
     [group] = result["error_summary"]
     assert group["count"] == 6 and ("127.0.0.1:9" in group["reason"] or "onnect" in group["reason"])

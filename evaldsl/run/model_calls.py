@@ -49,10 +49,15 @@ def _revive(result_type: type, value: Mapping[str, Any]) -> Any:
     return result_type(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in value.items() if k in names})
 
 
+def _one_line(text: str, limit: int = 400) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _load_failure(model: ModelConfig, exc: BaseException) -> RunFailed:
     """One line naming the model and what to do, whatever the backend raised."""
     if isinstance(exc, ProviderError):
-        text = str(exc)
+        text = _one_line(str(exc))
         return RunFailed(text if text.startswith("model ") else f"model {model.name}: {text}")
     if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
         return RunFailed(
@@ -60,8 +65,8 @@ def _load_failure(model: ModelConfig, exc: BaseException) -> RunFailed:
             '`dtype = "float16"` on a GPU, or free memory'
         )
     return RunFailed(
-        f"model {model.name} ({model.id}) cannot be loaded: {type(exc).__name__}: {exc}; check that `id` names "
-        "a complete model folder or a model in the local Hugging Face cache"
+        f"model {model.name} ({model.id}) cannot be loaded: {type(exc).__name__}: {_one_line(str(exc), 300)}; "
+        "check that `id` names a complete model folder or a model in the local Hugging Face cache"
     )
 
 
