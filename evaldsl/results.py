@@ -94,6 +94,11 @@ class MetricSummary:
                                     "higher_is_better"))  # fmt: skip
 
     @classmethod
+    def from_estimate(cls, estimate: Any, **fields: Any) -> MetricSummary:
+        """A summary whose value, CI and n come from a statistics estimate (`evaldsl.stats.bootstrap.Estimate`)."""
+        return cls(value=estimate.value, ci_low=estimate.ci_low, ci_high=estimate.ci_high, n=estimate.n, **fields)
+
+    @classmethod
     def from_json(cls, data: Mapping[str, Any], name: str = "") -> MetricSummary:
         span = data.get("range")
         is_v1 = "higher_is_better" not in data

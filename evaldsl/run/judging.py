@@ -196,11 +196,8 @@ def _summary(
         human = {
             k: finite(v) if isinstance(v, float) else v for k, v in agreement(verdicts, labels, scale=scale).items()
         }
-    return MetricSummary(
-        value=estimate.value,
-        ci_low=estimate.ci_low,
-        ci_high=estimate.ci_high,
-        n=estimate.n,
+    return MetricSummary.from_estimate(
+        estimate,
         unscored=unscored,
         family="judge",
         kind="judge",

@@ -56,23 +56,6 @@ class MetricScores:
     errors: dict[int, str] = field(default_factory=dict)
 
 
-def summary_of(
-    estimate: Estimate, node: MetricNode, kind: str, unscored: int, failures: Sequence[str] = ()
-) -> MetricSummary:
-    return MetricSummary(
-        value=estimate.value,
-        ci_low=estimate.ci_low,
-        ci_high=estimate.ci_high,
-        n=estimate.n,
-        unscored=unscored,
-        family=node.family,
-        kind=kind,  # type: ignore[arg-type]
-        higher_is_better=node.higher_is_better,
-        range=node.range,
-        failures=tuple(failures),
-    )
-
-
 def score_metric(
     node: MetricNode, samples: Sequence[Sample], outputs: Sequence[Output], *, seed: int = 0, n_boot: int = 1000
 ) -> MetricScores:
@@ -118,7 +101,11 @@ def score_metric(
         )
     else:
         estimate = mean_estimate(values, seed=seed, n_boot=n_boot) if values else empty_estimate()
-    return MetricScores(node.name, scores, summary_of(estimate, node, metric.kind, unscored), errors)
+    summary = MetricSummary.from_estimate(
+        estimate, unscored=unscored, family=node.family, kind=metric.kind, higher_is_better=node.higher_is_better,
+        range=node.range,
+    )  # fmt: skip
+    return MetricScores(node.name, scores, summary, errors)
 
 
 def estimate_of(values: Sequence[float | None], *, seed: int = 0, n_boot: int = 1000) -> tuple[Estimate, int]:
