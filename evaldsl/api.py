@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .compile import ast
 from .compile.checks import run_checks
 from .compile.lower import lower
-from .compile.resolve import Program, load_module, read_source, resolve
+from .compile.resolve import ModuleParser, Program, load_module, read_source, resolve
 from .compile.spec import Spec
 from .diagnostics import CompileError, Diagnostic, Span, sort_key
 from .plan.graph import Graph
@@ -58,8 +58,18 @@ def load(path: str | Path, text: str | None = None) -> tuple[Program, list[Diagn
     return resolve(Path(path), text)
 
 
-def check(path: str | Path, text: str | None = None) -> CheckResult:
-    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position."""
+def check(
+    path: str | Path,
+    text: str | None = None,
+    *,
+    overlay: Mapping[Path, str] | None = None,
+    parser: ModuleParser = load_module,
+) -> CheckResult:
+    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position.
+
+    `overlay` maps resolved paths of imported files to texts to use instead of their contents (an editor's
+    unsaved buffers); `parser` parses one file (a caching equivalent of `load_module` may be given).
+    """
     path = Path(path)
     if text is None:
         text, problem = read_source(path)
@@ -74,7 +84,7 @@ def check(path: str | Path, text: str | None = None) -> CheckResult:
             hint="start with a `dataset`, a `model` and an `eval` block (see the README)",
         )
         return CheckResult(path, None, [empty], {str(path.resolve()): text})
-    program, diagnostics = resolve(path, text)
+    program, diagnostics = resolve(path, text, overlay=overlay, parse=parser)
     spec, lowering = lower(program)
     diagnostics = diagnostics + lowering
     # Definitions that did not compile were reported; references to them must not be reported as unknown too.

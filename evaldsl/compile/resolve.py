@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,9 @@ _BLOCK_KINDS = {"dataset", "model", "prompt", "judge", "eval"}
 _ASSIGN_KINDS = {"model", "prompt", "metric", "eval"}
 _MAX_TEMPLATE_DEPTH = 16
 _MAX_INSTANCES = 10_000  # template instantiations per program: nesting with fan-out grows exponentially
+
+# Parses one file's text: `load_module`, or a caching equivalent (the language server's).
+ModuleParser = Callable[[Path, str], tuple[ast.Module | None, list[Diagnostic]]]
 
 
 @dataclass(frozen=True)
@@ -78,11 +81,13 @@ def load_module(path: Path, text: str) -> tuple[ast.Module | None, list[Diagnost
 
 
 class _Resolver:
-    def __init__(self, root: Path, root_text: str | None):
+    def __init__(self, root: Path, root_text: str | None, overlay: Mapping[Path, str], parse: ModuleParser):
         self.program = Program(root=root)
         self.diagnostics: list[Diagnostic] = []
         self._loaded: set[Path] = set()
         self._root_text = root_text
+        self._overlay = overlay
+        self._parse = parse
         self._expanding: list[str] = []  # templates being instantiated, outermost first
         self._instances = 0
 
@@ -105,6 +110,8 @@ class _Resolver:
         self._loaded.add(path)
         if not chain and self._root_text is not None:
             text: str | None = self._root_text
+        elif path in self._overlay:
+            text = self._overlay[path]
         else:
             text, problem = read_source(path, span)
             if problem is not None:
@@ -112,7 +119,7 @@ class _Resolver:
                 return
         assert text is not None
         self.program.sources[str(path)] = text
-        module, errors = load_module(path, text)
+        module, errors = self._parse(path, text)
         self.diagnostics.extend(errors)
         if module is None:
             return
@@ -127,16 +134,11 @@ class _Resolver:
 
     def _import_path(self, entry: ast.Import, here: Path) -> Path | None:
         raw = entry.path
+        target = import_target(raw, here)
+        if target is not None:
+            return target
         if raw.startswith("std/"):
-            base = stdlib_dir()
-            try:
-                candidate = base / raw[4:]
-                candidate = candidate if candidate.suffix == ".eval" else candidate.with_suffix(".eval")
-                if candidate.is_file():
-                    return candidate
-            except (ValueError, OSError):  # `std//`, a NUL character...: no such module
-                pass
-            available = sorted("std/" + p.stem for p in base.glob("*.eval"))
+            available = sorted("std/" + p.stem for p in stdlib_dir().glob("*.eval"))
             self.diagnostics.append(
                 Diagnostic(
                     code="E201",
@@ -146,14 +148,6 @@ class _Resolver:
                 )
             )
             return None
-        try:
-            candidate = (here / raw).resolve()
-            if candidate.is_file():
-                return candidate
-            if candidate.suffix != ".eval" and candidate.with_suffix(".eval").is_file():
-                return candidate.with_suffix(".eval")
-        except (ValueError, OSError, RuntimeError):  # a NUL character, a symlink loop...: not found either way
-            pass
         self.diagnostics.append(
             Diagnostic(
                 code="E201",
@@ -471,8 +465,39 @@ class _Substitution:
         return e
 
 
-def resolve(path: Path, text: str | None = None) -> tuple[Program, list[Diagnostic]]:
-    """Load `path` (or the given text as its content) with its imports and expand every template instance."""
-    resolver = _Resolver(path.resolve(), text)
+def import_target(raw: str, here: Path) -> Path | None:
+    """The file an `import "raw"` written in folder `here` loads (`std/...` from the stdlib), or None."""
+    if raw.startswith("std/"):
+        try:
+            candidate = stdlib_dir() / raw[4:]
+            candidate = candidate if candidate.suffix == ".eval" else candidate.with_suffix(".eval")
+            if candidate.is_file():
+                return candidate
+        except (ValueError, OSError):  # `std//`, a NUL character...: no such module
+            pass
+        return None
+    try:
+        candidate = (here / raw).resolve()
+        if candidate.is_file():
+            return candidate
+        if candidate.suffix != ".eval" and candidate.with_suffix(".eval").is_file():
+            return candidate.with_suffix(".eval")
+    except (ValueError, OSError, RuntimeError):  # a NUL character, a symlink loop...: not found either way
+        pass
+    return None
+
+
+def resolve(
+    path: Path,
+    text: str | None = None,
+    *,
+    overlay: Mapping[Path, str] | None = None,
+    parse: ModuleParser = load_module,
+) -> tuple[Program, list[Diagnostic]]:
+    """Load `path` (or the given text as its content) with its imports and expand every template instance.
+
+    `overlay` maps resolved paths to texts used instead of the files' contents (an editor's unsaved buffers).
+    """
+    resolver = _Resolver(path.resolve(), text, overlay or {}, parse)
     resolver.load(path, (), None)
     return resolver.program, resolver.diagnostics
