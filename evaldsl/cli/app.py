@@ -226,6 +226,14 @@ def run(
     raise typer.Exit(outcome.exit_code)
 
 
+@app.command()
+def lsp() -> None:
+    """Run the language server over stdin/stdout (for editors: diagnostics, completion, hover, navigation)."""
+    from ..lsp.server import serve
+
+    serve()
+
+
 from .results import register as _register_results  # noqa: E402
 
 _register_results(app)
