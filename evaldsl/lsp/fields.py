@@ -43,6 +43,8 @@ def read_fields(ds: DatasetDef) -> DatasetFields | None:
 
 def _type_of(values: list[Any]) -> str:
     kinds = sorted({_kind(v) for v in values})
+    if "list" in kinds and any(k.startswith("list of ") for k in kinds):
+        kinds.remove("list")  # empty lists say nothing about their items
     if not kinds:
         return ""
     if len(kinds) > 1 and "null" in kinds:
@@ -66,7 +68,7 @@ def _kind(value: Any) -> str:
         return "map"
     if isinstance(value, (list, tuple)):
         inner = sorted({_kind(v) for v in value})
-        return f"list of {inner[0]}s" if len(inner) == 1 else "list"
+        return f"list of {inner[0]}s" if len(inner) == 1 else "list"  # empty or mixed: just a list
     return type(value).__name__
 
 
