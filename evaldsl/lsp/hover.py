@@ -123,7 +123,8 @@ def definition(docs: Documents, spec: Spec, target: Definition) -> str | None:
 
 def _dataset(docs: Documents, spec: Spec, name: str) -> str:
     ds = spec.datasets[name]
-    origin = f"`{ds.path.name}`" if ds.path is not None else f"{len(ds.rows or ())} inline rows"
+    rows = len(ds.rows or ())
+    origin = f"`{ds.path.name}`" if ds.path is not None else f"{rows} inline row{'s' if rows != 1 else ''}"
     lines = [f"**dataset {name}** — {origin}"]
     extras = [f"{k} {v}" for k, v in (("limit", ds.limit), ("shuffle", ds.shuffle)) if v is not None]
     if ds.where is not None:
@@ -228,8 +229,17 @@ def _param(docs: Documents, target: Definition) -> str:
 def _import(docs: Documents, occ: Occurrence) -> str:
     if occ.target is None:
         return f"`{occ.name}`: not found"
-    spec = docs.knowledge(occ.target).spec
-    lines = [f"**import** `{occ.name}` → `{occ.target.name}`"]
+    knowledge = docs.knowledge(occ.target)
+    spec = knowledge.spec
+    lines = [f"**import** `{occ.name}` → `{occ.target.name}`", ""]
+    own = [
+        f"{kind} `{name}`"
+        for kind, table in knowledge.program.definitions.items()
+        for name, d in table.items()
+        if kind != "template" and Path(d.node.span.file) == occ.target and "." not in name
+    ]
+    if own:
+        lines.append("Defines " + ", ".join(own) + ".")
     for info in spec.templates.values():
         params = ", ".join(p if d is None else f"{p} = {d}" for p, d in info.params)
         lines.append(f"- template `{info.name}({params})`" + (f": {info.description}" if info.description else ""))

@@ -1,4 +1,4 @@
-"""A workspace of specs and one language server process over stdio, shared by the tests of this folder."""
+"""A workspace of specs, and a language server process over stdio for each test module."""
 
 from __future__ import annotations
 
@@ -71,8 +71,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def editor(workspace: Path) -> Iterator[Editor]:
+    """One server per test module: what a module opens does not leak into another's references."""
     ed = Editor(workspace)
     try:
         yield ed
