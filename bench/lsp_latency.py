@@ -1,16 +1,18 @@
 """Diagnostics latency of `evaldsl lsp` on a generated ~2,000-line spec, driven over stdio like an editor.
 
-Usage: python bench/lsp_latency.py [--lines 2000] [--rounds 3] [--debounce-ms MS]
+Usage: python bench/lsp_latency.py [--lines 2000] [--rounds 3] [--gap-ms 100] [--debounce-ms MS]
 Opens the spec in a real server process, then types: a new attribute line inside an eval block character by
 character (Enter first, then each key), and deletes it again key by key, at the top, middle and end of the
-file; each edit is one incremental didChange, sent once the diagnostics of the previous one have arrived. Prints
-the latency from didChange to the matching publishDiagnostics (p50/p95/max, all edits and by kind), with the
-server's default debounce unless --debounce-ms is given.
+file; each edit is one incremental didChange, sent --gap-ms after the diagnostics of the previous one arrived
+(100 ms: a fast typist; 0: a burst, where the server's debounce holds each check back until the edits pause).
+Prints the latency from didChange to the matching publishDiagnostics (p50/p95/max, all edits and by kind) and
+the server's CPU time per edit, with the server's default debounce unless --debounce-ms is given.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -47,6 +49,12 @@ def _keystrokes(line: int, column: int) -> list[tuple[str, types.Range, str]]:
     return keys
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _summary(label: str, values: list[float]) -> str:
     ms = sorted(v * 1000 for v in values)
     p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
@@ -57,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gap-ms", type=float, default=100, help="pause before each key (default 100)")
     parser.add_argument("--debounce-ms", type=float, default=None, help="default: the server's own")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,14 +87,21 @@ def main(argv: list[str] | None = None) -> int:
             )
             latencies: dict[str, list[float]] = {}
             lines = text.split("\n")
+            server = editor.client._server
+            assert server is not None
+            cpu = _cpu_seconds(server.pid)
             for _ in range(args.rounds):
                 for line in _edit_points(text):
                     for kind, rng, new in _keystrokes(line, len(lines[line])):
+                        time.sleep(args.gap_ms / 1000)
                         sent = time.perf_counter()
                         version = editor.change(uri, [(rng, new)])
                         got = editor.wait_published(uri, version, after=len(editor.published) - 1)
                         latencies.setdefault(kind, []).append(got.at - sent)
             every = [v for values in latencies.values() for v in values]
+            cpu_ms = (_cpu_seconds(server.pid) - cpu) / len(every) * 1000
+            print(f"{args.gap_ms:.0f} ms between keys; server CPU time per edit (mean) {cpu_ms:.1f} ms; "
+                  f"load average {os.getloadavg()[0]:.1f}")
             print(_summary("all edits", every))
             for kind, values in latencies.items():
                 print(_summary(kind, values))

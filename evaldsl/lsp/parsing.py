@@ -28,25 +28,75 @@ _SCAN = re.compile(
 T = TypeVar("T")
 
 
-def statements(text: str) -> list[tuple[int, int]]:
-    """(offset, line) of each top-level statement start: line 1, then every name in column 1 at bracket depth 0."""
-    starts = [(0, 1)]
+Starts = list[tuple[int, int]]
+
+
+def statements(text: str, before: tuple[str, Starts] | None = None) -> Starts:
+    """(offset, line) of each top-level statement start: line 1, then every name in column 1 at bracket depth 0.
+
+    With `before` (an earlier text and its starts), only the part from the statement before the first change
+    to the first unchanged statement after it is scanned again.
+    """
+    if before is None:
+        return _scan(text, 0, 1, None)
+    old, old_starts = before
+    same = _common_prefix(old, text)
+    resume = max((i for i, (offset, _) in enumerate(old_starts) if offset < same), default=0)
+    tail = _common_suffix(old, text, same)
+    sync = {offset: (i, line) for i, (offset, line) in enumerate(old_starts) if offset >= len(old) - tail}
+    offset, line = old_starts[resume]
+    found = _scan(text, offset, line, (len(text) - len(old), sync))
+    if found and found[-1][0] < 0:  # met an unchanged statement start: the rest is as before, shifted
+        _, index = found.pop()
+        shift = len(text) - len(old)
+        lines = found[-1][1] - old_starts[index][1]
+        found += [(o + shift, n + lines) for o, n in old_starts[index + 1 :]]
+    return old_starts[:resume] + found
+
+
+def _scan(text: str, offset: int, line: int, resync: tuple[int, dict[int, tuple[int, int]]] | None) -> Starts:
+    """Statement starts from `offset` (a start, at `line`). With `resync` (the length change and the old starts of
+    the unchanged end), stop at the first start that was one before, marking it with (-1, its old index)."""
+    starts = [(offset, line)]
     depth = 0
-    line = 1
-    last = 0
-    for m in _SCAN.finditer(text):
-        token = m.group()
-        first = token[0]
+    last = offset
+    for m in _SCAN.finditer(text, offset):
+        first = m.group()[0]
         if first == "\n":
             line += text.count("\n", last, m.end())
             last = m.end()
             if depth == 0:
                 starts.append((m.end(), line))
+                if resync is not None and m.end() - resync[0] in resync[1]:
+                    starts.append((-1, resync[1][m.end() - resync[0]][0]))
+                    return starts
         elif first in "{[(":
             depth += 1
         elif first in "}])":
             depth = max(depth - 1, 0)
     return starts
+
+
+def _common_prefix(a: str, b: str) -> int:
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:  # the longest equal prefix, by halving (each comparison runs in C)
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: str, b: str, prefix: int) -> int:
+    lo, hi = 0, min(len(a), len(b)) - prefix
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def shifted(value: T, lines: int) -> T:
@@ -85,6 +135,7 @@ class _FileMemory:
     alone: dict[str, _Parsed] = field(default_factory=dict)
     placed: dict[tuple[str, int], Placed] = field(default_factory=dict)
     texts: dict[str, tuple[ast.Module | None, list[Diagnostic]]] = field(default_factory=dict)  # whole files
+    split: tuple[str, Starts] | None = None  # the last text split into statements
 
     def trim(self, keep: int) -> None:
         """Forget the least recently used entries beyond `keep` (dicts keep use order: see `_use`)."""
@@ -113,10 +164,18 @@ class ParseCache:
         known = memory.texts.get(text)
         if known is not None:
             return _use(memory.texts, text, known)
-        starts = statements(text)
+        starts = self._statements(text, memory)
         result = _use(memory.texts, text, self._parse(path, text, starts, memory))
         memory.trim(2 * len(starts) + 64)
         return result
+
+    @staticmethod
+    def _statements(text: str, memory: _FileMemory) -> Starts:
+        if memory.split is not None and memory.split[0] == text:
+            return memory.split[1]
+        starts = statements(text, memory.split)
+        memory.split = (text, starts)
+        return starts
 
     def tolerant(self, path: Path, text: str) -> ast.Module:
         """The module of `text` with the statements that do not parse left out (blank lines in their place)."""
@@ -124,7 +183,7 @@ class ParseCache:
         if module is not None:
             return module
         memory = self._files[str(path)]
-        starts = statements(text)
+        starts = self._statements(text, memory)
         kept: list[str] = []
         for i, (offset, _line) in enumerate(starts):
             chunk = text[offset : starts[i + 1][0] if i + 1 < len(starts) else len(text)]

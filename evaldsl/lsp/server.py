@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +24,8 @@ from .convert import Positions, to_lsp, uri
 from .documents import Documents
 from .index import Index
 
-DEFAULT_DEBOUNCE_S = 0.03
+DEFAULT_DEBOUNCE_S = 0.05
+IDLE_COLLECT_S = 5.0  # a full garbage collection once edits have paused this long
 _REQUEST_FAILED = -32803  # LSP: the request was valid but could not be carried out
 _TRIGGERS = ['"', "{", "[", "(", ",", ".", "`", "|", " ", "/", "="]
 T = TypeVar("T")
@@ -39,6 +42,8 @@ class EvalLanguageServer(LanguageServer):
         self.roots: list[Path] = []
         self._pending: dict[Path, asyncio.TimerHandle] = {}
         self._loaded: dict[Path, set[Path]] = {}  # open file → every file its last check read
+        self._checked: dict[Path, float] = {}  # open file → when its last check ended (monotonic seconds)
+        self._collect: asyncio.TimerHandle | None = None
 
     # ---- helpers ----
     def path(self, doc_uri: str) -> Path:
@@ -67,20 +72,39 @@ class EvalLanguageServer(LanguageServer):
 
     # ---- diagnostics ----
     def schedule(self, path: Path) -> None:
-        """Check `path` and the open files that read it, once the edits pause for `debounce` seconds."""
+        """Check `path` and the open files that read it: at once after a pause in the edits, else once they have
+        paused for `debounce` seconds (so a burst of edits is checked once, and typing gets no added delay)."""
         targets = {path} | {p for p, loaded in self._loaded.items() if path in loaded and self.docs.is_open(p)}
         loop = asyncio.get_running_loop()
+        now = time.monotonic()
         for target in targets:
             pending = self._pending.pop(target, None)
             if pending is not None:
                 pending.cancel()
-            self._pending[target] = loop.call_later(self.debounce, self.publish, target)
+            quiet = pending is None and now - self._checked.get(target, float("-inf")) >= self.debounce
+            self._pending[target] = loop.call_later(0 if quiet else self.debounce, self.publish, target)
 
     def publish(self, path: Path) -> None:
         self._pending.pop(path, None)
         if not self.docs.is_open(path):
             return
         self.guarded("checking", lambda: self._publish(path), None)
+        self._checked[path] = time.monotonic()
+        self._collect_when_idle()
+
+    def _collect_when_idle(self) -> None:
+        """Keep the caches out of the garbage collector's way while edits come in (a full collection scans
+        every cached syntax tree: several milliseconds an edit), and collect fully once the edits pause."""
+        gc.freeze()
+        if self._collect is not None:
+            self._collect.cancel()
+        self._collect = asyncio.get_running_loop().call_later(IDLE_COLLECT_S, self._full_collection)
+
+    def _full_collection(self) -> None:
+        self._collect = None
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
     def _publish(self, path: Path) -> None:
         doc = self.workspace.get_text_document(uri(path))
@@ -103,10 +127,10 @@ class EvalLanguageServer(LanguageServer):
         )
 
     def _import_leading_to(self, path: Path) -> Callable[[str], Span | None]:
-        """The import statement of `path` through which another file is loaded."""
-        imports = [o for o in self.index.of(path) if o.role == "import" and o.target is not None]
+        """The import statement of `path` through which another file is loaded (found when first asked)."""
 
         def via(file: str) -> Span | None:
+            imports = [o for o in self.index.of(path) if o.role == "import" and o.target is not None]
             for occ in imports:
                 assert occ.target is not None
                 if Path(file) in self.index.closure(occ.target):

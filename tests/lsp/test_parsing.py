@@ -68,9 +68,12 @@ def test_check_through_the_cache_gives_the_same_diagnostics() -> None:
 _CACHE = ParseCache()  # shared across examples: later ones meet statements cached at other lines
 
 
-@settings(deadline=None, database=None, suppress_health_check=list(HealthCheck), max_examples=400)
+@settings(deadline=None, database=None, suppress_health_check=list(HealthCheck), max_examples=500)
 @given(st.randoms(use_true_random=False))
 def test_mutated_specs_parse_the_same(rnd: random.Random) -> None:
     seed = rnd.choice(SEED_SPECS)
-    text = mutate(seed.read_text(encoding="utf-8"), rnd) if rnd.random() < 0.9 else token_soup(rnd)
+    original = seed.read_text(encoding="utf-8")
+    text = mutate(original, rnd) if rnd.random() < 0.9 else token_soup(rnd)
     assert _CACHE(seed, text) == load_module(seed, text)
+    for before, after in ((original, text), (text, original), (text, mutate(text, rnd))):
+        assert statements(after, (before, statements(before))) == statements(after)
