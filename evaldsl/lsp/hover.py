@@ -116,6 +116,10 @@ def definition(docs: Documents, spec: Spec, target: Definition) -> str | None:
         "template": _template,
     }[kind]
     table = _table(spec, kind) or {}
+    if kind == "eval" and name not in table:
+        made = [n for n in spec.evals if n.startswith(name + ".")]
+        if made:  # a template instance: the evals it makes
+            return f"**eval {name}** — a template instance: " + ", ".join(f"`{n}`" for n in made)
     if name not in table:
         return f"**{kind} {name}** (defined in `{target.path.name}`; it does not compile yet)"
     return render(docs, spec, name)  # type: ignore[operator]

@@ -44,6 +44,7 @@ class EvalLanguageServer(LanguageServer):
         self._loaded: dict[Path, set[Path]] = {}  # open file → every file its last check read
         self._checked: dict[Path, float] = {}  # open file → when its last check ended (monotonic seconds)
         self._collect: asyncio.TimerHandle | None = None
+        self.uris: dict[Path, str] = {}  # open file → the URI the editor calls it by
 
     # ---- helpers ----
     def path(self, doc_uri: str) -> Path:
@@ -69,6 +70,12 @@ class EvalLanguageServer(LanguageServer):
                 )
             )
             return default
+
+    def closed(self, path: Path) -> None:
+        self.docs.close(path)
+        self.uris.pop(path, None)
+        self._loaded.pop(path, None)
+        self._checked.pop(path, None)
 
     # ---- diagnostics ----
     def schedule(self, path: Path) -> None:
@@ -107,7 +114,7 @@ class EvalLanguageServer(LanguageServer):
         gc.freeze()
 
     def _publish(self, path: Path) -> None:
-        doc = self.workspace.get_text_document(uri(path))
+        doc = self.workspace.get_text_document(self.uris.get(path) or uri(path))
         result = self.docs.check(path)
         self._loaded[path] = {Path(p) for p in result.sources}
         cache: dict[str, Positions | None] = {}
@@ -155,6 +162,7 @@ def build() -> EvalLanguageServer:
     @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: EvalLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         path = ls.path(params.text_document.uri)
+        ls.uris[path] = params.text_document.uri
         ls.docs.set(path, params.text_document.text)
         ls.schedule(path)
 
@@ -167,8 +175,7 @@ def build() -> EvalLanguageServer:
     @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: EvalLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         path = ls.path(params.text_document.uri)
-        ls.docs.close(path)
-        ls._loaded.pop(path, None)
+        ls.closed(path)
         ls.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
         )

@@ -124,6 +124,15 @@ def test_diagnostics_follow_each_edit(editor: Editor, workspace: Path) -> None:
     assert editor.diagnostics(uri, version) == []
 
 
+def test_diagnostics_go_to_the_uri_the_editor_opened(editor: Editor, workspace: Path) -> None:
+    linked = workspace / "linked"
+    if not linked.exists():
+        linked.symlink_to(workspace, target_is_directory=True)
+    uri = editor.open(linked / "through_link.eval", "datset d { }\n")
+    [d] = editor.diagnostics(uri, 1)  # published for the URI as opened, not the resolved path
+    assert (d.code, d.range) == ("E203", span(0, 0, 6))
+
+
 def test_warnings_are_warnings(editor: Editor) -> None:
     uri = editor.open(GOLDEN / "w301_self_judging.eval")
     shown = editor.diagnostics(uri, 1)
@@ -134,8 +143,10 @@ def test_warnings_are_warnings(editor: Editor) -> None:
 def test_unsaved_text_of_an_open_import_is_used(editor: Editor, workspace: Path) -> None:
     main = editor.open(workspace / "main.eval")
     assert editor.diagnostics(main, 1) == []
+    after = len(editor.published)
     shared = editor.open(workspace / "shared.eval")
-    assert editor.diagnostics(shared, 1) == []
+    assert editor.wait_published(shared, 1, after=after).diagnostics == []
+    assert editor.wait_published(main, 1, after=after).diagnostics == []  # opening an import checks its importers
     after = len(editor.published)
     version = editor.change(shared, [(span(1, 6, 11), "tiny")])  # model small → model tiny, not saved
     assert editor.diagnostics(shared, version) == []
@@ -146,7 +157,7 @@ def test_unsaved_text_of_an_open_import_is_used(editor: Editor, workspace: Path)
         ("E301", span(27, 31, 36), "unknown model `small`"),
     ]
     after = len(editor.published)
-    version = editor.change(shared, [(span(1, 6, 10), "small")])
+    editor.change(shared, [(span(1, 6, 10), "small")])
     assert editor.wait_published(main, 1, after=after).diagnostics == []
 
 

@@ -136,3 +136,18 @@ def test_workspace_symbols(editor: Editor, main: str) -> None:
     assert found[0].location.range == span(1, 6, 11)
     everything = {s.name for s in editor.workspace_symbols("")}
     assert {"trivia", "qa", "suite", "general", "truthfulqa"} <= everything
+
+
+def test_template_instances_and_their_members(editor: Editor, workspace: Path) -> None:
+    text = (
+        'import "std/truthfulqa"\nmodel small { provider = "mock" }\n'
+        "eval tqa = truthfulqa(models = [small], limit = 5)\n"
+        "eval again {\n  dataset = tqa.questions\n}\n"
+    )
+    uri = editor.open(workspace / "instances.eval", text)
+    editor.diagnostics(uri, 1)
+    [member] = editor.definition(uri, pos(4, 16))  # tqa.questions → the template's own dataset
+    assert member.uri == uri_of(stdlib_dir() / "truthfulqa.eval") and member.range == span(16, 10, 19)
+    assert editor.hover(uri, pos(2, 6)) == "**eval tqa** — a template instance: `tqa.gen`, `tqa.mc1`, `tqa.mc2`"
+    with pytest.raises(JsonRpcException, match="standard library"):
+        editor.prepare_rename(uri, pos(4, 16))
