@@ -160,15 +160,28 @@ def _values(ctx: Context, k: Knowledge) -> list[types.CompletionItem]:
         used_as = template_param_kinds(k, ctx.call, ctx.attr)
         return _names(k, used_as or ("dataset", "model", "prompt", "metric", "judge"))
     block = ctx.blocks[-1][0] if ctx.blocks else ""
+    local = _template_names(ctx, k, REFERENCES.get((block, ctx.attr or ""), ()))
     if (block, ctx.attr) == ("eval", "metrics"):
-        return _metrics(k, _eval_mode(ctx, k))
+        return local + _metrics(k, _eval_mode(ctx, k))
     kinds = REFERENCES.get((block, ctx.attr or ""))
     if kinds:
-        return _names(k, kinds)
+        return local + _names(k, kinds)
     expected = _attribute_type(ctx) or ""
     if expected == "`true` or `false`":
         return [_item("true", Kind.Keyword), _item("false", Kind.Keyword)]
     return [_item(f'"{c}"', Kind.EnumMember, detail=expected) for c in choices_of(expected)]
+
+
+def _template_names(ctx: Context, k: Knowledge, kinds: tuple[str, ...]) -> list[types.CompletionItem]:
+    """Inside a template's body: its parameters, and its own definitions of the kinds wanted."""
+    template = next((name for kind, name in ctx.blocks if kind == "template"), None)
+    if template is None or not kinds:
+        return []
+    items = [_item(p, Kind.Variable, detail="template parameter", sort=f"0{p}") for p in ctx.params]
+    for keyword, name in ctx.defined:
+        if keyword in kinds:
+            items.append(_item(name, _KIND_ICONS.get(keyword, Kind.Reference), detail=f"{keyword} (here)"))
+    return items
 
 
 def _names(k: Knowledge, kinds: Iterable[str]) -> list[types.CompletionItem]:

@@ -33,6 +33,7 @@ class _Tok:
     text: str
     start: int
     end: int
+    params: tuple[str, ...] = ()  # the `)` closing a template's parameter list: the parameters' names
 
 
 @dataclass
@@ -45,6 +46,8 @@ class _Frame:
     tokens: list[_Tok] = field(default_factory=list)  # the current entry's tokens
     written: list[str] = field(default_factory=list)  # block: attributes; call: keyword arguments
     values: dict[str, str] = field(default_factory=dict)  # block: attribute → its value when a name or string
+    params: tuple[str, ...] = ()  # a template's block: its parameters
+    defined: list[tuple[str, str]] = field(default_factory=list)  # a template's block: (keyword, name) inside
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class Context:
     written: tuple[str, ...] = ()  # attributes of the block, or keyword arguments of the call, already there
     source: str = ""  # template/expression/string/import: its text up to the cursor
     values: tuple[tuple[str, str], ...] = ()  # the innermost block's attributes written as a name or a string
+    params: tuple[str, ...] = ()  # the parameters of the template whose body holds the cursor
+    defined: tuple[tuple[str, str], ...] = ()  # and the definitions in that body: (keyword, name)
 
     def value(self, attr: str) -> str | None:
         """An attribute of the innermost block as written (a name, or a string's content)."""
@@ -95,7 +100,8 @@ class _Scanner:
         prefix, start = (word.group(), word.start()) if word else ("", offset)
         found: Context | None = None
         watched: _Frame | None = None  # the innermost call or block: the context lists its written names
-        block: _Frame | None = None  # the innermost block: scanning goes on to its end for its attributes
+        block: _Frame | None = None  # the innermost block: the context lists its attribute values
+        outer: _Frame | None = None  # the top-level block: scanning goes on to its end
         for m in _TOKEN.finditer(self.text):
             tok = _Tok(m.lastgroup or "other", m.group(), m.start(), m.end())
             if found is None:
@@ -106,15 +112,19 @@ class _Scanner:
                 elif tok.start < offset < tok.end:
                     found = Context("none")
                 watched, block = self._innermost(("block", "call")), self._innermost(("block",))
-            if found is not None and (block is None or block not in self.stack):
+                outer = self.stack[1] if len(self.stack) > 1 else None
+            if found is not None and (outer is None or outer not in self.stack):
                 break
             self.feed(tok)
         if found is None:
             found = self.between(start, prefix)
             watched, block = self._innermost(("block", "call")), self._innermost(("block",))
+            outer = self.stack[1] if len(self.stack) > 1 else None
         written = tuple(watched.written) if watched is not None else ()
         values = tuple(block.values.items()) if block is not None else ()
-        return Context(**{**found.__dict__, "written": written, "values": values})
+        template = outer if outer is not None and outer.keyword == "template" else None
+        params, defined = (template.params, tuple(template.defined)) if template is not None else ((), ())
+        return Context(**{**found.__dict__, "written": written, "values": values, "params": params, "defined": defined})
 
     def _innermost(self, kinds: tuple[str, ...]) -> _Frame | None:
         for frame in reversed(self.stack):
@@ -221,11 +231,30 @@ class _Scanner:
             return
         if kind == "name" and frame.kind in ("top", "block", "map") and self._complete(frame.tokens):
             frame.tokens = []
+        if kind == "punct" and tok.text == "=" and frame.kind in ("top", "block") and "=" in _texts(frame.tokens):
+            self._restart_entry(frame)  # `dataset =` (value not typed yet), then `prompt = ...` on the next line
         if kind == "punct" and tok.text == "=" and frame.tokens and frame.tokens[-1].kind == "name":
             self._note_written(frame)
+            if frame.keyword == "template" and frame.kind == "block" and len(frame.tokens) == 2:
+                frame.defined.append((frame.tokens[0].text, frame.tokens[1].text))
         if frame.kind == "block" and kind in ("name", "str") and len(frame.tokens) == 2 and frame.tokens[1].text == "=":
             frame.values.setdefault(frame.tokens[0].text, tok.text)
         frame.tokens.append(tok)
+
+    @staticmethod
+    def _restart_entry(frame: _Frame) -> None:
+        """The names at the end of an entry that has an `=` already start the next entry (a new `=` follows)."""
+        names: list[_Tok] = []
+        for t in reversed(frame.tokens):
+            if t.kind != "name" or len(names) == 2:
+                break
+            names.insert(0, t)
+        if not names or names == frame.tokens:
+            return
+        first = frame.tokens[0].text
+        if frame.values.get(first) == names[0].text:
+            del frame.values[first]  # that name was not the earlier attribute's value after all
+        frame.tokens = names if frame.kind == "top" or names[0].text == "field" else names[-1:]
 
     def _note_written(self, frame: _Frame) -> None:
         texts = [t.text for t in frame.tokens]
@@ -258,12 +287,15 @@ class _Scanner:
         names = [t.text for t in frame.tokens if t.kind == "name"]
         if tok.text == "{" and frame.kind in ("top", "block") and "=" not in texts and 1 <= len(names) <= 2:
             name = names[1] if len(names) == 2 else None  # `kind name {`, `template name(...) {` or `fewshot {`
-            self.stack.append(_Frame("block", keyword=texts[0], name=name))
+            params = next((t.params for t in reversed(frame.tokens) if t.params), ())
+            if frame.kind == "block" and frame.keyword == "template" and name is not None:
+                frame.defined.append((texts[0], name))
+            self.stack.append(_Frame("block", keyword=texts[0], name=name, params=params))
             frame.tokens = []
             return
         if tok.text == "(" and frame.tokens and kinds[-1] == "name":
             if frame.kind == "top" and len(texts) == 2:  # template NAME(params): no completion inside
-                self.stack.append(_Frame("paren", attr=None, assign=None))
+                self.stack.append(_Frame("params"))
             else:
                 self.stack.append(_Frame("call", keyword=texts[-1], attr=attr, assign=assign))
         else:
@@ -295,7 +327,7 @@ class _Scanner:
         return frame.attr, frame.assign
 
     def _close(self, tok: _Tok) -> None:
-        want = {"}": ("block", "map"), "]": ("list",), ")": ("call", "paren")}[tok.text]
+        want = {"}": ("block", "map"), "]": ("list",), ")": ("call", "paren", "params")}[tok.text]
         for depth in range(len(self.stack) - 1, 0, -1):
             if self.stack[depth].kind in want:
                 closed = self.stack[depth]
@@ -304,8 +336,21 @@ class _Scanner:
                 if closed.kind == "block":
                     parent.tokens = []
                 else:
-                    parent.tokens.append(_Tok("value", tok.text, tok.start, tok.end))
+                    names = (
+                        [
+                            t.text
+                            for i, t in enumerate(closed.tokens)
+                            if t.kind == "name" and (i == 0 or closed.tokens[i - 1].text == ",")
+                        ]
+                        if closed.kind == "params"
+                        else []
+                    )
+                    parent.tokens.append(_Tok("value", tok.text, tok.start, tok.end, tuple(names)))
                 return
+
+
+def _texts(tokens: list[_Tok]) -> list[str]:
+    return [t.text for t in tokens]
 
 
 def _contains(tok: _Tok, offset: int) -> bool:

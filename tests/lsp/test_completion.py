@@ -163,3 +163,23 @@ def test_choices_of_a_string_attribute(editor: Editor, workspace: Path) -> None:
     items = editor.completion(uri, pos(10, 13))  # mode = "c|hoice"
     assert _labels(items) == ["generate", "choice", "perplexity"]
     assert items[1].text_edit == types.TextEdit(range=span(10, 13, 13), new_text="choice")
+
+
+def test_names_inside_a_template_body(editor: Editor, workspace: Path) -> None:
+    text = (
+        "template suite(models, data, limit = 0) {\n"
+        '  prompt ask = "{{ question }}"\n'
+        "  eval run {\n"
+        "    dataset = \n"
+        "    prompt  = ask\n"
+        "  }\n"
+        "}\n"
+    )
+    uri = _open(editor, workspace, "template_body.eval", text)
+    assert [(i.label, i.detail) for i in editor.completion(uri, pos(3, 14))] == [
+        ("models", "template parameter"),
+        ("data", "template parameter"),
+        ("limit", "template parameter"),
+    ]  # no dataset is defined: the parameters (`data`)
+    prompts = editor.completion(uri, pos(4, 14))
+    assert [(i.label, i.detail) for i in prompts][-1] == ("ask", "prompt (here)")

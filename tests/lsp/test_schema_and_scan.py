@@ -119,6 +119,8 @@ def _at(marked: str) -> dict[str, object]:
                 "blocks": (("template", "t"), ("eval", "run")),
                 "attr": "dataset",
                 "written": ("dataset",),
+                "params": ("models", "data"),
+                "defined": (("eval", "run"),),
             },
         ),
         (
@@ -136,6 +138,17 @@ def _at(marked: str) -> dict[str, object]:
             {"where": "entry", "prefix": "lim", "blocks": (("eval", "e"),), "written": ("path",)},
         ),
         ("eval e {\n  # a comm|ent\n}", {"where": "none"}),
+        # A value not typed yet: the next line is the next attribute.
+        (
+            "eval e {\n  dataset =\n  prompt = a|\n}",
+            {
+                "where": "value",
+                "prefix": "a",
+                "blocks": (("eval", "e"),),
+                "attr": "prompt",
+                "written": ("dataset", "prompt"),
+            },
+        ),
         # An unclosed block before: a statement keyword in column 1 starts afresh.
         ("eval e {\n  dataset = x\n\nmodel m {\n  |\n}", {"where": "entry", "blocks": (("model", "m"),)}),
     ],
