@@ -106,6 +106,9 @@ def definition(docs: Documents, spec: Spec, target: Definition) -> str | None:
     kind, name = target.kind, target.name
     if kind == "param":
         return _param(docs, target)
+    if target.occurrence.scope is not None:
+        scope = target.occurrence.scope
+        return f"**{kind} {name}** — defined in template `{scope}`: each instance has its own, `INSTANCE.{name}`"
     render = {
         "dataset": _dataset,
         "model": _model,

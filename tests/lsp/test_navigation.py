@@ -151,3 +151,15 @@ def test_template_instances_and_their_members(editor: Editor, workspace: Path) -
     assert editor.hover(uri, pos(2, 6)) == "**eval tqa** — a template instance: `tqa.gen`, `tqa.mc1`, `tqa.mc2`"
     with pytest.raises(JsonRpcException, match="standard library"):
         editor.prepare_rename(uri, pos(4, 16))
+
+
+def test_hover_inside_the_stdlib(editor: Editor) -> None:
+    general = stdlib_dir() / "general.eval"
+    uri = editor.open(general)
+    text = general.read_text(encoding="utf-8").split("\n")
+    line = next(i for i, t in enumerate(text) if t.strip() == "prompt     = ask")
+    column = text[line].index("ask") + 1
+    assert editor.hover(uri, pos(line, column)) == (
+        "**prompt ask** — defined in template `general`: each instance has its own, `INSTANCE.ask`"
+    )
+    assert _where(editor.definition(uri, pos(line, column))) == [("general.eval", span(17, 9, 12))]
