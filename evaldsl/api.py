@@ -4,12 +4,12 @@ the tests; the public names of the typed results are re-exported here."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .compile import ast
 from .compile.pipeline import CheckResult, compile_spec
-from .compile.resolve import Program, load_module, read_source, resolve
+from .compile.resolve import ModuleParser, Program, load_module, read_source, resolve
 from .compile.spec import Spec
 from .datasets.profile import ProfileCache
 from .diagnostics import CompileError, Diagnostic
@@ -59,11 +59,22 @@ def load(path: str | Path, text: str | None = None) -> tuple[Program, list[Diagn
     return resolve(Path(path), text)
 
 
-def check(path: str | Path, text: str | None = None, *, profiles: ProfileCache | None = None) -> CheckResult:
-    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position. `profiles`: a
-    cache of data file profiles to use and fill (a long-lived caller such as an editor keeps one; files are
-    read again when their size or modification time changes); default, a fresh one for this check."""
-    return compile_spec(path, text, profiles=profiles)
+def check(
+    path: str | Path,
+    text: str | None = None,
+    *,
+    overlay: Mapping[Path, str] | None = None,
+    parser: ModuleParser = load_module,
+    profiles: ProfileCache | None = None,
+) -> CheckResult:
+    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position.
+
+    `overlay` maps resolved paths of imported files to texts to use instead of their contents (an editor's unsaved
+    buffers); `parser` parses one file (a caching equivalent of `load_module` may be given); `profiles` is a cache
+    of data file profiles to use and fill (a long-lived caller such as an editor keeps one; files are read again
+    when their size or modification time changes); by default each check makes its own.
+    """
+    return compile_spec(path, text, overlay=overlay, parser=parser, profiles=profiles)
 
 
 def plan(

@@ -12,7 +12,7 @@ from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..judges.config import JudgeError
 from . import ast
 from .model_config import DEFAULT_MODEL_ID, GenerationParams, ModelConfig
-from .resolve import Definition, Program, constant
+from .resolve import Definition, Program
 from .schema import BLOCKS
 from .spec import (
     EVAL_GENERATION_OVERRIDES,
@@ -29,6 +29,7 @@ from .spec import (
     Spec,
     TemplateInfo,
 )
+from .substitute import constant
 from .templating import is_template
 from .values import CONVERTERS, BadValue, as_const, as_ref, one_of
 

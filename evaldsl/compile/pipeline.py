@@ -4,6 +4,7 @@ sorted by position, out (parse, resolve imports and templates, lower, check)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from ..datasets.profile import ProfileCache
 from ..diagnostics import Diagnostic, Span, sort_key
 from .checks import run_checks
 from .lower import lower
-from .resolve import read_source, resolve
+from .resolve import ModuleParser, load_module, read_source, resolve
 from .spec import Spec
 
 _ONLY_COMMENTS = re.compile(r"\A(\s|#[^\n]*)*\Z")
@@ -35,7 +36,14 @@ class CheckResult:
         return not self.errors
 
 
-def compile_spec(path: str | Path, text: str | None = None, *, profiles: ProfileCache | None = None) -> CheckResult:
+def compile_spec(
+    path: str | Path,
+    text: str | None = None,
+    *,
+    overlay: Mapping[Path, str] | None = None,
+    parser: ModuleParser = load_module,
+    profiles: ProfileCache | None = None,
+) -> CheckResult:
     """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position."""
     path = Path(path)
     if text is None:
@@ -51,7 +59,7 @@ def compile_spec(path: str | Path, text: str | None = None, *, profiles: Profile
             hint="start with a `dataset`, a `model` and an `eval` block (see the README)",
         )
         return CheckResult(path, None, [empty], {str(path.resolve()): text})
-    program, diagnostics = resolve(path, text)
+    program, diagnostics = resolve(path, text, overlay=overlay, parse=parser)
     spec, lowering = lower(program)
     diagnostics = diagnostics + lowering
     # Definitions that did not compile were reported; references to them must not be reported as unknown too.

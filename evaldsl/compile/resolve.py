@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..resources import stdlib_dir
 from . import ast
+from .substitute import NOT_CONSTANT, Substitution, constant
 from .syntax import ParseFailure, parse_tree
 from .to_ast import to_module
 
@@ -18,6 +19,9 @@ _BLOCK_KINDS = {"dataset", "model", "prompt", "judge", "eval"}
 _ASSIGN_KINDS = {"model", "prompt", "metric", "eval"}
 _MAX_TEMPLATE_DEPTH = 16
 _MAX_INSTANCES = 10_000  # template instantiations per program: nesting with fan-out grows exponentially
+
+# Parses one file's text: `load_module`, or a caching equivalent (the language server's).
+ModuleParser = Callable[[Path, str], tuple[ast.Module | None, list[Diagnostic]]]
 
 
 @dataclass(frozen=True)
@@ -80,11 +84,13 @@ def load_module(path: Path, text: str) -> tuple[ast.Module | None, list[Diagnost
 
 
 class _Resolver:
-    def __init__(self, root: Path, root_text: str | None):
+    def __init__(self, root: Path, root_text: str | None, overlay: Mapping[Path, str], parse: ModuleParser):
         self.program = Program(root=root)
         self.diagnostics: list[Diagnostic] = []
         self._loaded: set[Path] = set()
         self._root_text = root_text
+        self._overlay = overlay
+        self._parse = parse
         self._expanding: list[str] = []  # templates being instantiated, outermost first
         self._instances = 0
 
@@ -107,6 +113,8 @@ class _Resolver:
         self._loaded.add(path)
         if not chain and self._root_text is not None:
             text: str | None = self._root_text
+        elif path in self._overlay:
+            text = self._overlay[path]
         else:
             text, problem = read_source(path, span)
             if problem is not None:
@@ -114,7 +122,7 @@ class _Resolver:
                 return
         assert text is not None
         self.program.sources[str(path)] = text
-        module, errors = load_module(path, text)
+        module, errors = self._parse(path, text)
         self.diagnostics.extend(errors)
         if module is None:
             return
@@ -129,16 +137,11 @@ class _Resolver:
 
     def _import_path(self, entry: ast.Import, here: Path) -> Path | None:
         raw = entry.path
+        target = import_target(raw, here)
+        if target is not None:
+            return target
         if raw.startswith("std/"):
-            base = stdlib_dir()
-            try:
-                candidate = base / raw[4:]
-                candidate = candidate if candidate.suffix == ".eval" else candidate.with_suffix(".eval")
-                if candidate.is_file():
-                    return candidate
-            except (ValueError, OSError):  # `std//`, a NUL character...: no such module
-                pass
-            available = sorted("std/" + p.stem for p in base.glob("*.eval"))
+            available = sorted("std/" + p.stem for p in stdlib_dir().glob("*.eval"))
             self.diagnostics.append(
                 Diagnostic(
                     code="E201",
@@ -148,14 +151,6 @@ class _Resolver:
                 )
             )
             return None
-        try:
-            candidate = (here / raw).resolve()
-            if candidate.is_file():
-                return candidate
-            if candidate.suffix != ".eval" and candidate.with_suffix(".eval").is_file():
-                return candidate.with_suffix(".eval")
-        except (ValueError, OSError, RuntimeError):  # a NUL character, a symlink loop...: not found either way
-            pass
         self.diagnostics.append(
             Diagnostic(
                 code="E201",
@@ -383,9 +378,9 @@ class _Resolver:
             and e.name is not None
             and e.keyword in (_BLOCK_KINDS | _ASSIGN_KINDS) - {"eval"}
         }
-        constants = {k: v for k, v in ((k, constant(v)) for k, v in bound.items()) if v is not _NOT_CONSTANT}
+        constants = {k: v for k, v in ((k, constant(v)) for k, v in bound.items()) if v is not NOT_CONSTANT}
         spans = {k: call.span if k in defaulted else v.span for k, v in bound.items() if k in constants}
-        substitute = _Substitution(bound, local, name)
+        substitute = Substitution(bound, local, name)
         produced_eval = False
         self._expanding.append(call.func)
         try:
@@ -416,72 +411,39 @@ def _prefix_match(word: str, valid: set[str]) -> str | None:
     return f"did you mean `{matches[0]}`?" if len(matches) == 1 else None
 
 
-NOT_CONSTANT = object()
-_NOT_CONSTANT = NOT_CONSTANT
+def import_target(raw: str, here: Path) -> Path | None:
+    """The file an `import "raw"` written in folder `here` loads (`std/...` from the stdlib), or None."""
+    if raw.startswith("std/"):
+        try:
+            candidate = stdlib_dir() / raw[4:]
+            candidate = candidate if candidate.suffix == ".eval" else candidate.with_suffix(".eval")
+            if candidate.is_file():
+                return candidate
+        except (ValueError, OSError):  # `std//`, a NUL character...: no such module
+            pass
+        return None
+    try:
+        candidate = (here / raw).resolve()
+        if candidate.is_file():
+            return candidate
+        if candidate.suffix != ".eval" and candidate.with_suffix(".eval").is_file():
+            return candidate.with_suffix(".eval")
+    except (ValueError, OSError, RuntimeError):  # a NUL character, a symlink loop...: not found either way
+        pass
+    return None
 
 
-def constant(value: ast.Value) -> Any:
-    """The plain Python value of a literal (str, number, bool, list/map of those), else a sentinel."""
-    if isinstance(value, (ast.Str, ast.Num, ast.Bool)):
-        return value.value
-    if isinstance(value, ast.ListV):
-        items = [constant(v) for v in value.items]
-        return _NOT_CONSTANT if any(i is _NOT_CONSTANT for i in items) else items
-    if isinstance(value, ast.MapV):
-        entries = {e.key: constant(e.value) for e in value.entries}
-        return _NOT_CONSTANT if any(v is _NOT_CONSTANT for v in entries.values()) else entries
-    return _NOT_CONSTANT
+def resolve(
+    path: Path,
+    text: str | None = None,
+    *,
+    overlay: Mapping[Path, str] | None = None,
+    parse: ModuleParser = load_module,
+) -> tuple[Program, list[Diagnostic]]:
+    """Load `path` (or the given text as its content) with its imports and expand every template instance.
 
-
-class _Substitution:
-    """Rewrites a template body: parameter names → argument values, local names → `instance.name`."""
-
-    def __init__(self, bound: Mapping[str, ast.Value], local: set[str], prefix: str):
-        self.bound, self.local, self.prefix = bound, local, prefix
-
-    def value(self, v: ast.Value) -> ast.Value:
-        if isinstance(v, ast.Ref):
-            head = v.parts[0]
-            if head in self.bound and len(v.parts) == 1:
-                return self.bound[head]
-            if head in self.local:
-                return v.model_copy(update={"parts": (self.prefix, *v.parts)})
-            return v
-        if isinstance(v, ast.ListV):
-            items: list[ast.Value] = []
-            for item in v.items:
-                new = self.value(item)
-                # A list parameter spliced into a list literal (`models = [models]`) stays flat.
-                if isinstance(item, ast.Ref) and isinstance(new, ast.ListV):
-                    items.extend(new.items)
-                else:
-                    items.append(new)
-            return v.model_copy(update={"items": tuple(items)})
-        if isinstance(v, ast.MapV):
-            return v.model_copy(
-                update={"entries": tuple(e.model_copy(update={"value": self.value(e.value)}) for e in v.entries)}
-            )
-        if isinstance(v, ast.Call):
-            return v.model_copy(
-                update={
-                    "args": tuple(self.value(a) for a in v.args),
-                    "kwargs": tuple(k.model_copy(update={"value": self.value(k.value)}) for k in v.kwargs),
-                }
-            )
-        return v
-
-    def entry(self, e: ast.Entry) -> ast.Entry:
-        if isinstance(e, (ast.Attribute, ast.Assign)):
-            return e.model_copy(update={"value": self.value(e.value)})
-        if isinstance(e, ast.Block):
-            return e.model_copy(update={"body": tuple(self.entry(x) for x in e.body)})
-        if isinstance(e, ast.Assert):
-            return e.model_copy(update={"left": self.value(e.left), "right": self.value(e.right)})
-        return e
-
-
-def resolve(path: Path, text: str | None = None) -> tuple[Program, list[Diagnostic]]:
-    """Load `path` (or the given text as its content) with its imports and expand every template instance."""
-    resolver = _Resolver(path.resolve(), text)
+    `overlay` maps resolved paths to texts used instead of the files' contents (an editor's unsaved buffers).
+    """
+    resolver = _Resolver(path.resolve(), text, overlay or {}, parse)
     resolver.load(path, (), None)
     return resolver.program, resolver.diagnostics

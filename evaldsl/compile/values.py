@@ -7,8 +7,8 @@ from typing import Any
 
 from ..diagnostics import Span, did_you_mean
 from . import ast
-from .resolve import NOT_CONSTANT, constant
 from .spec import NameRef
+from .substitute import NOT_CONSTANT, constant
 
 
 class BadValue(Exception):

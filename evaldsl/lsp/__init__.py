@@ -1,0 +1,1 @@
+"""The language server: `evaldsl lsp` (see server.py)."""
