@@ -21,6 +21,6 @@ test: install
 test-fast:
 	$(PYTHON) -m pytest -q -m "not slow"
 
-lint:
-	$(PYTHON) -m ruff check evaldsl tests bench
+lint: install
+	$(PYTHON) -m ruff check evaldsl tests bench scripts
 	$(PYTHON) -m mypy evaldsl

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -49,9 +51,23 @@ def _run(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.Completed
     return proc
 
 
+def _dependency_dirs() -> list[str]:
+    """Where the interpreter running the tests finds the dependencies: its own site-packages (a venv's,
+    not the base interpreter's) — never the project checkout itself."""
+    dirs = [*site.getsitepackages(), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    seen: list[str] = []
+    for d in dirs:
+        if Path(d).is_dir() and d not in seen and Path(d).resolve() != ROOT:
+            seen.append(d)
+    return seen
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv (seeing the system site-packages for the dependencies) with only the built wheel installed."""
+    """A fresh venv with only the built wheel installed; the dependencies come from the test interpreter's
+    own site-packages through a `.pth` file (so this works from a venv, where `--system-site-packages`
+    would see the base interpreter instead). Lines of a `.pth` file are appended to `sys.path` without
+    their own `.pth` files being processed, so the editable install of the checkout stays invisible."""
     pytest.importorskip("hatchling", reason="building the wheel offline needs hatchling installed")
     base = tmp_path_factory.mktemp("packaging")
     dist = base / "dist"
@@ -60,9 +76,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wheels = list(dist.glob("evaldsl-*.whl"))
     assert len(wheels) == 1, wheels
     venv = base / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], cwd=base)
+    _run([sys.executable, "-m", "venv", str(venv)], cwd=base)
     python = venv / "bin" / "python"
     _run([str(python), "-m", "pip", "install", "--no-deps", "-q", str(wheels[0])], cwd=base)
+    purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=base)
+    Path(purelib.stdout.strip(), "test_dependencies.pth").write_text("\n".join(_dependency_dirs()) + "\n")
     return venv
 
 

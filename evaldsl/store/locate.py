@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from evaldsl.project import project_root
+
 STORE_DIRNAME = ".evaldsl"
 HOME_VARIABLE = "EVALDSL_HOME"
 
@@ -18,12 +20,6 @@ def _nearest(start: Path, name: str) -> Path | None:
         if candidate.exists():
             return candidate
     return None
-
-
-def git_root(path: Path) -> Path | None:
-    """The root of the git work tree holding `path` (a `.git` folder or file), or None outside git."""
-    found = _nearest(path if path.is_dir() else path.parent, ".git")
-    return found.parent if found is not None else None
 
 
 def existing_store(explicit: Path | None = None, cwd: Path | None = None) -> Path | None:
@@ -43,5 +39,4 @@ def store_for_run(spec: Path, explicit: Path | None = None, cwd: Path | None = N
     found = existing_store(explicit, cwd)
     if found is not None:
         return found
-    spec = spec.resolve()
-    return (git_root(spec) or spec.parent) / STORE_DIRNAME
+    return project_root(spec) / STORE_DIRNAME

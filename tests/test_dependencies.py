@@ -1,0 +1,85 @@
+"""Every third-party module the project imports is declared in pyproject.toml, so a fresh virtual
+environment built from the project's own files (what CI does) has everything the code and the tests need.
+
+A module imported by the package must be a runtime dependency; one imported only by tests, benchmarks or
+scripts may instead be declared in an optional extra (`dev` for the tests)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11's tomllib")
+LOCAL = {"evaldsl", "tests", "conftest", "_common", "bench", "scripts"}
+
+
+def _requirement_name(spec: str) -> str:
+    return _normalise(re.split(r"[\s\[<>=!~;]", spec.strip(), maxsplit=1)[0])
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared() -> tuple[set[str], set[str]]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = {_requirement_name(r) for r in project["dependencies"]}
+    extras = {_requirement_name(r) for reqs in project.get("optional-dependencies", {}).values() for r in reqs}
+    return runtime, extras
+
+
+def _imports(folder: str) -> dict[str, Path]:
+    """Top-level third-party module names imported anywhere under `folder` → one file importing it."""
+    found: dict[str, Path] = {}
+    local_modules = {p.stem for p in (ROOT / folder).rglob("*.py")}
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        if ".venv" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in LOCAL or top in local_modules or top == "__future__":
+                    continue
+                found.setdefault(top, path)
+    return found
+
+
+def _distributions(module: str) -> set[str]:
+    return {_normalise(d) for d in packages_distributions().get(module, [])} or {_normalise(module)}
+
+
+def test_every_package_import_is_a_runtime_dependency() -> None:
+    runtime, _ = _declared()
+    missing = {m: str(p.relative_to(ROOT)) for m, p in _imports("evaldsl").items()
+               if not _distributions(m) & runtime}
+    assert not missing, f"imported by the package but not in [project].dependencies: {missing}"
+
+
+def test_every_test_bench_and_script_import_is_declared() -> None:
+    runtime, extras = _declared()
+    missing: dict[str, str] = {}
+    for folder in ("tests", "bench", "scripts"):
+        for module, path in _imports(folder).items():
+            if not _distributions(module) & (runtime | extras):
+                missing[module] = str(path.relative_to(ROOT))
+    assert not missing, f"imported but declared nowhere in pyproject.toml: {missing}"
+
+
+def test_the_declaration_check_can_fail() -> None:
+    """The mapping from import names to distributions is real, not a pass-through."""
+    assert _distributions("yaml") == {"pyyaml"}  # an import name that differs from its distribution's
+    runtime, _ = _declared()
+    assert not _distributions("definitely_not_a_real_module_xyz") & runtime
+    assert _distributions("lark") & runtime
