@@ -65,6 +65,9 @@ class ModelConfig(Frozen):
     dtype: Annotated[str, Attr("choice", "hf: weights' precision (auto: the model's own, float32 on a CPU).",
                                DTYPES)] = "auto"  # fmt: skip
     device: Annotated[str, Attr("string", 'hf: "auto", "cpu", "cuda", "cuda:1" or "mps".')] = "auto"
+    threads: Annotated[int, Attr("count", "hf on a CPU: torch's compute threads (0: $OMP_NUM_THREADS when set, "
+                                          "else half the cores, at least 1 — measured in bench/cpu_threads.py)."
+                                 ), Field(exclude=True)] = 0  # fmt: skip  (speed only: never hashed)
     response: Annotated[str | None, Attr("string", 'mock: the reply, a template rendered per sample (default: '
                                                    "echo the prompt).")] = None  # fmt: skip
     extra: Annotated[dict[str, Any], Attr("map", "litellm: more keyword arguments for the call (never "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -26,6 +27,7 @@ from .hf_loading import (
     LoadedModel,
     ModelSource,
     config_dtype,
+    cpu_threads,
     load_model,
     resolve_device,
     resolve_dtype,
@@ -113,6 +115,8 @@ class HFProvider:
                 source = self.source()
                 device = resolve_device(self.config.device)
                 dtype = resolve_dtype(self.config.dtype, device, config_dtype(source))
+                if device == "cpu":
+                    self._use_cpu(dtype)
                 try:
                     self._lm = load_model(source, device, dtype, progress=self.progress)
                 except ProviderError:
@@ -123,6 +127,19 @@ class HFProvider:
                         + f"{type(exc).__name__}: {exc}"
                     ) from exc
             return self._lm
+
+    def _use_cpu(self, dtype: str) -> None:
+        """Set torch's compute threads for this provider's worker thread (where its model calls run) and say when a
+        half-precision dtype was chosen for a CPU."""
+        import torch
+
+        torch.set_num_threads(cpu_threads(self.config.threads))
+        if dtype in ("float16", "bfloat16") and self.progress:
+            print(
+                f"warning: model {self.config.name!r} runs in {dtype} on a CPU: its scores differ from float32 "
+                "runs, and it is slower than float32 on CPUs without native bfloat16 instructions",
+                file=sys.stderr,
+            )
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` in this provider's single worker thread (one call at a time), in inference mode."""

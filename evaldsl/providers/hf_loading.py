@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,6 +158,20 @@ def config_dtype(source: ModelSource) -> str | None:
         return None
     value = data.get("dtype") or data.get("torch_dtype")
     return value if isinstance(value, str) else None
+
+
+def cpu_threads(requested: int, environ: Mapping[str, str] | None = None, cores: int | None = None) -> int:
+    """torch's compute threads on a CPU: the model's `threads`, else $OMP_NUM_THREADS, else half the cores
+    this process may use (at least 1): torch's default of one thread per core lost to fewer threads on a CPU that
+    other work shares (bench/cpu_threads.py; figures in bench/README.md)."""
+    if requested > 0:
+        return requested
+    env = (os.environ if environ is None else environ).get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // 2)
 
 
 def resolve_dtype(requested: str, device: str, declared: str | None) -> str:
