@@ -180,7 +180,8 @@ class _Printer:
             if group:
                 prev_end = items[group[-1]].meta.end_pos
                 start = item.meta.start_pos
-                apart = _blank_before(self.text, self.text.rfind("\n", 0, start) + 1) or any(
+                line_start = self.text.rfind("\n", 0, start) + 1
+                apart = (line_start > prev_end and _blank_before(self.text, line_start)) or any(
                     c.own_line and prev_end <= c.start < start for c in self.pending
                 )
                 if apart or group[-1] != i - 1:
