@@ -342,7 +342,7 @@ class _Printer:
         for line, width in zip(self.lines, widths, strict=True):
             if line.blank_before:
                 out.append("")
-            code = (INDENT * line.indent + line.code) if line.code else ""
+            code = (INDENT * line.indent + line.code).rstrip() if line.code else ""
             if line.comment is not None:
                 if code:
                     code = code.ljust(width) + "  " + line.comment
@@ -376,7 +376,7 @@ def _comment_columns(lines: list[_Line]) -> list[int]:
 
 
 def _width(line: _Line) -> int:
-    return len(INDENT * line.indent + line.code)
+    return len((INDENT * line.indent + line.code).rstrip())
 
 
 def _key(node: Tree) -> str | None:
