@@ -52,7 +52,7 @@ def comments(text: str) -> list[Comment]:
             continue
         line_start = text.rfind("\n", 0, m.start()) + 1
         own = not text[line_start : m.start()].strip()
-        found.append(Comment(m.start(), m.end(), m.group().rstrip(), own, _blank_before(text, line_start)))
+        found.append(Comment(m.start(), m.end(), m.group().rstrip(), own, own and _blank_before(text, line_start)))
     return found
 
 
@@ -123,15 +123,15 @@ class _Printer:
         items: Sequence[Tree],
         indent: int,
         close: int,
-        print_item: Callable[[Tree, int, int], None],
+        print_item: Callable[[Tree, int], None],
         sep: str = "",
         top: bool = False,
     ) -> None:
         """Items one per line at `indent`, comments kept in place, up to the closing bracket at `close`."""
-        widths = self._alignment(items)
         prev_multiline: bool | None = None  # None: nothing printed yet in this sequence
         prev_end = -1
-        for i, item in enumerate(items):
+        printed: list[tuple[int, int, str | None]] = []
+        for item in items:
             start = item.meta.start_pos
             before = len(self.lines)
             if top and prev_multiline:
@@ -144,13 +144,15 @@ class _Printer:
                 blank = blank or prev_multiline or self._expands(item)
             self.open_line(indent, blank=blank)
             first = len(self.lines) - 1
-            print_item(item, indent, widths[i])
+            print_item(item, indent)
             self.write(sep)
+            printed.append((first, len(self.lines) - 1, _key(item)))
             prev_multiline = len(self.lines) - 1 > first or "\n" in self.lines[first].code
             prev_end = item.meta.end_pos
         if top and prev_multiline:
             self._blank_before_comment(close)
         self.flush(close, indent)
+        self._align(printed)
 
     def _blank_before_comment(self, before: int) -> None:
         """A blank line before the next own-line comment (after a top-level entry of several lines)."""
@@ -161,34 +163,26 @@ class _Printer:
                 self.pending[i] = Comment(c.start, c.end, c.text, c.own_line, True)
                 return
 
-    def _alignment(self, items: Sequence[Tree]) -> list[int]:
-        """For each item, the width its key is padded to: consecutive `name = value` entries (no blank line or
-        own-line comment between them) align their `=`."""
-        widths = [0] * len(items)
-        group: list[int] = []
+    def _align(self, printed: list[tuple[int, int, str | None]]) -> None:
+        """Pad the keys of consecutive `name = value` items (first line, last line, key) so their `=` align: a
+        blank line, a comment line or an item of another kind between two of them starts a new group."""
+        group: list[tuple[int, str]] = []
 
         def close_group() -> None:
-            width = max((len(_key(items[j])) for j in group), default=0)
-            for j in group:
-                widths[j] = width
+            width = max((len(key) for _, key in group), default=0)
+            for first, key in group:
+                line = self.lines[first]
+                line.code = key + " " * (width - len(key)) + line.code[len(key) :]
             group.clear()
 
-        for i, item in enumerate(items):
-            if _key(item) is None:
+        prev_last = -2
+        for first, last, key in printed:
+            if key is None or first != prev_last + 1 or self.lines[first].blank_before:
                 close_group()
-                continue
-            if group:
-                prev_end = items[group[-1]].meta.end_pos
-                start = item.meta.start_pos
-                line_start = self.text.rfind("\n", 0, start) + 1
-                apart = (line_start > prev_end and _blank_before(self.text, line_start)) or any(
-                    c.own_line and prev_end <= c.start < start for c in self.pending
-                )
-                if apart or group[-1] != i - 1:
-                    close_group()
-            group.append(i)
+            if key is not None:
+                group.append((first, key))
+            prev_last = last
         close_group()
-        return widths
 
     def _expands(self, node: Tree) -> bool:
         """Whether `node` will be printed on several lines (a slight overestimate is harmless: blank lines that
@@ -206,7 +200,7 @@ class _Printer:
 
     # ---- entries ------------------------------------------------------------------------------------------
 
-    def entry(self, node: Tree, indent: int, width: int = 0) -> None:
+    def entry(self, node: Tree, indent: int) -> None:
         kind = node.data
         kids = node.children
         if kind == "import_stmt":
@@ -215,7 +209,7 @@ class _Printer:
             self.value(kids[0], indent)
         elif kind == "attribute":
             self.token(kids[0])
-            self.write(" " * (width - len(kids[0])) + " = ")
+            self.write(" = ")
             self.value(kids[1], indent)
         elif kind == "named_assign":
             self.token(kids[0])
@@ -262,7 +256,7 @@ class _Printer:
         self.open_line(indent)
         self.token("}", body_end)
 
-    def param(self, node: Tree, indent: int, width: int = 0) -> None:
+    def param(self, node: Tree, indent: int) -> None:
         self.token(node.children[0])
         if len(node.children) > 1:
             self.write(" = ")
@@ -297,11 +291,11 @@ class _Printer:
         else:  # pragma: no cover - the grammar has no other value
             raise AssertionError(f"unknown value {kind}")
 
-    def item(self, node: Tree, indent: int, width: int = 0) -> None:
+    def item(self, node: Tree, indent: int) -> None:
         """A list item, a map entry (`key = value`) or a call argument (`name = value` or a value)."""
         if isinstance(node, Tree) and node.data in ("map_entry", "kwarg"):
             self.token(node.children[0])
-            self.write(" " * (width - len(node.children[0])) + " = ")
+            self.write(" = ")
             self.value(node.children[1], indent)
         else:
             self.value(node, indent)
@@ -314,7 +308,7 @@ class _Printer:
         open_pos: int,
         close_pos: int,
         indent: int,
-        print_item: Callable[[Tree, int, int], None],
+        print_item: Callable[[Tree, int], None],
     ) -> None:
         """`[a, b]` when it was written on one line, else one item per line with a trailing comma."""
         trees = [i for i in items if isinstance(i, Tree)]
@@ -327,7 +321,7 @@ class _Printer:
             for i, item in enumerate(trees):
                 if i:
                     self.write(", ")
-                print_item(item, indent, 0)
+                print_item(item, indent)
             self.write(pad + close_)
             return
         self.sequence(trees, indent + 1, close_pos, print_item, sep=",")
