@@ -2,8 +2,9 @@
 
 Usage: python bench/fmt_speed.py [--lines 2000] [--repeat 5]
 Formats the spec of bench/compile_speed.py as generated, and a messy copy of it (indentation stripped, no spaces
-around `=`, comments added at the ends of lines); prints min / median seconds of `format_source` (parse + print)
-(wall and CPU) over --repeat runs, the parse alone, and the wall time of a whole `evaldsl fmt --check` process (imports included).
+around `=`, comments added at the ends of lines); prints min / median seconds of `format_source` (parse + print,
+wall and CPU) over --repeat runs, the parse alone, and the wall time of a whole `evaldsl fmt --check` process
+(imports included).
 """
 
 from __future__ import annotations

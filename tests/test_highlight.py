@@ -7,10 +7,10 @@ import os
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from lark.exceptions import UnexpectedInput
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, String
 

@@ -93,7 +93,10 @@ class _Printer:
             self.open_line(cur.indent if not cur.code else cur.indent + 1)
         self.lines[-1].code += s
 
-    def token(self, tok: Token | str, pos: int | None = None) -> None:
+    def token(self, tok: Node | str, pos: int | None = None) -> None:
+        """Print a token as written (after the comments before it)."""
+        if isinstance(tok, Tree):  # pragma: no cover - the grammar puts tokens here
+            raise AssertionError(f"expected a token, got {tok.data}")
         if pos is None and isinstance(tok, Token):
             pos = tok.start_pos
         if pos is not None:
