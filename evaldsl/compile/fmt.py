@@ -197,9 +197,13 @@ class _Printer:
         return False
 
     def _inline_block(self, node: Tree, entries: list[Tree]) -> bool:
+        """`name {}` for an empty block without comments; `name { a = 1 }` for a block of one simple entry
+        written on one line."""
+        if not entries:
+            return not any(node.meta.start_pos <= c.start < node.meta.end_pos for c in self.pending)
         if node.meta.line != node.meta.end_line or len(entries) > 1:
             return False
-        return not entries or entries[0].data in _SIMPLE
+        return entries[0].data in _SIMPLE
 
     # ---- entries ------------------------------------------------------------------------------------------
 
