@@ -205,7 +205,7 @@ def test_fmt_rewrites_files_and_walks_folders(tmp_path: Path) -> None:
     for p in (a, b, hidden):
         p.write_text(MESSY, encoding="utf-8")
     (tmp_path / "notes.txt").write_text(MESSY, encoding="utf-8")
-    done = _fmt(str(tmp_path))
+    done = _fmt(cwd=tmp_path)  # no path: the current folder
     assert done.returncode == 0, done.stderr
     assert a.read_text(encoding="utf-8") == TIDY and b.read_text(encoding="utf-8") == TIDY
     assert hidden.read_text(encoding="utf-8") == MESSY and (tmp_path / "notes.txt").read_text() == MESSY
