@@ -1,16 +1,15 @@
 """Code actions and formatting: a quick fix for every "did you mean `x`?" diagnostic, and format document
-through the formatter when it is installed."""
+through `evaldsl fmt`'s formatter."""
 
 from __future__ import annotations
 
 import difflib
-import importlib
-import importlib.util
 import re
 from pathlib import Path
 
 from lsprotocol import types
 
+from ..compile.fmt import format_source
 from ..diagnostics import CompileError
 from .convert import SOURCE, Positions
 
@@ -65,11 +64,8 @@ def _whole(word: str) -> re.Pattern[str]:
 
 
 def format_document(path: Path, text: str, positions: Positions) -> list[types.TextEdit]:
-    """One edit that replaces the document with its formatted text; none when it is formatted already, does not
-    parse, or when no formatter is installed."""
-    if importlib.util.find_spec("evaldsl.compile.fmt") is None:
-        return []
-    format_source = importlib.import_module("evaldsl.compile.fmt").format_source
+    """One edit that replaces the document with its formatted text (`evaldsl fmt`'s layout); none when it is
+    formatted already or does not parse."""
     try:
         formatted = format_source(text, str(path))
     except CompileError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -73,22 +72,38 @@ def test_no_action_for_other_diagnostics(editor: Editor, workspace: Path) -> Non
     assert d.code == "E316" and editor.code_actions(uri, d.range, [d]) == []
 
 
-FORMATTER = importlib.util.find_spec("evaldsl.compile.fmt") is not None
-
-
-@pytest.mark.skipif(not FORMATTER, reason="the formatter (evaldsl.compile.fmt) is not part of this build")
 def test_format_document_gives_the_formatters_text(editor: Editor, workspace: Path) -> None:
-    from evaldsl.compile.fmt import format_source
-
     path = workspace / "messy.eval"
     text = (
-        'dataset trivia {path="data/qa.jsonl",limit=2}\nmodel m {provider="mock"}\n'
-        "eval e {dataset=trivia\nmodels=[m]\n  metrics=[f1]}\n"
+        '# models\nmodel m {provider="mock"}   # the mock\n'
+        'dataset trivia {path="data/qa.jsonl",limit=2}\n'
+        'prompt p = """\n    Q: {{ question }}  \n"""\n'
+        "eval e {dataset=trivia\nprompt=p\nmodels=[m]\n  metrics=[f1,\n exact_match]}  # é ✓\n"
     )
     uri = editor.open(path, text)
     edits = editor.formatting(uri)
-    expected = format_source(text, str(path))
-    assert expected != text and apply(text, edits) == expected
+    expected = (
+        "# models\n"
+        'model m { provider = "mock" }  # the mock\n'
+        "\n"
+        "dataset trivia {\n"
+        '  path  = "data/qa.jsonl"\n'
+        "  limit = 2\n"
+        "}\n"
+        "\n"
+        'prompt p = """\n    Q: {{ question }}  \n"""\n'
+        "\n"
+        "eval e {\n"
+        "  dataset = trivia\n"
+        "  prompt  = p\n"
+        "  models  = [m]\n"
+        "  metrics = [\n"
+        "    f1,\n"
+        "    exact_match,\n"
+        "  ]\n"
+        "}  # é ✓\n"
+    )
+    assert len(edits) == 1 and apply(text, edits) == expected
     again = editor.open(workspace / "tidy.eval", expected)
     assert editor.formatting(again) == []  # already formatted: nothing to change
     broken = editor.open(workspace / "broken_fmt.eval", "eval e {\n")
