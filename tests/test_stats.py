@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import numpy as np
 import pytest
@@ -76,13 +75,6 @@ def test_corpus_estimate_matches_mean_for_a_mean() -> None:
 def test_corpus_ratio_is_not_mean_of_ratios() -> None:
     stats = np.array([[1.0, 1.0], [0.0, 9.0]])
     assert corpus_estimate(stats, ratio).value == pytest.approx(0.1)
-
-
-def test_speed_of_vectorised_bootstrap() -> None:
-    values = np.random.default_rng(1).random(10_000)
-    start = time.perf_counter()
-    mean_estimate(values, n_boot=1000)
-    assert time.perf_counter() - start < 2.0  # ~0.2 s on one core; generous for a shared machine
 
 
 def test_paired_delta() -> None:

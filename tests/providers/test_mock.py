@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -97,17 +96,15 @@ def test_honours_stop_sequences_and_max_tokens() -> None:
     assert (whole.text, whole.finish_reason) == ("a b c", "stop")
 
 
-def test_generation_is_fast() -> None:
+def test_a_thousand_generations_each_render_their_own_row() -> None:
+    """Many requests through one provider (its speed is measured in bench/runner_overhead.py, not here)."""
     provider = mock("{{ answer }}!")
     requests = [
         GenerateRequest(messages=({"role": "user", "content": f"q {i}"},), variables={"answer": str(i)})
         for i in range(1000)
     ]
-    started = time.perf_counter()
     results = collect(provider.generate(requests))
-    elapsed = time.perf_counter() - started
-    assert [r.text for r in results[:3]] == ["0!", "1!", "2!"]
-    assert elapsed < 0.5, f"1,000 mock generations took {elapsed:.3f} s"
+    assert [r.text for r in results] == [f"{i}!" for i in range(1000)]
 
 
 def test_choice_scores_are_deterministic_length_scaled_and_mark_the_best() -> None:
