@@ -112,7 +112,7 @@ def _refusal(module: str, base_dir: Path | None, allowed: frozenset[str]) -> str
         return None  # not found: importing it says so
     if isinstance(where, Path) and base_dir is not None and is_within(where, [project_root(base_dir)]):
         return None
-    found = where if isinstance(where, str) else f"loaded from {where}"
+    found = where if isinstance(where, str) else f"its file is {where}"
     return (
         f"python metric: module {module!r} is not a file of this project ({found}); python metrics load only "
         f"modules from files inside the project unless `--allow-python {module}` allows it"

@@ -13,16 +13,14 @@ from .context import CheckContext
 CODE = "E331"
 
 
-def _hint(ctx: CheckContext) -> str:
-    root = ctx.access.roots(ctx.spec.path)[0]
-    return (
-        f"a spec reads files only inside its project ({root}); move the file there, or let this run read "
-        "its folder with `evaldsl run --allow-path DIR` (or EVALDSL_ALLOW_PATH)"
-    )
+HINT = (
+    "a spec reads files only inside its project (the git work tree of the spec, else its folder); move the file "
+    "there, or let this run read its folder with `evaldsl run --allow-path DIR` (or EVALDSL_ALLOW_PATH)"
+)
 
 
-def _outside(ctx: CheckContext, what: str, path: Path, span: Span) -> Diagnostic:
-    return Diagnostic(code=CODE, message=f"{what} `{path}`, outside the project", span=span, hint=_hint(ctx))
+def _outside(what: str, path: Path, span: Span) -> Diagnostic:
+    return Diagnostic(code=CODE, message=f"{what} `{path}`, outside the project", span=span, hint=HINT)
 
 
 def _model_folder(model_id: str, base_dir: Path | None) -> Path | None:
@@ -42,11 +40,11 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
     spec_path = ctx.spec.path
     for ds in ctx.spec.datasets.values():
         if ds.path is not None and not ctx.access.allows_path(ds.path, spec_path):
-            out.append(_outside(ctx, f"dataset `{ds.name}` reads", ds.path, ds.path_span or ds.span))
+            out.append(_outside(f"dataset `{ds.name}` reads", ds.path, ds.path_span or ds.span))
     for md in ctx.spec.models.values():
         if md.config.provider != "hf":
             continue
         folder = _model_folder(md.config.id, md.config.base_dir)
         if folder is not None and not ctx.access.allows_path(folder, spec_path):
-            out.append(_outside(ctx, f"model `{md.name}` loads", folder, md.span))
+            out.append(_outside(f"model `{md.name}` loads", folder, md.span))
     return out

@@ -27,13 +27,13 @@ def _confined(ctx: CheckContext, m: MetricDef, target: str) -> Diagnostic | None
     root = project_root(ctx.spec.path)
     if where is None or (not isinstance(where, str) and is_within(where, [root])):
         return None
-    found = where if isinstance(where, str) else f"loaded from {where}"
+    found = where if isinstance(where, str) else "its file lies outside the project"
     return Diagnostic(
         code="E332",
         message=f"python metric `{m.name}`: module `{module}` is not a file of this project ({found})",
         span=m.call_span or m.family_span,
-        hint=f"python metrics load only modules from files inside the project ({root}); if you trust it, "
-        f"allow it with `evaldsl run --allow-python {module}`",
+        hint="python metrics load only modules from files inside the project (the git work tree of the spec, "
+        f"else its folder); if you trust it, allow it with `evaldsl run --allow-python {module}`",
     )
 
 
