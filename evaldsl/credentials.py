@@ -85,7 +85,10 @@ _NOT_SECRET_LAST = frozenset(
     }  # fmt: skip
 )
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_SECRET_VALUE = re.compile(r"\s*(?:Bearer|Basic|Token)\s+\S|\s*(?:sk|pk|rk|hf|gh[pousr]|xox[abprs]|AKIA)[-_]?\w{6,}")
+_SECRET_VALUE = re.compile(
+    r"\s*(?:(?:Bearer|Basic|Token)\s+\S|(?:sk|pk|rk)-[\w-]{8,}|hf_\w{8,}|gh[pousr]_\w{8,}|xox[abprs]-[\w-]{8,}"
+    r"|AKIA[A-Z0-9]{12,})"
+)
 
 
 def _parts(name: str) -> list[str]:
