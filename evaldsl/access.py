@@ -1,8 +1,9 @@
 """What a spec may reach outside its project, granted by the user, never by the spec or its project: folders
 (`--allow-path DIR`, or the `EVALDSL_ALLOW_PATH` environment variable, folders separated like PATH) and Python
 modules that are not files of the project (`--allow-python MODULE`). Without a grant, dataset files, local model
-folders and python metric modules must lie inside the project root (docs/security.md). No file inside the
-project can grant anything: on an untrusted spec its author writes those files."""
+folders and python metric modules must lie inside the project root (datasets may also be those of the standard
+library shipped with evaldsl); see docs/security.md. No file inside the project can grant anything: on an
+untrusted spec its author writes those files."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .project import is_within, project_root
+from .resources import stdlib_dir
 
 ALLOW_PATH_VARIABLE = "EVALDSL_ALLOW_PATH"
 
@@ -24,8 +26,9 @@ class Access:
     allow_python: frozenset[str] = frozenset()
 
     def roots(self, spec: Path) -> tuple[Path, ...]:
-        """Where files may be read: the project root of `spec`, then each allowed folder."""
-        return (project_root(spec), *self.allow_paths)
+        """Where files may be read: the project root of `spec`, the standard library shipped with evaldsl (its
+        templates' data), then each allowed folder."""
+        return (project_root(spec), stdlib_dir(), *self.allow_paths)
 
     def allows_path(self, path: Path, spec: Path) -> bool:
         return is_within(path, self.roots(spec))
