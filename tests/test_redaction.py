@@ -16,7 +16,10 @@ from tests.fakeserver import FakeOpenAIServer
 
 UNPREFIXED = "Zq8Lm3Vx9Tn2Wp4K"  # a key with no recognisable shape
 SHORT = "k7Q2xz"  # as short as a redacted secret may be
-PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----"
+PEM = (
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
+    "-----END PRIVATE KEY-----"
+)
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

@@ -149,6 +149,7 @@ def test_python_metric_errors_and_pythonpath(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(MetricError, match="'evaldsl_test_pp_mod' is not a file of this project"):
         build_metric("python", {"path": "evaldsl_test_pp_mod:always"})
     assert "evaldsl_test_pp_mod" not in sys.modules
-    metric = build_metric("python", {"path": "evaldsl_test_pp_mod:always"}, allow_python=frozenset({"evaldsl_test_pp_mod"}))
+    allowed = frozenset({"evaldsl_test_pp_mod"})
+    metric = build_metric("python", {"path": "evaldsl_test_pp_mod:always"}, allow_python=allowed)
     assert metric.score(MetricInput(prediction="x")) == 1.0
     monkeypatch.delitem(sys.modules, "evaldsl_test_pp_mod")
