@@ -194,6 +194,24 @@ def test_a_module_of_the_project_on_the_python_path_needs_no_grant(layout, monke
         monkeypatch.delitem(sys.modules, name, raising=False)
 
 
+def test_installed_packages_are_refused_even_inside_the_project(layout, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A virtual environment inside the checkout holds installed code, not the project's own files."""
+    project, _ = layout
+    site = project / ".venv" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "installed_helper.py").write_text("def run(prediction, references, row):\n    return 1.0\n")
+    monkeypatch.syspath_prepend(str(site))
+    spec = spec_reading(project, "qa.jsonl", metrics="[h]", extra='metric h = python("installed_helper:run")')
+    spec.write_text(spec.read_text().replace(', format = "tsv"', ""))
+    code, _, err = run_cli("run", str(spec))
+    assert code == 2 and "E332" in err and "an installed module" in err
+    with pytest.raises(MetricError, match="an installed module"):
+        build_metric("python", {"path": "installed_helper:run"}, base_dir=project)
+    code, _, err = run_cli("run", str(spec), "--allow-python", "installed_helper")
+    assert code == 0, err
+    monkeypatch.delitem(sys.modules, "installed_helper", raising=False)
+
+
 def test_the_run_refuses_too_when_the_check_is_bypassed(tmp_path: Path) -> None:
     """Defence in depth: building the metric outside the compiler applies the same rule."""
     (tmp_path / ".git").mkdir()

@@ -9,6 +9,7 @@ import math
 import numbers
 import re
 import sys
+import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.machinery import ModuleSpec
@@ -101,22 +102,35 @@ def _load_file(path: Path, module: str, base_dir: Path) -> ModuleType:
     return loaded
 
 
-def _refusal(module: str, base_dir: Path | None, allowed: frozenset[str]) -> str | None:
-    """Why `module`, not beside the spec, may not be imported: it is not a file inside the project of
-    `base_dir` and `--allow-python` did not name it (or a package above it). None when it may."""
+def _installed(path: Path) -> bool:
+    """Whether `path` belongs to a Python installation rather than to a project: the interpreter's own
+    prefixes (a virtual environment inside the project included) or any site-packages / dist-packages folder."""
+    if {"site-packages", "dist-packages"} & set(path.parts):
+        return True
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, *sysconfig.get_paths().values()}
+    return is_within(path, [Path(p) for p in prefixes if p])
+
+
+def is_allowed(module: str, allowed: frozenset[str]) -> bool:
+    """Whether `--allow-python` named `module` or a package above it."""
     parts = module.split(".")
-    if any(".".join(parts[: n + 1]) in allowed for n in range(len(parts))):
-        return None
-    where = source_location(module)
+    return any(".".join(parts[: n + 1]) in allowed for n in range(len(parts)))
+
+
+def refusal(module: str, where: Path | str | None, root: Path | None) -> str | None:
+    """Why `module`, found at `where` (see `source_location`), may not be loaded for a project at `root`: its
+    file is not inside the project, or it belongs to a Python installation (the standard library, site-packages,
+    a virtual environment even inside the project), or it is built in or compiled. None when it may (or when it
+    is nowhere: loading it says so). A module `--allow-python` named is not asked about."""
     if where is None:
-        return None  # not found: importing it says so
-    if isinstance(where, Path) and base_dir is not None and is_within(where, [project_root(base_dir)]):
         return None
-    found = where if isinstance(where, str) else f"its file is {where}"
-    return (
-        f"python metric: module {module!r} is not a file of this project ({found}); python metrics load only "
-        f"modules from files inside the project unless `--allow-python {module}` allows it"
-    )
+    if isinstance(where, Path) and root is not None and is_within(where, [root]) and not _installed(where):
+        return None
+    if isinstance(where, str):
+        return where
+    if _installed(where):
+        return "an installed module: standard library or site-packages"
+    return "its file lies outside the project"
 
 
 def load_function(target: str, base_dir: Path | None, allowed: frozenset[str] = frozenset()) -> UserFunction:
@@ -130,8 +144,14 @@ def load_function(target: str, base_dir: Path | None, allowed: frozenset[str] = 
     module_name, function_name = match.groups()
     path = module_file(base_dir, module_name) if base_dir is not None else None
     where = f"{base_dir} or PYTHONPATH" if base_dir is not None else "PYTHONPATH"
-    if path is None and (refused := _refusal(module_name, base_dir, allowed)) is not None:
-        raise MetricError(refused)
+    if path is None and not is_allowed(module_name, allowed):
+        root = project_root(base_dir) if base_dir is not None else None
+        refused = refusal(module_name, source_location(module_name), root)
+        if refused is not None:
+            raise MetricError(
+                f"python metric: module {module_name!r} is not a file of this project ({refused}); python metrics "
+                f"load only modules from files inside the project unless `--allow-python {module_name}` allows it"
+            )
     try:
         if path is not None:
             module = _load_file(path, module_name, base_dir)  # type: ignore[arg-type]

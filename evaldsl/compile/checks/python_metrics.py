@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from ...diagnostics import Diagnostic
 from ...metrics import BUILTIN_METRICS, bind_params
-from ...metrics.user import _TARGET
+from ...metrics.user import _TARGET, refusal
 from ...metrics.user_source import inspect_target, module_location
-from ...project import is_within, project_root
+from ...project import project_root
 from ..spec import MetricDef
 from .context import CheckContext
 
@@ -23,11 +23,9 @@ def _confined(ctx: CheckContext, m: MetricDef, target: str) -> Diagnostic | None
     module = match.group(1)
     if ctx.access.allows_module(module):
         return None
-    where = module_location(module, m.base_dir)
-    root = project_root(ctx.spec.path)
-    if where is None or (not isinstance(where, str) and is_within(where, [root])):
+    found = refusal(module, module_location(module, m.base_dir), project_root(ctx.spec.path))
+    if found is None:
         return None
-    found = where if isinstance(where, str) else "its file lies outside the project"
     return Diagnostic(
         code="E332",
         message=f"python metric `{m.name}`: module `{module}` is not a file of this project ({found})",
