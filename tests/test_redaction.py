@@ -4,14 +4,16 @@ unprefixed and multi-line keys included — on top of the shape-based redaction 
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from evaldsl.cli.app import app
-from evaldsl.store.redact import MIN_SECRET_LENGTH, REDACTED, Redactor
+from evaldsl.store.redact import MIN_SECRET_LENGTH, REDACTED, Redactor, redacting_logs
 from tests.fakeserver import FakeOpenAIServer
 
 UNPREFIXED = "Zq8Lm3Vx9Tn2Wp4K"  # a key with no recognisable shape
@@ -92,6 +94,27 @@ def test_from_environ_takes_the_credential_variables() -> None:
     assert redactor.text("/usr/local/bin:/usr/bin") == "/usr/local/bin:/usr/bin"
     # one redactor per command, built from what it is given: nothing global to leak between them
     assert Redactor.from_environ({}).text("sk-SECRET123") == "sk-SECRET123"
+
+
+def test_log_records_are_redacted_while_a_run_goes_on() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root, library = logging.getLogger(), logging.getLogger("LiteLLM")
+    root.addHandler(handler)
+    level = library.level
+    library.setLevel(logging.DEBUG)
+    try:
+        with redacting_logs(Redactor((UNPREFIXED,))):
+            library.debug("POST with headers {'Authorization': 'Bearer %s'}", UNPREFIXED)
+            logging.getLogger("evaldsl.anything").warning("reply: key %s rejected", UNPREFIXED)
+        logging.getLogger("evaldsl.anything").warning("after the run: %s", UNPREFIXED)
+    finally:
+        root.removeHandler(handler)
+        library.setLevel(level)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("POST with headers") and REDACTED in lines[0] and UNPREFIXED not in lines[0]
+    assert lines[1] == f"reply: key {REDACTED} rejected"
+    assert lines[2] == f"after the run: {UNPREFIXED}"  # the filters are gone with the run
 
 
 # ---------------------------------------------------------------- everywhere text leaves a run

@@ -30,7 +30,7 @@ from ..plan.graph import (
 from ..providers.records import ChoiceRequest, GenerateRequest, TextRequest
 from ..results import AssertOutcome, EvalModelResult, RunResult, RunStatus
 from ..store import Store, StoreError
-from ..store.redact import Redactor
+from ..store.redact import Redactor, redacting_logs
 from .aggregate import evaluate_assert, sample_records, summarise
 from .errors import RunFailed, RunStopped
 from .judging import JudgeScores, run_judge
@@ -233,7 +233,8 @@ async def run_graph(graph: Graph, config: RunConfig, progress: Progress | None =
     """Run every eval of the graph and store the run — completed, partial, failed or interrupted. Never raises
     for a user error: a store that cannot be opened gives a failed result without a run id. What is stored and
     what is returned are redacted by `config.redactor`."""
-    result = await _run_graph(graph, config, progress)
+    with redacting_logs(config.redactor):
+        result = await _run_graph(graph, config, progress)
     data = result.to_json()
     clean = config.redactor.values(data, shapes=True)
     return result if clean == data else RunResult.from_json(clean)

@@ -1,12 +1,14 @@
 """Secrets out of everything that leaves the process: credential-like keys dropped, `--api-key VALUE` arguments
 and key-shaped strings redacted (`<redacted>`), and — by value — every secret the environment holds (`Redactor`:
-the values of the variables providers read their keys from and of any variable whose name looks like a secret).
-"""
+the values of the variables providers read their keys from and of any variable whose name looks like a secret),
+in data, in messages and in the log records of a run (`redacting_logs`)."""
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,3 +117,41 @@ class Redactor:
         """`values` of `obj` after `strip_secrets` (credential-like keys dropped, key-shaped strings redacted):
         for run metadata and summaries, which hold options and messages, not data."""
         return self.values(strip_secrets(obj))
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites each log record's message through a redactor (it never drops a record)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self.redactor.text(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_text:
+            record.exc_text = self.redactor.text(record.exc_text)
+        return True
+
+
+# Loggers of the libraries a run drives, which may log requests, replies and errors through their own handlers.
+LIBRARY_LOGGERS: tuple[str, ...] = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx", "httpcore", "openai")
+
+
+@contextmanager
+def redacting_logs(redactor: Redactor, names: Iterable[str] = LIBRARY_LOGGERS) -> Iterator[None]:
+    """While the block runs, every record logged by the named libraries or reaching the root logger's handlers
+    has its message redacted (a user debugging with LITELLM_LOG=DEBUG sees no key)."""
+    log_filter = _RedactingFilter(redactor)
+    loggers = [logging.getLogger(name) for name in names]
+    handlers = {h for logger in [logging.getLogger(), *loggers] for h in logger.handlers}
+    targets: list[logging.Logger | logging.Handler] = [*loggers, *handlers]
+    for target in targets:
+        target.addFilter(log_filter)
+    try:
+        yield
+    finally:
+        for target in targets:
+            target.removeFilter(log_filter)
