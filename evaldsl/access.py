@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .metrics.user import is_allowed
 from .project import is_within, project_root
 from .resources import stdlib_dir
 
@@ -35,8 +36,7 @@ class Access:
 
     def allows_module(self, module: str) -> bool:
         """Whether `module` (or a package above it) was named by `--allow-python`."""
-        parts = module.split(".")
-        return any(".".join(parts[: n + 1]) in self.allow_python for n in range(len(parts)))
+        return is_allowed(module, self.allow_python)
 
 
 def access_for(
