@@ -88,6 +88,16 @@ def test_allow_path_grants_a_folder(layout) -> None:
     assert code == 2 and "E331" in err
 
 
+def test_check_and_graph_take_the_same_grant(layout) -> None:
+    project, outside = layout
+    spec = spec_reading(project, str(outside / "shadow.tsv"))
+    for command in ("check", "graph"):
+        code, out, err = run_cli(command, str(spec))
+        assert code == 2 and "E331" in err, command
+        code, out, err = run_cli(command, str(spec), "--allow-path", str(outside))
+        assert code == 0, (command, err)
+
+
 def test_the_environment_can_grant_folders(layout, monkeypatch: pytest.MonkeyPatch) -> None:
     project, outside = layout
     spec = spec_reading(project, str(outside / "shadow.tsv"))
