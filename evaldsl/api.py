@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .access import Access
 from .compile import ast
 from .compile.pipeline import CheckResult, compile_spec
 from .compile.resolve import ModuleParser, Program, load_module, read_source, resolve
@@ -66,15 +67,17 @@ def check(
     overlay: Mapping[Path, str] | None = None,
     parser: ModuleParser = load_module,
     profiles: ProfileCache | None = None,
+    access: Access | None = None,
 ) -> CheckResult:
     """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position.
 
     `overlay` maps resolved paths of imported files to texts to use instead of their contents (an editor's unsaved
     buffers); `parser` parses one file (a caching equivalent of `load_module` may be given); `profiles` is a cache
     of data file profiles to use and fill (a long-lived caller such as an editor keeps one; files are read again
-    when their size or modification time changes); by default each check makes its own.
+    when their size or modification time changes); by default each check makes its own. `access` holds the
+    folders and python modules the user allowed beyond the project (docs/security.md); by default none.
     """
-    return compile_spec(path, text, overlay=overlay, parser=parser, profiles=profiles)
+    return compile_spec(path, text, overlay=overlay, parser=parser, profiles=profiles, access=access)
 
 
 def plan(
@@ -95,9 +98,10 @@ def compile(
     evals: Sequence[str] | None = None,
     models: Sequence[str] | None = None,
     limit: int | None = None,
+    access: Access | None = None,
 ) -> Graph:
     """check + plan; raises CompileError when the spec has errors."""
-    result = check(path)
+    result = check(path, access=access)
     if not result.ok or result.spec is None:
         raise CompileError(result.diagnostics)
     return plan(result.spec, evals=evals, models=models, limit=limit)

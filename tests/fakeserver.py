@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import pytest
 
-FaultKind = Literal["429", "500", "503", "401", "404", "400", "hang", "malformed"]
+FaultKind = Literal["429", "500", "503", "401", "401-echo", "404", "400", "hang", "malformed"]
 Reply = Callable[[dict[str, Any]], str]
 
 _STATUS_ERRORS: dict[str, tuple[int, str, str]] = {
@@ -252,6 +252,9 @@ def _handler_class(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, json.dumps(server.completion(body)).encode())
             elif fault.kind == "malformed":
                 self._send(200, b'{"id": "chatcmpl-broken", "choices": [{"message": ')
+            elif fault.kind == "401-echo":  # a provider quoting the rejected key back, whole
+                key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                self._send(401, _error_body(f"Incorrect API key provided: {key}", "invalid_api_key"))
             else:
                 status, code, message = _STATUS_ERRORS[fault.kind]
                 headers = {}

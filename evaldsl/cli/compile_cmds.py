@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import api
+from ..access import access_for
 from ..diagnostics import render_all
 from ..plan import PlanError
 from ..results import EXIT_COMPILE, EXIT_OK
@@ -24,14 +25,35 @@ class GraphFormat(str, Enum):
     json = "json"
 
 
+AllowPathOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--allow-path",
+        help="Also read dataset files and model folders in this folder outside the project (repeatable).",
+        show_default=False,
+    ),
+]
+AllowPythonOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-python",
+        help="Let python(...) metrics load this module although it is not a file of the project (repeatable).",
+        show_default=False,
+    ),
+]
+
+
 def check(
     specs: Annotated[list[Path], typer.Argument(help="One or more .eval files.")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
+    allow_path: AllowPathOption = None,
+    allow_python: AllowPythonOption = None,
 ) -> None:
     """Compile specs without running them; print diagnostics with file:line:col."""
     failed = False
+    access = access_for(allow_path or (), allow_python or ())
     for path in specs:
-        result = api.check(path)
+        result = api.check(path, access=access)
         if result.diagnostics:
             _err(render_all(result.diagnostics, result.sources))
         if result.ok:
@@ -51,11 +73,13 @@ def graph(
     eval: Annotated[list[str] | None, typer.Option("--eval", help="Only these evals.")] = None,
     model: Annotated[list[str] | None, typer.Option("--model", help="Only these models.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N samples per eval.")] = None,
+    allow_path: AllowPathOption = None,
+    allow_python: AllowPythonOption = None,
 ) -> None:
     """Show the compiled execution graph."""
     from ..report.graph_view import to_dot, to_json, to_text
 
-    result = api.check(spec)
+    result = api.check(spec, access=access_for(allow_path or (), allow_python or ()))
     if not result.ok or result.spec is None:
         _err(render_all(result.diagnostics, result.sources))
         raise typer.Exit(EXIT_COMPILE)

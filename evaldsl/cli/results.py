@@ -72,8 +72,10 @@ def _open_store(store: Path | None) -> Iterator[Store]:
             f"no evaldsl store in {directory} (no {DB_FILENAME} there); `evaldsl run SPEC` creates "
             f"one: pass {how} or set EVALDSL_HOME"
         )
+    from ..store.redact import Redactor
+
     try:
-        with Store(directory) as opened:
+        with Store(directory, redactor=Redactor.from_environ(os.environ)) as opened:  # nothing shown holds a secret
             yield opened
     except StoreError as exc:
         raise _fail(str(exc)) from None

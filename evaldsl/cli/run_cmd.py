@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -10,10 +11,13 @@ from typing import Annotated
 import typer
 
 from .. import api
+from ..access import access_for
 from ..diagnostics import render_all
 from ..plan import PlanError
 from ..results import EXIT_COMPILE, RunResult
 from ..store.locate import store_for_run
+from ..store.redact import Redactor
+from .compile_cmds import AllowPathOption, AllowPythonOption
 
 
 class OutputFormat(str, Enum):
@@ -26,7 +30,7 @@ def _err(text: str) -> None:
     typer.echo(text, err=True)
 
 
-def _show(result: RunResult, fmt: OutputFormat) -> None:
+def _show(result: RunResult, fmt: OutputFormat, redactor: Redactor) -> None:
     """The result on stdout in the chosen format; the closing line (where it is stored) on stderr unless it
     is a table."""
     from rich.console import Console
@@ -39,7 +43,7 @@ def _show(result: RunResult, fmt: OutputFormat) -> None:
         print_outcome(out if out.is_terminal else Console(width=max(out.width, 120)), result)
         return
     if fmt is OutputFormat.jsonl and result.run_id is not None and result.store is not None:
-        write_run_jsonl(Path(result.store), result.run_id, typer.get_text_stream("stdout"))
+        write_run_jsonl(Path(result.store), result.run_id, typer.get_text_stream("stdout"), redactor)
         typer.echo(json.dumps({"summary": result.to_json()}))
     else:
         typer.echo(json.dumps(result.to_json()))
@@ -88,6 +92,8 @@ def run(
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Also write JUnit XML (one test per eval × model).")
     ] = None,
+    allow_path: AllowPathOption = None,
+    allow_python: AllowPythonOption = None,
 ) -> None:
     """Compile and run a spec; print a results table (or JSON) and store the run."""
     from rich.console import Console
@@ -95,7 +101,8 @@ def run(
     from ..report.console import PlainProgress, RichProgress
     from ..report.export import ExportError, write_junit
 
-    checked = api.check(spec)
+    access = access_for(allow_path or (), allow_python or ())
+    checked = api.check(spec, access=access)
     if not checked.ok or checked.spec is None:
         _err(render_all(checked.diagnostics, checked.sources))
         raise typer.Exit(EXIT_COMPILE)
@@ -108,9 +115,12 @@ def run(
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_COMPILE) from None
     options = {"eval": eval, "model": model, "limit": limit, "no_cache": no_cache, "max_errors": max_errors,
-               "max_error_rate": max_error_rate, "seed": seed}  # fmt: skip
+               "max_error_rate": max_error_rate, "seed": seed, "allow_path": [str(p) for p in access.allow_paths],
+               "allow_python": sorted(access.allow_python)}  # fmt: skip
+    redactor = Redactor.from_environ(os.environ)  # once per run: every secret of this environment, by value
     config = api.RunConfig(store_dir=store_for_run(spec, store), use_cache=not no_cache, max_errors=max_errors,
-                           seed=seed, options=options)  # fmt: skip
+                           seed=seed, options=options, allow_python=access.allow_python,
+                           redactor=redactor)  # fmt: skip
     err_console = Console(stderr=True)
     with RichProgress(err_console) if err_console.is_terminal else PlainProgress() as progress:
         result = api.run(graph, config, progress)
@@ -119,7 +129,7 @@ def run(
             write_junit(result, junit)
         except ExportError as exc:
             _err(f"error: {exc}")
-    _show(result, format)
+    _show(result, format, redactor)
     raise typer.Exit(result.exit_code)
 
 

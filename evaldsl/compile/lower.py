@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..judges.config import JudgeError
 from . import ast
+from .credentials import credential_problems
 from .model_config import DEFAULT_MODEL_ID, GenerationParams, ModelConfig
 from .resolve import Definition, Program
 from .schema import BLOCKS
@@ -92,6 +93,11 @@ class Lowerer:
                     )
                     continue
                 seen[entry.name] = entry
+                secrets = credential_problems(kind, entry, body)
+                if secrets:
+                    self.diagnostics += secrets
+                    values.invalid.add(entry.name)  # type: ignore[attr-defined]
+                    continue
                 convert = schema.get(entry.name)
                 if convert is None:
                     self.error(

@@ -52,7 +52,7 @@ class ModelConfig(Frozen):
         str,
         Attr(
             "string",
-            f'hf: "{DEFAULT_MODEL_ID}", a local folder (relative to this file) or a '
+            f'hf: "{DEFAULT_MODEL_ID}", a local folder (relative to this file, inside the project) or a '
             'model in the Hugging Face cache; litellm: e.g. "openai/gpt-4o-mini".',
         ),
     ] = ""

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..access import Access
 from ..datasets.profile import ProfileCache
 from ..diagnostics import Diagnostic, Span, sort_key
 from .checks import run_checks
@@ -43,8 +44,10 @@ def compile_spec(
     overlay: Mapping[Path, str] | None = None,
     parser: ModuleParser = load_module,
     profiles: ProfileCache | None = None,
+    access: Access | None = None,
 ) -> CheckResult:
-    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position."""
+    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position. `access`: the
+    folders and modules the user allowed beyond the project (default: none)."""
     path = Path(path)
     if text is None:
         text, problem = read_source(path)
@@ -66,7 +69,7 @@ def compile_spec(
     # All else the checks find in the parts that did compile is reported, so one pass shows every problem.
     compiled = {*spec.datasets, *spec.models, *spec.prompts, *spec.metrics, *spec.judges, *spec.evals}
     written = {name for table in program.definitions.values() for name in table} | program.dropped
-    diagnostics += run_checks(spec, frozenset(written - compiled), profiles)
+    diagnostics += run_checks(spec, frozenset(written - compiled), profiles, access)
     unique: dict[tuple[object, ...], Diagnostic] = {}
     for d in diagnostics:
         unique.setdefault((d.code, d.message, sort_key(d)), d)

@@ -51,7 +51,8 @@ class DatasetDef(Typed):
     span: Span
     path: Annotated[Path | None, Attr("string", "A `.jsonl`/`.ndjson`, `.json` (a list of objects, or "
                                       '`{"data": [...]}`), `.csv`, `.tsv` or `.parquet` file, relative to the file '
-                                      "that declares the dataset.")] = None  # fmt: skip
+                                      "that declares the dataset; inside the project unless `--allow-path` "
+                                      "grants its folder.")] = None  # fmt: skip
     path_span: Span | None = None
     format: Annotated[str | None, Attr("choice", "The file's format when its extension does not say.",
                                        DATA_FORMATS)] = None  # fmt: skip

@@ -76,9 +76,14 @@ def _rouge_family(
 
 
 def _python(
-    *, name: str | None = None, base_dir: Path | None = None, path: str, higher_is_better: bool = True
+    *,
+    name: str | None = None,
+    base_dir: Path | None = None,
+    path: str,
+    higher_is_better: bool = True,
+    allow_python: frozenset[str] = frozenset(),
 ) -> Metric:
-    return PythonMetric(name=name or "python", path=path, base_dir=base_dir)
+    return PythonMetric(name=name or "python", path=path, base_dir=base_dir, allowed=allow_python)
 
 
 def _specs() -> dict[str, MetricSpec]:
@@ -269,10 +274,16 @@ def _type_name(expected: type | tuple[type, ...]) -> str:
 
 
 def build_metric(
-    kind: str, params: Mapping[str, Any], *, name: str | None = None, base_dir: Path | None = None
+    kind: str,
+    params: Mapping[str, Any],
+    *,
+    name: str | None = None,
+    base_dir: Path | None = None,
+    allow_python: frozenset[str] = frozenset(),
 ) -> Metric:
     """Build the metric `kind` (a builtin name or a configurable family such as rouge/regex/python) with the
-    given keyword parameters; `name` is the user's name for it (default: kind), `base_dir` the spec's folder.
+    given keyword parameters; `name` is the user's name for it (default: kind), `base_dir` the spec's folder,
+    `allow_python` the modules outside the project a python metric may load (`--allow-python`).
     Unknown kinds, unknown or mistyped or missing parameters, and bad values raise MetricError."""
     spec = BUILTIN_METRICS.get(kind)
     label = name or kind
@@ -292,7 +303,8 @@ def build_metric(
     missing = sorted(spec.required - set(params))
     if missing:
         raise MetricError(f"metric {label!r}: {kind} needs the parameter(s) {', '.join(missing)}")
-    return spec.factory(name=name or kind, base_dir=base_dir, **params)
+    grants = {"allow_python": allow_python} if kind == "python" else {}
+    return spec.factory(name=name or kind, base_dir=base_dir, **grants, **params)
 
 
 def metric_direction(kind: str, params: Mapping[str, Any]) -> tuple[bool, tuple[float | None, float | None] | None]:

@@ -4,15 +4,14 @@ where the module's file is (looked up as the run looks it up) and whether it def
 from __future__ import annotations
 
 import ast
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import Literal
 
 from ..diagnostics import did_you_mean
 from .user import _TARGET, module_file
+from .user import source_location as _on_sys_path
 
 _ARGS = "(prediction, references, row)"
 CALL = "function" + _ARGS
@@ -60,6 +59,13 @@ def inspect_target(target: str, base_dir: Path) -> Finding:
 
 
 _IMPORTED_LATER = "it is imported when the run starts; a module file beside the spec is checked here"
+
+
+def module_location(module: str, base_dir: Path) -> Path | str | None:
+    """Where `module` would be loaded from, found as the run finds it and without reading or importing it: its
+    file beside the spec, else its source file on sys.path, else a description (built in, compiled...); None
+    when it is nowhere."""
+    return module_file(base_dir, module) or _on_sys_path(module)
 
 
 def _function_finding(tree: ast.Module, module: str, function: str, path: Path) -> Finding:
@@ -131,51 +137,6 @@ def _signature_problem(args: ast.arguments) -> str | None:
     return None
 
 
-def _on_sys_path(module: str) -> Path | str | None:
-    """The source file of `module` as `import` would find it (the finders on sys.meta_path, each package's
-    own path for its submodules), without importing anything; a description when it exists but is not Python
-    source (built in, frozen, compiled); None when absent."""
-    loaded = sys.modules.get(module)
-    if loaded is not None:  # imported already (by evaldsl or its dependencies): the run gets this one
-        source = getattr(loaded, "__file__", None) or ""
-        return Path(source) if source.endswith(".py") else "a compiled or built-in module"
-    path: list[str] | None = None
-    spec = None
-    parts = module.split(".")
-    for i in range(len(parts)):
-        name = ".".join(parts[: i + 1])
-        spec = _find_spec(name, path)
-        if spec is None:
-            return None
-        if i < len(parts) - 1:
-            if spec.submodule_search_locations is None:
-                return None  # not a package: it has no submodules
-            path = list(spec.submodule_search_locations)
-    assert spec is not None
-    origin = spec.origin or ""
-    if origin.endswith(".py"):
-        return Path(origin)
-    if origin in ("built-in", "frozen"):
-        return f"a {origin} module"
-    if spec.submodule_search_locations is not None and not spec.has_location:
-        return "a namespace package (no source file of its own)"
-    return "a compiled module"
-
-
-def _find_spec(name: str, path: list[str] | None) -> ModuleSpec | None:
-    for finder in sys.meta_path:
-        find = getattr(finder, "find_spec", None)
-        if find is None:
-            continue
-        try:
-            spec = find(name, path)
-        except Exception:  # a third-party finder that cannot answer: ask the next one
-            continue
-        if spec is not None:
-            return spec
-    return None
-
-
 def _module_hint(module: str, base_dir: Path) -> str:
     here = sorted(p.stem for p in base_dir.glob("*.py")) if base_dir.is_dir() else []
     close = did_you_mean(module, here)
@@ -184,4 +145,3 @@ def _module_hint(module: str, base_dir: Path) -> str:
     return f"put {module.replace('.', '/')}.py beside the spec" + (
         f" (python files there: {', '.join(here)})" if here else ""
     )
-

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from ..results import EvalModelResult, RunResult, SampleRecord, json_safe
 from ..store import Store
+from ..store.redact import Redactor
 from .runs_view import fmt_value
 
 # Sample fields that become their own CSV columns, in this order; every other field lands in `extra` (JSON).
@@ -94,9 +95,10 @@ def write_jsonl(run_id: str, records: Iterable[SampleRecord], out: TextIO) -> in
     return n
 
 
-def write_run_jsonl(store_dir: Path, run_id: str, out: TextIO) -> int:
-    """`evaldsl run --format jsonl`: the samples of the run just stored, one JSON line each."""
-    with Store(store_dir) as store:
+def write_run_jsonl(store_dir: Path, run_id: str, out: TextIO, redactor: Redactor | None = None) -> int:
+    """`evaldsl run --format jsonl`: the samples of the run just stored, one JSON line each (read through
+    `redactor`)."""
+    with Store(store_dir, redactor=redactor) as store:
         return write_jsonl(run_id, store.iter_samples(run_id), out)
 
 

@@ -30,6 +30,7 @@ from ..plan.graph import (
 from ..providers.records import ChoiceRequest, GenerateRequest, TextRequest
 from ..results import AssertOutcome, EvalModelResult, RunResult, RunStatus
 from ..store import Store, StoreError
+from ..store.redact import Redactor, redacting_logs
 from .aggregate import evaluate_assert, sample_records, summarise
 from .errors import RunFailed, RunStopped
 from .judging import JudgeScores, run_judge
@@ -42,7 +43,9 @@ __all__ = ["NoProgress", "Progress", "RunConfig", "run_graph"]
 
 @dataclass(frozen=True)
 class RunConfig:
-    """How to run: where the store is, whether to use the cache, when to give up, the bootstrap's seed."""
+    """How to run: where the store is, whether to use the cache, when to give up, the bootstrap's seed; which
+    python metric modules outside the project the user allowed (`--allow-python`), and the redactor of all that
+    the run writes out (by default the secrets of this process's environment)."""
 
     store_dir: Path
     use_cache: bool = True
@@ -50,6 +53,8 @@ class RunConfig:
     seed: int = 0
     n_boot: int = 1000
     options: dict[str, Any] = field(default_factory=dict)
+    allow_python: frozenset[str] = frozenset()
+    redactor: Redactor = field(default_factory=lambda: Redactor.from_environ(os.environ))
 
 
 def _git_commit(folder: Path) -> str | None:
@@ -154,7 +159,8 @@ async def _run_eval(
         for metric_id in run.metrics:
             mnode = ex.graph.node(metric_id)
             assert isinstance(mnode, MetricNode)
-            metrics.append(score_metric(mnode, samples, outputs, seed=seed, n_boot=n_boot))
+            allowed = ex.config.allow_python
+            metrics.append(score_metric(mnode, samples, outputs, seed=seed, n_boot=n_boot, allow_python=allowed))
         judges: list[JudgeScores] = []
         for judge_id in run.judges:
             jnode = ex.graph.node(judge_id)
@@ -225,9 +231,18 @@ def _stop_on_signals(task: asyncio.Task[Any]) -> Iterator[list[str]]:
 
 async def run_graph(graph: Graph, config: RunConfig, progress: Progress | None = None) -> RunResult:
     """Run every eval of the graph and store the run — completed, partial, failed or interrupted. Never raises
-    for a user error: a store that cannot be opened gives a failed result without a run id."""
+    for a user error: a store that cannot be opened gives a failed result without a run id. What is stored and
+    what is returned are redacted by `config.redactor`."""
+    with redacting_logs(config.redactor):
+        result = await _run_graph(graph, config, progress)
+    data = result.to_json()
+    clean = config.redactor.values(data, shapes=True)
+    return result if clean == data else RunResult.from_json(clean)
+
+
+async def _run_graph(graph: Graph, config: RunConfig, progress: Progress | None) -> RunResult:
     try:
-        store = Store(config.store_dir)
+        store = Store(config.store_dir, redactor=config.redactor)
     except StoreError as exc:
         return RunResult(run_id=None, spec=str(graph.spec), status="failed", message=str(exc))
     meta = {

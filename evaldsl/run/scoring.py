@@ -57,12 +57,20 @@ class MetricScores:
 
 
 def score_metric(
-    node: MetricNode, samples: Sequence[Sample], outputs: Sequence[Output], *, seed: int = 0, n_boot: int = 1000
+    node: MetricNode,
+    samples: Sequence[Sample],
+    outputs: Sequence[Output],
+    *,
+    seed: int = 0,
+    n_boot: int = 1000,
+    allow_python: frozenset[str] = frozenset(),
 ) -> MetricScores:
     """Score every usable sample. A sample the metric cannot score (None) is unscored; a sample on which the
     metric raised is an error of that sample, with the metric's message."""
     try:
-        metric = build_metric(node.family, node.params, name=node.name, base_dir=node.base_dir)
+        metric = build_metric(
+            node.family, node.params, name=node.name, base_dir=node.base_dir, allow_python=allow_python
+        )
     except MetricError as exc:
         raise RunFailed(f"metric {node.name}: {exc}") from None
     scores: list[float | None] = [None] * len(samples)

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..hashing import json_default
 from ..results import RESULTS_VERSION, RUN_STATUSES, AssertOutcome, EvalModelResult, RunResult, SampleRecord
-from .redact import strip_secrets
+from .redact import Redactor
 
 DB_FILENAME = "evaldsl.db"
 SCHEMA_VERSION = 2
@@ -137,8 +137,11 @@ class Store:
     process (calls are serialised). Every write is committed before the call returns.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], *, timeout_s: float = 30.0, redactor: Redactor | None = None
+    ) -> None:
         self.directory = Path(directory)
+        self.redactor = redactor or Redactor()  # applied to all that is written and read
         self.path = self.directory / DB_FILENAME
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
@@ -283,6 +286,10 @@ class Store:
                 raise
             conn.execute("COMMIT")
 
+    def _loads(self, text: str) -> Any:
+        """Stored JSON, with the secrets known now redacted (a run stored before a key was set holds none)."""
+        return self.redactor.values(json.loads(text))
+
     def _require_run(self, conn: sqlite3.Connection, run_id: str) -> None:
         if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise StoreError(f"no run {run_id!r} in {self.directory}; `evaldsl runs` lists the stored runs")
@@ -303,7 +310,7 @@ class Store:
     def cache_put(self, key: str, kind: str, value: Mapping[str, Any]) -> None:
         """Store `value` under `key`; committed before returning (one autocommit statement)."""
         with self._read("writing the response cache") as conn:
-            conn.execute(_CACHE_PUT, (key, kind, _dumps(value), _now()))
+            conn.execute(_CACHE_PUT, (key, kind, _dumps(self.redactor.values(value)), _now()))
 
     def cache_stats(self) -> dict[str, Any]:
         """{"entries": n, "by_kind": {kind: n}, "value_bytes": n, "db_bytes": n (database + WAL file)}."""
@@ -334,7 +341,7 @@ class Store:
         `meta` (spec_path, graph_hash, git commit, evaldsl version, options...) is stored without
         credential-like keys; `started_at` is filled in when absent.
         """
-        clean = strip_secrets(dict(meta))
+        clean = self.redactor.data(dict(meta))
         clean.setdefault("started_at", _now())
         spec_path, graph_hash = (None if clean.get(k) is None else str(clean[k]) for k in ("spec_path", "graph_hash"))
         with self._transaction("recording a new run") as conn:
@@ -354,9 +361,10 @@ class Store:
         same run, eval, model and index replaces the earlier one."""
         written, batch = 0, []
         for record in records:
-            data = record.to_json()
+            data = self.redactor.values(record.to_json())
+            error = None if record.error is None else self.redactor.text(record.error)
             rest = {k: v for k, v in data.items() if k not in _SAMPLE_COLUMNS}
-            batch.append((run_id, record.eval, record.model, record.index, record.sample_key or None, record.error,
+            batch.append((run_id, record.eval, record.model, record.index, record.sample_key or None, error,
                           int(record.truncated), int(record.cached), _dumps(rest)))  # fmt: skip
             if len(batch) >= _SAMPLE_CHUNK:
                 written += self._insert_samples(run_id, batch)
@@ -379,13 +387,15 @@ class Store:
         run_id = result.run_id
         if run_id is None:
             raise StoreError("a run result without a run id cannot be stored")
-        result_rows = [(run_id, r.eval, r.model, _dumps(r.to_json())) for r in result.results]
-        assert_rows = [(run_id, n, int(a.passed), _dumps(a.to_json())) for n, a in enumerate(result.asserts)]
+        clean = self.redactor.values
+        result_rows = [(run_id, r.eval, r.model, _dumps(clean(r.to_json(), shapes=True))) for r in result.results]
+        assert_rows = [(run_id, n, int(a.passed), _dumps(clean(a.to_json(), shapes=True)))
+                       for n, a in enumerate(result.asserts)]  # fmt: skip
         with self._transaction("finishing the run") as conn:
             self._require_run(conn, run_id)
             conn.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, summary = ?, results_version = ? WHERE id = ?",
-                (result.status, _now(), _dumps(strip_secrets(dict(summary))), RESULTS_VERSION, run_id),
+                (result.status, _now(), _dumps(self.redactor.data(dict(summary))), RESULTS_VERSION, run_id),
             )
             conn.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM asserts WHERE run_id = ?", (run_id,))
@@ -440,11 +450,11 @@ class Store:
                 (run_id,),
             ).fetchone()
             sql = "SELECT data FROM {} WHERE run_id = ? ORDER BY {}"
-            results = [json.loads(x[0]) for x in conn.execute(sql.format("results", "rowid"), (run_id,))]
-            asserts = [json.loads(x[0]) for x in conn.execute(sql.format("asserts", "idx"), (run_id,))]
-        summary = {} if r[6] is None else json.loads(r[6])
+            results = [self._loads(x[0]) for x in conn.execute(sql.format("results", "rowid"), (run_id,))]
+            asserts = [self._loads(x[0]) for x in conn.execute(sql.format("asserts", "idx"), (run_id,))]
+        summary = {} if r[6] is None else self._loads(r[6])
         return RunRecord(
-            run_id, _effective_status(*r[:3]), r[3], r[4], json.loads(r[5]),
+            run_id, _effective_status(*r[:3]), r[3], r[4], self._loads(r[5]),
             tuple(EvalModelResult.from_json(x) for x in results), tuple(AssertOutcome.from_json(x) for x in asserts),
             summary, int(r[7]),
         )  # fmt: skip
@@ -468,7 +478,7 @@ class Store:
                         sample = dict(zip(_SAMPLE_COLUMNS, r[:-1], strict=True))
                         sample["truncated"], sample["cached"] = bool(r[5]), bool(r[6])
                         sample.update(json.loads(r[-1]))
-                        yield SampleRecord.from_json(sample)
+                        yield SampleRecord.from_json(self.redactor.values(sample))
         finally:
             conn.close()
 

@@ -145,6 +145,11 @@ def test_python_metric_errors_and_pythonpath(tmp_path: Path, monkeypatch: pytest
     elsewhere.mkdir()
     write(elsewhere, "evaldsl_test_pp_mod.py", "def always(p, r, row):\n    return True\n")
     monkeypatch.syspath_prepend(str(elsewhere))
-    metric = build_metric("python", {"path": "evaldsl_test_pp_mod:always"})
+    # A module outside the project (here: on PYTHONPATH only) loads only when the user allowed it by name.
+    with pytest.raises(MetricError, match="'evaldsl_test_pp_mod' is not a file of this project"):
+        build_metric("python", {"path": "evaldsl_test_pp_mod:always"})
+    assert "evaldsl_test_pp_mod" not in sys.modules
+    allowed = frozenset({"evaldsl_test_pp_mod"})
+    metric = build_metric("python", {"path": "evaldsl_test_pp_mod:always"}, allow_python=allowed)
     assert metric.score(MetricInput(prediction="x")) == 1.0
     monkeypatch.delitem(sys.modules, "evaldsl_test_pp_mod")

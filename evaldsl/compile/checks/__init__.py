@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ...access import Access
 from ...datasets.profile import ProfileCache
 from ...diagnostics import Diagnostic
 from ..spec import Spec
-from . import asserts, capabilities, datasets, evals, judges, metrics, python_metrics, references, templates
+from . import (
+    asserts,
+    capabilities,
+    confinement,
+    datasets,
+    evals,
+    judges,
+    metrics,
+    python_metrics,
+    references,
+    templates,
+)
 from .context import CheckContext
 
 Check = Callable[[CheckContext], list[Diagnostic]]
 
 CHECKS: tuple[Check, ...] = (
     references.check,
+    confinement.check,
     datasets.check,
     evals.check,
     metrics.check,
@@ -26,11 +39,15 @@ CHECKS: tuple[Check, ...] = (
 
 
 def run_checks(
-    spec: Spec, broken: frozenset[str] = frozenset(), profiles: ProfileCache | None = None
+    spec: Spec,
+    broken: frozenset[str] = frozenset(),
+    profiles: ProfileCache | None = None,
+    access: Access | None = None,
 ) -> list[Diagnostic]:
     """Every diagnostic from every check, in order; `broken`: names whose definitions did not compile;
-    `profiles`: data file profiles to reuse (default: a fresh cache, each file read once)."""
-    ctx = CheckContext(spec, broken, profiles if profiles is not None else ProfileCache())
+    `profiles`: data file profiles to reuse (default: a fresh cache, each file read once); `access`: what the
+    user allowed beyond the project (default: nothing)."""
+    ctx = CheckContext(spec, broken, profiles if profiles is not None else ProfileCache(), access or Access())
     found: list[Diagnostic] = []
     for check in CHECKS:
         found.extend(check(ctx))

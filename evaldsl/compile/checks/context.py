@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...access import Access
 from ...datasets.profile import DatasetProfile, ProfileCache, dataset_profile
 from ...datasets.reader import DatasetError, data_format
 from ..spec import EvalDef, Spec
@@ -18,6 +19,8 @@ class CheckContext:
     broken: frozenset[str] = frozenset()
     # Data file profiles by (file, size, modification time): several datasets or evals on one file read it once.
     profiles: ProfileCache = field(default_factory=ProfileCache)
+    # What the user allowed beyond the project (--allow-path, --allow-python); files elsewhere are never read.
+    access: Access = field(default_factory=Access)
     _profiles: dict[tuple[str, bool], DatasetProfile | DatasetError | None] = field(default_factory=dict)
 
     def profile_or_error(self, dataset: str, *, derived: bool = True) -> DatasetProfile | DatasetError | None:
@@ -29,7 +32,13 @@ class CheckContext:
             ds = self.spec.datasets.get(dataset)
             found: DatasetProfile | DatasetError | None = None
             if ds is not None and (
-                ds.rows is not None or (ds.path and ds.path.is_file() and data_format(ds.path, ds.format))
+                ds.rows is not None
+                or (
+                    ds.path
+                    and self.access.allows_path(ds.path, self.spec.path)
+                    and ds.path.is_file()
+                    and data_format(ds.path, ds.format)
+                )
             ):
                 try:
                     found = dataset_profile(ds if derived else ds.model_copy(update={"fields": ()}), self.profiles)

@@ -19,6 +19,8 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
             if ds.rows is not None and not ds.rows:
                 out.append(Diagnostic(code="E316", message=f"dataset `{ds.name}` has no rows", span=ds.span))
             continue
+        if not ctx.access.allows_path(ds.path, ctx.spec.path):
+            continue  # E331: nothing outside the project is looked at, not even whether it exists
         span = ds.path_span or ds.span
         fmt = data_format(ds.path, ds.format)
         if fmt is None:
