@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..datasets.rows import DatasetError, fewshot_rows, load_rows
+from ..datasets.rows import DatasetError, load_rows
 from ..plan.graph import (
     AggregateNode,
     AssertNode,
@@ -27,14 +27,14 @@ from ..plan.graph import (
     ModelNode,
     RenderNode,
 )
-from ..providers.records import ChoiceRequest, GenerateRequest, TextRequest
 from ..results import AssertOutcome, EvalModelResult, RunResult, RunStatus
 from ..store import Store, StoreError
 from .aggregate import evaluate_assert, sample_records, summarise
 from .errors import RunFailed, RunStopped
 from .judging import JudgeScores, run_judge
 from .model_calls import ModelCalls, NoProgress, Progress
-from .samples import Sample, render_samples
+from .requests import eval_samples, model_request
+from .samples import Sample
 from .scoring import MetricScores, Output, score_metric
 
 __all__ = ["NoProgress", "Progress", "RunConfig", "run_graph"]
@@ -85,27 +85,7 @@ class _Execution:
         return self._rows[key]
 
     def samples(self, ev: EvalPlan) -> list[Sample]:
-        render = self.graph.node(ev.render)
-        load = self.graph.node(ev.load)
-        assert isinstance(render, RenderNode) and isinstance(load, LoadNode)
-        shots: list[dict[str, Any]] = []
-        fewshot = render.prompt.fewshot if render.prompt is not None else None
-        if render.fewshot_input is not None and fewshot is not None:
-            shot_node = self.graph.node(render.fewshot_input)
-            assert isinstance(shot_node, LoadNode)
-            shots = fewshot_rows(self.rows(shot_node, None), fewshot.k, fewshot.seed)
-        derived = frozenset(name for name, _ in load.dataset.fields)
-        return render_samples(render, self.rows(load, render.limit), shots, derived)
-
-    def _request(self, node: ModelNode, render: RenderNode, sample: Sample) -> Any:
-        if node.kind == "generate":
-            params = node.model.generation
-            draw = None if params.deterministic else f"row:{sample.row_id}"
-            return GenerateRequest(messages=sample.messages, params=params, variables=sample.variables, draw=draw)
-        if node.kind == "score_choices":
-            continuations = tuple(render.delimiter + c for c in sample.choices)
-            return ChoiceRequest(context=sample.context, continuations=continuations)
-        return TextRequest(text=sample.text or "")
+        return eval_samples(self.graph, ev, self.rows)
 
     async def call_model(self, node: ModelNode, samples: list[Sample]) -> tuple[list[Output], list[bool]]:
         render = self.graph.node(node.inputs[0])
@@ -116,7 +96,7 @@ class _Execution:
             failed = len(samples) - len(usable)
             self.calls.progress.advance(task, failed, errors=failed)
             self.count_errors(failed)
-        requests = [self._request(node, render, samples[i]) for i in usable]
+        requests = [model_request(node, render, samples[i]) for i in usable]
         results, hits = await self.calls.ask(node.model, node.kind, requests, task)
         self.calls.progress.finish(task)
         outputs: list[Output] = [None] * len(samples)

@@ -1,0 +1,77 @@
+"""`evaldsl plan`: compile and plan a spec, then show what running it would take (calls, cached answers, tokens,
+cost, wall time) — no model is called."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import api
+from ..diagnostics import render_all
+from ..plan import PlanError
+from ..results import EXIT_COMPILE
+from ..store.locate import existing_store, store_for_run
+
+
+class PlanFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+def estimate_for(spec: Path, graph: api.Graph, store: Path | None, use_cache: bool) -> api.Estimate:
+    """The estimate against the store `run` would use (exit 3 with one line when a dataset cannot be read)."""
+    directory = existing_store(store) or store_for_run(spec, store)
+    try:
+        return api.estimate(graph, directory, use_cache=use_cache)
+    except api.EstimateError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(3) from None
+
+
+def plan(
+    spec: Annotated[Path, typer.Argument(help="The .eval file.")],
+    eval: Annotated[list[str] | None, typer.Option("--eval", help="Only these evals (repeatable).")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", help="Only these models (repeatable).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N samples per eval.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Count every call as fresh.")] = False,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="Store folder (found as `run` finds it).", show_default=False)
+    ] = None,
+    format: Annotated[
+        PlanFormat, typer.Option("--format", "-f", help="table, json or markdown.")
+    ] = PlanFormat.table,
+) -> None:
+    """Show what `run` would do — calls, cached answers, tokens, cost and wall time — without calling a model."""
+    from rich.console import Console
+
+    from ..report.plan_view import plan_markdown, plan_notes, plan_table
+
+    checked = api.check(spec)
+    if not checked.ok or checked.spec is None:
+        typer.echo(render_all(checked.diagnostics, checked.sources), err=True)
+        raise typer.Exit(EXIT_COMPILE)
+    try:
+        graph = api.plan(checked.spec, evals=eval, models=model, limit=limit)
+    except PlanError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_COMPILE) from None
+    est = estimate_for(spec, graph, store, not no_cache)
+    if format is PlanFormat.json:
+        typer.echo(json.dumps(est.to_json()))
+    elif format is PlanFormat.markdown:
+        typer.echo(plan_markdown(est))
+    else:
+        out = Console()
+        out = out if out.is_terminal else Console(width=max(out.width, 160))
+        out.print(plan_table(est))
+        for note in plan_notes(est):
+            out.print(f"[dim]{note}[/dim]", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(plan)

@@ -1,0 +1,111 @@
+"""`evaldsl plan`: exact call counts on a spec of known size (where, limit, template, judge votes and pairwise
+swaps), exact cache figures after a run, observed reply lengths, prices from litellm's map or "unknown"."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from evaldsl.cli.app import app
+
+
+def plan(project: Path, *args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(app, ["plan", str(project / "spec.eval"), "--store", str(project / "st"),
+                                      "-f", "json", *args])  # fmt: skip
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def run(project: Path, *args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(app, ["run", str(project / "spec.eval"), "--store", str(project / "st"),
+                                      "-f", "json", *args])  # fmt: skip
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def by_line(data: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {(ln["eval"], ln["model"], ln["judge"] or ln["kind"]): ln for ln in data["lines"]}
+
+
+def test_counts_on_a_fresh_store(project: Path) -> None:
+    lines = by_line(data := plan(project))
+    # where keeps 5 rows, limit 4 → 4 samples; a template instance with limit 3 → 3
+    assert {k: (v["samples"], v["calls"], v["cached"]) for k, v in lines.items()} == {
+        ("quiz", "a", "generate"): (4, 4, 0),
+        ("quiz", "b", "generate"): (4, 4, 0),
+        ("quiz", "a", "single"): (4, 12, 0),  # 3 votes
+        ("quiz", "b", "single"): (4, 12, 0),
+        ("quiz", "a", "pair"): (4, 16, 0),  # 2 votes × 2 orders, once for the pair (a, b)
+        ("mine.run", "a", "generate"): (3, 3, 0),
+    }
+    gen = lines[("quiz", "a", "generate")]
+    assert gen["input_tokens"] == 12  # "question number k": 3 words (the mock's unit) × 4
+    assert (gen["output_tokens"], gen["output_basis"]) == (4 * 256, "max_tokens")  # max_tokens: an upper bound
+    assert lines[("mine.run", "a", "generate")]["input_tokens"] == 4 * 3  # "Q: question number k"
+    assert data["totals"]["calls"] == data["totals"]["fresh"] == 51
+    assert data["totals"]["samples"] == 4 + 4 + 3  # per eval × model
+    assert data["totals"]["cost_usd"] == 0.0  # mock models are free (a known price, not an unknown one)
+    assert data["totals"]["wall_s"] is None  # no past run: unknown, not 0
+
+
+def test_limit_flag_and_selection(project: Path) -> None:
+    lines = by_line(plan(project, "--limit", "2", "--eval", "quiz", "--model", "a"))
+    assert {k: v["calls"] for k, v in lines.items()} == {("quiz", "a", "generate"): 2, ("quiz", "a", "single"): 6}
+
+
+def test_after_a_run_every_call_is_cached_and_the_counts_were_exact(project: Path) -> None:
+    before = plan(project)
+    result = run(project)
+    assert result["model_calls"] == before["totals"]["fresh"] == 51
+    after = plan(project)
+    assert after["totals"]["cached"] == after["totals"]["calls"] == 51
+    assert after["totals"]["fresh"] == 0 and after["totals"]["output_tokens"] == 0
+    assert after["totals"]["wall_s"] == 0.0
+
+
+def test_observed_reply_lengths_and_wall_time_from_past_runs(project: Path) -> None:
+    run(project, "--limit", "2")
+    lines = by_line(plan(project))
+    a, b = lines[("quiz", "a", "generate")], lines[("quiz", "b", "generate")]
+    assert (a["calls"], a["cached"]) == (4, 2)
+    assert (a["output_tokens"], a["output_basis"]) == (2, "observed")  # "ansK": 1 word per reply
+    assert (b["output_tokens"], b["output_basis"]) == (2 * 4, "observed")  # "not sure at all"
+    assert a["wall_s"] is not None and a["wall_s"] >= 0
+    # judge calls on samples whose replies are cached are judged with their real prompts: 2 of 4 samples cached
+    assert (lines[("quiz", "a", "single")]["cached"], lines[("quiz", "a", "pair")]["cached"]) == (6, 8)
+
+
+def test_prices_from_litellm_and_unknown_prices(tmp_path: Path) -> None:
+    import litellm
+
+    (tmp_path / "spec.eval").write_text("""
+model known { provider = "litellm", id = "openai/gpt-4o-mini", max_tokens = 10, api_base = "http://127.0.0.1:9" }
+model odd { provider = "litellm", id = "openai/no-such-model-xyz", api_base = "http://127.0.0.1:9" }
+dataset d { rows = [{ q = "What is the capital of France?" }] }
+eval e {
+  dataset = d
+  prompt = "{{ q }}"
+  models = [known, odd]
+  metrics = [exact_match]
+  target = "Paris"
+}
+""")
+    data = plan(tmp_path)
+    lines = by_line(data)
+    known, odd = lines[("e", "known", "generate")], lines[("e", "odd", "generate")]
+    n_in = litellm.token_counter(model="openai/gpt-4o-mini",
+                                 messages=[{"role": "user", "content": "What is the capital of France?"}])  # fmt: skip
+    assert known["input_tokens"] == n_in
+    cost_in, cost_out = litellm.cost_per_token(model="openai/gpt-4o-mini", prompt_tokens=n_in, completion_tokens=10)
+    assert known["cost_usd"] == round(cost_in + cost_out, 6) > 0
+    assert odd["cost_usd"] is None and odd["price"] == "unknown"
+    assert data["totals"]["cost_usd"] is None and data["totals"]["unknown_prices"] == ["odd"]
+    md = CliRunner().invoke(app, ["plan", str(tmp_path / "spec.eval"), "--store", str(tmp_path / "st"),
+                                  "-f", "markdown"])  # fmt: skip
+    assert md.exit_code == 0
+    assert "| e | odd | generate | 1 | 1 | 0 |" in md.stdout and "unknown" in md.stdout
+    assert "no price for odd" in md.stdout
+    assert not (tmp_path / "st").exists()  # planning never creates a store
