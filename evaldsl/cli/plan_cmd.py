@@ -75,3 +75,27 @@ def plan(
 
 def register(app: typer.Typer) -> None:
     app.command()(plan)
+
+
+def refuse_over_budget(spec: Path, graph: api.Graph, store: Path | None, use_cache: bool, max_cost: float | None,
+                       max_calls: int | None) -> None:  # fmt: skip
+    """Before the first call of `run`: exit 3 with the plan's figures when the plan is over --max-calls or
+    --max-cost, or when the cost cannot be estimated (a model without a known price) under --max-cost."""
+    if max_cost is None and max_calls is None:
+        return
+    totals = estimate_for(spec, graph, store, use_cache).totals
+    figures = (f"plan: {totals['fresh']} fresh calls of {totals['calls']} ({totals['cached']} cached), "
+               f"{totals['input_tokens']} input tokens, ~{totals['output_tokens']} output tokens")  # fmt: skip
+    cost = totals["cost_usd"]
+    why = None
+    if max_calls is not None and totals["fresh"] > max_calls:
+        why = f"the plan makes {totals['fresh']} model calls, more than --max-calls {max_calls}"
+    elif max_cost is not None and cost is None:
+        why = (f"the cost cannot be estimated (no known price for {', '.join(totals['unknown_prices'])}), so "
+               f"--max-cost {max_cost:g} cannot be enforced; drop --max-cost or use --max-calls")  # fmt: skip
+    elif max_cost is not None and cost > max_cost:
+        why = f"the plan is estimated at {cost:.6g} USD, more than --max-cost {max_cost:g}"
+    if why is not None:
+        typer.echo(f"error: refusing to run: {why}\n{figures}, est. cost {cost if cost is not None else 'unknown'}"
+                   " USD (see `evaldsl plan`)", err=True)  # fmt: skip
+        raise typer.Exit(3)

@@ -14,6 +14,7 @@ from ..diagnostics import render_all
 from ..plan import PlanError
 from ..results import EXIT_COMPILE, RunResult
 from ..store.locate import store_for_run
+from .plan_cmd import refuse_over_budget
 
 
 class OutputFormat(str, Enum):
@@ -88,6 +89,16 @@ def run(
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Also write JUnit XML (one test per eval × model).")
     ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", min=0.0, help="USD: refuse when the plan's estimate is above; stop the run "
+                     "(interrupted) once its calls cost more."),  # fmt: skip
+    ] = None,
+    max_calls: Annotated[
+        int | None,
+        typer.Option("--max-calls", min=0, help="Refuse when the plan makes more fresh model calls; stop the "
+                     "run (interrupted) once it made more."),  # fmt: skip
+    ] = None,
 ) -> None:
     """Compile and run a spec; print a results table (or JSON) and store the run."""
     from rich.console import Console
@@ -107,10 +118,12 @@ def run(
     except PlanError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_COMPILE) from None
+    refuse_over_budget(spec, graph, store, not no_cache, max_cost, max_calls)
     options = {"eval": eval, "model": model, "limit": limit, "no_cache": no_cache, "max_errors": max_errors,
-               "max_error_rate": max_error_rate, "seed": seed}  # fmt: skip
+               "max_error_rate": max_error_rate, "seed": seed, "max_cost": max_cost,
+               "max_calls": max_calls}  # fmt: skip
     config = api.RunConfig(store_dir=store_for_run(spec, store), use_cache=not no_cache, max_errors=max_errors,
-                           seed=seed, options=options)  # fmt: skip
+                           seed=seed, options=options, max_cost=max_cost, max_calls=max_calls)  # fmt: skip
     err_console = Console(stderr=True)
     with RichProgress(err_console) if err_console.is_terminal else PlainProgress() as progress:
         result = api.run(graph, config, progress)

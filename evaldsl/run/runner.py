@@ -30,7 +30,7 @@ from ..plan.graph import (
 from ..results import AssertOutcome, EvalModelResult, RunResult, RunStatus
 from ..store import Store, StoreError
 from .aggregate import evaluate_assert, sample_records, summarise
-from .errors import RunFailed, RunStopped
+from .errors import RunFailed, RunInterrupted, RunStopped
 from .judging import JudgeScores, run_judge
 from .model_calls import ModelCalls, NoProgress, Progress
 from .requests import eval_samples, model_request
@@ -42,11 +42,14 @@ __all__ = ["NoProgress", "Progress", "RunConfig", "run_graph"]
 
 @dataclass(frozen=True)
 class RunConfig:
-    """How to run: where the store is, whether to use the cache, when to give up, the bootstrap's seed."""
+    """How to run: where the store is, whether to use the cache, when to give up (errors, spend, calls), the
+    bootstrap's seed."""
 
     store_dir: Path
     use_cache: bool = True
     max_errors: int | None = None
+    max_cost: float | None = None  # USD: the run stops once its fresh calls cost more
+    max_calls: int | None = None  # the run stops once it made more fresh calls
     seed: int = 0
     n_boot: int = 1000
     options: dict[str, Any] = field(default_factory=dict)
@@ -65,7 +68,8 @@ class _Execution:
 
     def __init__(self, graph: Graph, config: RunConfig, store: Store, progress: Progress | None) -> None:
         self.graph, self.config = graph, config
-        self.calls = ModelCalls(store, use_cache=config.use_cache, progress=progress, on_errors=self.count_errors)
+        self.calls = ModelCalls(store, use_cache=config.use_cache, progress=progress, on_errors=self.count_errors,
+                                on_call=self.check_budget)  # fmt: skip
         self.errors = 0
         self._rows: dict[str, list[dict[str, Any]]] = {}
 
@@ -74,6 +78,15 @@ class _Execution:
         limit = self.config.max_errors
         if limit is not None and self.errors > limit:
             raise RunFailed(f"more than {limit} errors (--max-errors); stopped early, finished evals are stored")
+
+    def check_budget(self, _result: Any) -> None:
+        """Stop the run (interrupted) once its fresh calls cost more than --max-cost or outnumber --max-calls."""
+        cap, calls = self.config.max_cost, self.config.max_calls
+        if cap is not None and self.calls.spent_usd > cap:
+            raise RunInterrupted(f"stopped: the calls so far cost {self.calls.spent_usd:.6g} USD, more than "
+                                 f"--max-cost {cap:g}; finished evals are stored")  # fmt: skip
+        if calls is not None and self.calls.model_calls > calls:
+            raise RunInterrupted(f"stopped: more than {calls} model calls (--max-calls); finished evals are stored")
 
     def rows(self, node: LoadNode, limit: int | None) -> list[dict[str, Any]]:
         key = f"{node.id}:{limit}"
@@ -250,7 +263,8 @@ async def run_graph(graph: Graph, config: RunConfig, progress: Progress | None =
             await ex.calls.aclose()
     wall_s = round(time.monotonic() - started, 3)
     summary = {"wall_s": wall_s, "cache_hits": ex.calls.cache_hits,
-               "model_calls": ex.calls.model_calls, "errors": ex.errors, "message": message}  # fmt: skip
+               "model_calls": ex.calls.model_calls, "errors": ex.errors, "message": message,
+               "spent_usd": round(ex.calls.spent_usd, 6)}  # fmt: skip
     result = RunResult(run_id=run_id, spec=str(graph.spec), status=status, results=tuple(results),
                        asserts=tuple(asserts), message=message, store=str(config.store_dir),
                        cache_hits=ex.calls.cache_hits, model_calls=ex.calls.model_calls,
