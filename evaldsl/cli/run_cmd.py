@@ -21,6 +21,7 @@ class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
+    markdown = "markdown"
 
 
 def _err(text: str) -> None:
@@ -39,7 +40,11 @@ def _show(result: RunResult, fmt: OutputFormat) -> None:
         out = Console()
         print_outcome(out if out.is_terminal else Console(width=max(out.width, 120)), result)
         return
-    if fmt is OutputFormat.jsonl and result.run_id is not None and result.store is not None:
+    if fmt is OutputFormat.markdown:
+        from ..report.markdown import run_markdown
+
+        typer.echo(run_markdown(result))
+    elif fmt is OutputFormat.jsonl and result.run_id is not None and result.store is not None:
         write_run_jsonl(Path(result.store), result.run_id, typer.get_text_stream("stdout"))
         typer.echo(json.dumps({"summary": result.to_json()}))
     else:
@@ -70,7 +75,8 @@ def run(
     format: Annotated[
         OutputFormat,
         typer.Option(
-            "--format", "-f", help="table, json (one object on stdout) or jsonl (a line per sample, then the summary)."
+            "--format", "-f", help="table, json (one object on stdout), jsonl (a line per sample, then the summary) "
+            "or markdown (a pull-request summary)."
         ),
     ] = OutputFormat.table,
     max_errors: Annotated[

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-# 10 rows; `where` keeps the 5 with an even n; the eval's limit keeps 4 of them.
-ROWS = [{"n": i, "question": f"question number {i}", "answer": f"ans{i}"} for i in range(10)]
+# 40 rows; `where` keeps the 20 with an even n; the eval's limit keeps 4 of them.
+ROWS = [{"n": i, "question": f"question number {i}", "answer": f"ans{i}"} for i in range(40)]
 
 SPEC = r'''
 dataset qa { path = "qa.jsonl", where = `n % 2 == 0` }
