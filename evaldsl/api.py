@@ -15,6 +15,7 @@ from .datasets.profile import ProfileCache
 from .diagnostics import CompileError, Diagnostic
 from .plan import Graph, PlanError
 from .plan import plan as build_plan
+from .plan.affected import AffectedError, AffectedEval, affected_since
 from .results import AssertOutcome, EvalModelResult, MetricSummary, RunResult, SampleRecord
 from .run.estimate import Estimate, EstimateError
 from .run.estimate import estimate as build_estimate
@@ -22,6 +23,8 @@ from .run.model_calls import Progress
 from .run.runner import RunConfig, run_graph
 
 __all__ = [
+    "AffectedError",
+    "AffectedEval",
     "AssertOutcome",
     "CheckResult",
     "CompileError",
@@ -35,6 +38,7 @@ __all__ = [
     "RunConfig",
     "RunResult",
     "SampleRecord",
+    "affected",
     "check",
     "compile",
     "estimate",
@@ -122,3 +126,9 @@ def estimate(graph: Graph, store_dir: Path | None = None, *, use_cache: bool = T
         return build_estimate(graph, None, use_cache=use_cache)
     with Store(store_dir) as store:
         return build_estimate(graph, store, use_cache=use_cache)
+
+
+def affected(path: str | Path, since: str) -> list[AffectedEval]:
+    """The evals of a spec whose node hashes differ between git revision `since` and the working tree, with the
+    reasons (raises AffectedError when there is no such revision or the spec does not compile)."""
+    return affected_since(Path(path), since, lambda p: check(p))

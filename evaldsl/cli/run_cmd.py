@@ -14,6 +14,7 @@ from ..diagnostics import render_all
 from ..plan import PlanError
 from ..results import EXIT_COMPILE, RunResult
 from ..store.locate import store_for_run
+from .affected_cmd import select_affected
 from .plan_cmd import refuse_over_budget
 
 
@@ -105,6 +106,11 @@ def run(
         typer.Option("--max-calls", min=0, help="Refuse when the plan makes more fresh model calls; stop the "
                      "run (interrupted) once it made more."),  # fmt: skip
     ] = None,
+    affected_since: Annotated[
+        str | None,
+        typer.Option("--affected-since", help="Only the evals whose node hashes differ from this git revision "
+                     "(see `evaldsl affected`); nothing to run exits 0.", show_default=False),  # fmt: skip
+    ] = None,
 ) -> None:
     """Compile and run a spec; print a results table (or JSON) and store the run."""
     from rich.console import Console
@@ -119,6 +125,8 @@ def run(
     warnings = [d for d in checked.diagnostics if not d.is_error]
     if warnings and format is OutputFormat.table:
         _err(render_all(warnings, checked.sources))
+    if affected_since is not None:
+        eval = select_affected(spec, affected_since, eval)
     try:
         graph = api.plan(checked.spec, evals=eval, models=model, limit=limit, max_error_rate=max_error_rate)
     except PlanError as exc:
