@@ -169,6 +169,11 @@ def diff(
             "an eval with one model in each run compares those two.",
         ),
     ] = None,
+    min_effect: Annotated[
+        float | None,
+        typer.Option("--min-effect", min=0.0, help="With --fail-on-regression: warn (W363) where the paired "
+                     "samples cannot detect a change this small; the minimum detectable effect is shown."),  # fmt: skip
+    ] = None,
     baseline: Annotated[
         Path | None,
         typer.Option("--baseline", help="A bundle file (`evaldsl export RUN --bundle FILE`) as run A; the one "
@@ -214,6 +219,11 @@ def diff(
         console.print(diff_table(result))
         for line in diff_footer(result):
             console.print(line, highlight=False, markup=False)
+    if fail_on_regression and min_effect is not None:
+        from ..report.diff import underpowered
+
+        for line in underpowered(result, record_b.results, min_effect):
+            typer.echo(f"warning[W363]: {line}", err=True)
     if fail_on_regression and result.regressions:
         raise typer.Exit(EXIT_REGRESSION)
 

@@ -106,6 +106,9 @@ def run(
         typer.Option("--max-calls", min=0, help="Refuse when the plan makes more fresh model calls; stop the "
                      "run (interrupted) once it made more."),  # fmt: skip
     ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Treat compile warnings as errors: refuse to run (exit 2).")
+    ] = False,
     affected_since: Annotated[
         str | None,
         typer.Option("--affected-since", help="Only the evals whose node hashes differ from this git revision "
@@ -123,8 +126,11 @@ def run(
         _err(render_all(checked.diagnostics, checked.sources))
         raise typer.Exit(EXIT_COMPILE)
     warnings = [d for d in checked.diagnostics if not d.is_error]
-    if warnings and format is OutputFormat.table:
+    if warnings and (format is OutputFormat.table or strict):
         _err(render_all(warnings, checked.sources))
+    if warnings and strict:
+        _err("warnings are errors (--strict): not running")
+        raise typer.Exit(EXIT_COMPILE)
     if affected_since is not None:
         eval = select_affected(spec, affected_since, eval)
     try:

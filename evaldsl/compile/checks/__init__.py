@@ -7,7 +7,7 @@ from collections.abc import Callable
 from ...datasets.profile import ProfileCache
 from ...diagnostics import Diagnostic
 from ..spec import Spec
-from . import asserts, capabilities, datasets, evals, judges, metrics, python_metrics, references, templates
+from . import asserts, capabilities, datasets, evals, gates, judges, metrics, python_metrics, references, templates
 from .context import CheckContext
 
 Check = Callable[[CheckContext], list[Diagnostic]]
@@ -22,6 +22,7 @@ CHECKS: tuple[Check, ...] = (
     judges.check,
     templates.check,
     asserts.check,
+    gates.check,
 )
 
 
