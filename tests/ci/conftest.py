@@ -14,8 +14,8 @@ SPEC = r'''
 dataset qa { path = "qa.jsonl", where = `n % 2 == 0` }
 model a { provider = "mock", response = "{{ answer }}" }
 model b { provider = "mock", response = "not sure at all" }
-model grader { provider = "mock", response = """{"reasoning": "fine", "score": 4}""" }
-model pgrader { provider = "mock", response = """{"reasoning": "fine", "winner": "A"}""" }
+model grader { provider = "mock", temperature = 0.7, response = """{"reasoning": "fine", "score": 4}""" }
+model pgrader { provider = "mock", temperature = 0.7, response = """{"reasoning": "fine", "winner": "A"}""" }
 judge single { model = grader, rubric = "Is it right?", votes = 3 }
 judge pair { model = pgrader, rubric = "Which is better?", mode = "pairwise", votes = 2 }
 template small_qa(models, data, limit = 0) {
