@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from ..store import Store, StoreError
 from .aggregate import evaluate_assert, sample_records, summarise
 from .errors import RunFailed, RunInterrupted, RunStopped
 from .judging import JudgeScores, run_judge
+from .memo import Memo
 from .model_calls import ModelCalls, NoProgress, Progress
 from .requests import eval_samples, model_request
 from .samples import Sample
@@ -70,6 +72,7 @@ class _Execution:
         self.graph, self.config = graph, config
         self.calls = ModelCalls(store, use_cache=config.use_cache, progress=progress, on_errors=self.count_errors,
                                 on_call=self.check_budget)  # fmt: skip
+        self.memo = Memo(store, enabled=config.use_cache, seed=config.seed, n_boot=config.n_boot)
         self.errors = 0
         self._rows: dict[str, list[dict[str, Any]]] = {}
 
@@ -147,7 +150,8 @@ async def _run_eval(
         for metric_id in run.metrics:
             mnode = ex.graph.node(metric_id)
             assert isinstance(mnode, MetricNode)
-            metrics.append(score_metric(mnode, samples, outputs, seed=seed, n_boot=n_boot))
+            compute = partial(score_metric, mnode, samples, outputs, seed=seed, n_boot=n_boot)
+            metrics.append(ex.memo.metric(mnode, outputs, compute))
         judges: list[JudgeScores] = []
         for judge_id in run.judges:
             jnode = ex.graph.node(judge_id)
@@ -157,7 +161,8 @@ async def _run_eval(
                 assert isinstance(other_call, ModelNode)
                 outputs_by_model[jnode.other_model], _ = await ex.call_model(other_call, samples)
             other = outputs_by_model.get(jnode.other_model) if jnode.other_model else None
-            judges.append(await run_judge(ex.calls, jnode, samples, outputs, other, seed=seed, n_boot=n_boot))
+            judge = partial(run_judge, ex.calls, jnode, samples, outputs, other, seed=seed, n_boot=n_boot)
+            judges.append(await ex.memo.judge(jnode, outputs, other, judge))
         aggregate = ex.graph.node(run.aggregate)
         assert isinstance(aggregate, AggregateNode)
         hashes = ex.hashes(ev, call, run.metrics + run.judges)
@@ -264,7 +269,8 @@ async def run_graph(graph: Graph, config: RunConfig, progress: Progress | None =
     wall_s = round(time.monotonic() - started, 3)
     summary = {"wall_s": wall_s, "cache_hits": ex.calls.cache_hits,
                "model_calls": ex.calls.model_calls, "errors": ex.errors, "message": message,
-               "spent_usd": round(ex.calls.spent_usd, 6)}  # fmt: skip
+               "spent_usd": round(ex.calls.spent_usd, 6), "memo_hits": ex.memo.hits,
+               "memo_computed": ex.memo.computed}  # fmt: skip
     result = RunResult(run_id=run_id, spec=str(graph.spec), status=status, results=tuple(results),
                        asserts=tuple(asserts), message=message, store=str(config.store_dir),
                        cache_hits=ex.calls.cache_hits, model_calls=ex.calls.model_calls,

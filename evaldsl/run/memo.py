@@ -1,0 +1,99 @@
+"""Node-level memoization: a metric's or judge's result on one eval × model, stored by the node's content hash
+(its settings and everything upstream), the digest of the model outputs it read, and the bootstrap's seed and
+draws — so re-running an unchanged eval recomputes no metric and asks no judge, and editing one metric
+recomputes only that metric. Results live in the store's key-value cache (kind "memo"); the aggregate of an
+eval × model is rebuilt from them (a sum over samples). Off when the response cache is off (`--no-cache`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from ..hashing import content_hash, json_default
+from ..plan.graph import JudgeNode, MetricNode
+from ..results import MetricSummary, json_safe
+from ..store import Store
+from .judging import JudgeScores
+from .scoring import MetricScores, Output
+
+KIND = "memo"
+
+
+def outputs_digest(outputs: Sequence[Output]) -> str:
+    """A digest of every model output (fields and all), in sample order."""
+    digest = hashlib.sha256()
+    for out in outputs:
+        digest.update(json.dumps(None if out is None else asdict(out), sort_keys=True, default=json_default).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _scores_json(result: MetricScores | JudgeScores) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": result.name, "scores": result.scores, "summary": result.summary.to_json(),
+            "errors": {str(i): why for i, why in result.errors.items()}}  # fmt: skip
+    if isinstance(result, JudgeScores):
+        data["records"] = result.records
+    return json_safe(data)  # type: ignore[no-any-return]
+
+
+def _revive(data: dict[str, Any], judge: bool) -> MetricScores | JudgeScores:
+    name = data["name"]
+    summary = MetricSummary.from_json(data["summary"], name)
+    errors = {int(i): why for i, why in data["errors"].items()}
+    if judge:
+        return JudgeScores(name, list(data["scores"]), summary, list(data["records"]), errors)
+    return MetricScores(name, list(data["scores"]), summary, errors)
+
+
+class Memo:
+    """The memo of one run; `hits` and `computed` count the metric and judge nodes served and computed."""
+
+    def __init__(self, store: Store, *, enabled: bool, seed: int, n_boot: int) -> None:
+        self.store, self.enabled, self.seed, self.n_boot = store, enabled, seed, n_boot
+        self.hits = 0
+        self.computed = 0
+
+    def _key(self, node: MetricNode | JudgeNode, digests: Sequence[str]) -> str:
+        return content_hash({"memo": node.hash, "outputs": list(digests), "seed": self.seed, "n_boot": self.n_boot})
+
+    def _get(self, key: str, judge: bool) -> MetricScores | JudgeScores | None:
+        if not self.enabled:
+            return None
+        found = self.store.cache_get_many([key]).get(key)
+        if found is None:
+            return None
+        try:
+            return _revive(found, judge)
+        except (KeyError, TypeError, ValueError):  # written by another version: compute it again
+            return None
+
+    def metric(self, node: MetricNode, outputs: Sequence[Output],
+               compute: Callable[[], MetricScores]) -> MetricScores:  # fmt: skip
+        key = self._key(node, [outputs_digest(outputs)])
+        found = self._get(key, judge=False)
+        if isinstance(found, MetricScores):
+            self.hits += 1
+            return found
+        result = compute()
+        self._put(key, result)
+        return result
+
+    async def judge(self, node: JudgeNode, outputs: Sequence[Output], other: Sequence[Output] | None,
+                    compute: Callable[[], Awaitable[JudgeScores]]) -> JudgeScores:  # fmt: skip
+        digests = [outputs_digest(outputs)] + ([outputs_digest(other)] if other is not None else [])
+        key = self._key(node, digests)
+        found = self._get(key, judge=True)
+        if isinstance(found, JudgeScores):
+            self.hits += 1
+            return found
+        result = await compute()
+        self._put(key, result)
+        return result
+
+    def _put(self, key: str, result: MetricScores | JudgeScores) -> None:
+        self.computed += 1
+        if self.enabled and not result.errors:  # a result with sample errors is computed again next time
+            self.store.cache_put(key, KIND, _scores_json(result))
