@@ -45,6 +45,11 @@ def plan(
     format: Annotated[
         PlanFormat, typer.Option("--format", "-f", help="table, json or markdown.")
     ] = PlanFormat.table,
+    affected_since: Annotated[
+        str | None,
+        typer.Option("--affected-since", help="Only the evals whose node hashes differ from this git revision.",
+                     show_default=False),  # fmt: skip
+    ] = None,
 ) -> None:
     """Show what `run` would do — calls, cached answers, tokens, cost and wall time — without calling a model."""
     from rich.console import Console
@@ -55,6 +60,10 @@ def plan(
     if not checked.ok or checked.spec is None:
         typer.echo(render_all(checked.diagnostics, checked.sources), err=True)
         raise typer.Exit(EXIT_COMPILE)
+    if affected_since is not None:
+        from .affected_cmd import select_affected
+
+        eval = select_affected(spec, affected_since, eval)
     try:
         graph = api.plan(checked.spec, evals=eval, models=model, limit=limit)
     except PlanError as exc:

@@ -98,3 +98,13 @@ def affected_of(spec: Path) -> list[dict]:
     result = CliRunner().invoke(app, ["affected", str(spec), "--since", "HEAD", "-f", "json"])
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def test_plan_affected_since(project: Path) -> None:
+    git(project, "init", "-q")
+    commit_all(project, "first")
+    edit(project, 'prompt  = "Q: {{ question }}"', 'prompt  = "Question: {{ question }}"')
+    result = CliRunner().invoke(app, ["plan", str(project / "spec.eval"), "--store", str(project / "st"), "-f",
+                                      "json", "--affected-since", "HEAD"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert [(ln["eval"], ln["calls"]) for ln in json.loads(result.stdout)["lines"]] == [("mine.run", 3)]
