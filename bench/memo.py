@@ -1,7 +1,7 @@
 """Node-level memoization: a 10,000-sample spec with 4 metrics and a judge (mock models), run three times in one
 store — cold (every node computed), unchanged (every metric and judge served from the memo), and after editing
-one metric (only it computed) — and a fourth time unchanged with `--no-cache` (everything computed again, for
-comparison).
+one metric (only it computed) — then unchanged with `--no-memo` (model calls from the response cache, every metric
+and judge computed again: what a re-run cost before) and with `--no-cache` (nothing reused).
 
     python bench/memo.py [--samples 10000]
 
@@ -67,7 +67,8 @@ def main() -> None:
         one(folder, "unchanged re-run")
         write(folder, "rouge1")
         one(folder, "one metric edited (rougeL → rouge1)")
-        one(folder, "unchanged, --no-cache (no memo)", "--no-cache")
+        one(folder, "unchanged, --no-memo (cache only)", "--no-memo")
+        one(folder, "unchanged, --no-cache (nothing reused)", "--no-cache")
 
 
 if __name__ == "__main__":

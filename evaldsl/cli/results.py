@@ -288,7 +288,7 @@ class CacheAction(str, Enum):
 def cache(
     action: Annotated[CacheAction, typer.Argument(help="stats: entries and size; clear: delete cached responses.")],
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Only entries of this kind (generate, score_choices, score_text, memo).")
+        str | None, typer.Option("--kind", help="Only this kind (generate, score_choices, score_text, memo).")
     ] = None,
     store: StoreOption = None,
 ) -> None:

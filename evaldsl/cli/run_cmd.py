@@ -106,6 +106,9 @@ def run(
         typer.Option("--max-calls", min=0, help="Refuse when the plan makes more fresh model calls; stop the "
                      "run (interrupted) once it made more."),  # fmt: skip
     ] = None,
+    no_memo: Annotated[
+        bool, typer.Option("--no-memo", help="Compute every metric and judge again (the response cache still answers).")
+    ] = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="Treat compile warnings as errors: refuse to run (exit 2).")
     ] = False,
@@ -143,7 +146,8 @@ def run(
                "max_error_rate": max_error_rate, "seed": seed, "max_cost": max_cost,
                "max_calls": max_calls}  # fmt: skip
     config = api.RunConfig(store_dir=store_for_run(spec, store), use_cache=not no_cache, max_errors=max_errors,
-                           seed=seed, options=options, max_cost=max_cost, max_calls=max_calls)  # fmt: skip
+                           seed=seed, options=options, max_cost=max_cost, max_calls=max_calls,
+                           memo=not no_memo)  # fmt: skip
     err_console = Console(stderr=True)
     with RichProgress(err_console) if err_console.is_terminal else PlainProgress() as progress:
         result = api.run(graph, config, progress)

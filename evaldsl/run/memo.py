@@ -7,12 +7,10 @@ eval × model is rebuilt from them (a sum over samples). Off when the response c
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict
 from typing import Any
 
-from ..hashing import content_hash, json_default
+from ..hashing import content_hash
 from ..plan.graph import JudgeNode, MetricNode
 from ..results import MetricSummary, json_safe
 from ..store import Store
@@ -23,11 +21,12 @@ KIND = "memo"
 
 
 def outputs_digest(outputs: Sequence[Output]) -> str:
-    """A digest of every model output (fields and all), in sample order."""
+    """A digest of every model output (its type and every field, as the frozen dataclass prints them), in
+    sample order."""
     digest = hashlib.sha256()
     for out in outputs:
-        digest.update(json.dumps(None if out is None else asdict(out), sort_keys=True, default=json_default).encode())
-        digest.update(b"\n")
+        digest.update(repr(out).encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
     return digest.hexdigest()
 
 
@@ -55,6 +54,14 @@ class Memo:
         self.store, self.enabled, self.seed, self.n_boot = store, enabled, seed, n_boot
         self.hits = 0
         self.computed = 0
+        self._digests: dict[int, tuple[Sequence[Output], str]] = {}  # by list identity: each list digested once
+
+    def digest(self, outputs: Sequence[Output]) -> str:
+        known = self._digests.get(id(outputs))
+        if known is None or known[0] is not outputs:
+            known = (outputs, outputs_digest(outputs))
+            self._digests[id(outputs)] = known
+        return known[1]
 
     def _key(self, node: MetricNode | JudgeNode, digests: Sequence[str]) -> str:
         return content_hash({"memo": node.hash, "outputs": list(digests), "seed": self.seed, "n_boot": self.n_boot})
@@ -72,7 +79,7 @@ class Memo:
 
     def metric(self, node: MetricNode, outputs: Sequence[Output],
                compute: Callable[[], MetricScores]) -> MetricScores:  # fmt: skip
-        key = self._key(node, [outputs_digest(outputs)])
+        key = self._key(node, [self.digest(outputs)])
         found = self._get(key, judge=False)
         if isinstance(found, MetricScores):
             self.hits += 1
@@ -83,7 +90,7 @@ class Memo:
 
     async def judge(self, node: JudgeNode, outputs: Sequence[Output], other: Sequence[Output] | None,
                     compute: Callable[[], Awaitable[JudgeScores]]) -> JudgeScores:  # fmt: skip
-        digests = [outputs_digest(outputs)] + ([outputs_digest(other)] if other is not None else [])
+        digests = [self.digest(outputs)] + ([self.digest(other)] if other is not None else [])
         key = self._key(node, digests)
         found = self._get(key, judge=True)
         if isinstance(found, JudgeScores):

@@ -52,6 +52,7 @@ class RunConfig:
     max_errors: int | None = None
     max_cost: float | None = None  # USD: the run stops once its fresh calls cost more
     max_calls: int | None = None  # the run stops once it made more fresh calls
+    memo: bool = True  # serve unchanged metric and judge results from the store (with the response cache on)
     seed: int = 0
     n_boot: int = 1000
     options: dict[str, Any] = field(default_factory=dict)
@@ -72,7 +73,7 @@ class _Execution:
         self.graph, self.config = graph, config
         self.calls = ModelCalls(store, use_cache=config.use_cache, progress=progress, on_errors=self.count_errors,
                                 on_call=self.check_budget)  # fmt: skip
-        self.memo = Memo(store, enabled=config.use_cache, seed=config.seed, n_boot=config.n_boot)
+        self.memo = Memo(store, enabled=config.use_cache and config.memo, seed=config.seed, n_boot=config.n_boot)
         self.errors = 0
         self._rows: dict[str, list[dict[str, Any]]] = {}
 
