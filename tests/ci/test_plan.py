@@ -109,3 +109,30 @@ eval e {
     assert "| e | odd | generate | 1 | 1 | 0 |" in md.stdout and "unknown" in md.stdout
     assert "no price for odd" in md.stdout
     assert not (tmp_path / "st").exists()  # planning never creates a store
+
+
+def test_local_model_tokens_come_from_its_tokenizer(tmp_path: Path) -> None:
+    import pytest
+
+    from evaldsl.providers.default_model import converted_dir, packaged_gguf
+
+    try:
+        folder = converted_dir(packaged_gguf())
+    except Exception as exc:  # noqa: BLE001 - the packaged model is not installed
+        pytest.skip(f"no packaged default model: {exc}")
+    if not (folder / "tokenizer.json").is_file():
+        pytest.skip("the packaged default model has not been converted yet (the first local run converts it)")
+    from transformers import AutoTokenizer
+
+    questions = ["What is the capital of France?", "Name the largest planet in the solar system."]
+    rows = ", ".join(f'{{ q = "{q}" }}' for q in questions)
+    (tmp_path / "spec.eval").write_text(f"""
+dataset d {{ rows = [{rows}] }}
+model small {{ provider = "hf", id = "smollm2-135m-instruct", max_tokens = 7 }}
+eval e {{ dataset = d, prompt = "{{{{ q }}}}", models = [small], target = "x", metrics = [exact_match] }}
+""")
+    line = plan(tmp_path)["lines"][0]
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    assert line["token_basis"] == "tokenizer"
+    assert line["input_tokens"] == sum(len(tokenizer(q, add_special_tokens=False)["input_ids"]) for q in questions)
+    assert (line["output_tokens"], line["cost_usd"], line["price"]) == (14, 0.0, "local (no API price)")
