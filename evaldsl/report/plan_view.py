@@ -61,7 +61,7 @@ def plan_table(est: Estimate) -> Table:
 
 def plan_notes(est: Estimate) -> list[str]:
     """What the figures rest on: unknown prices, models whose cache could not be read, token bases."""
-    notes = []
+    notes = list(est.gates)
     if est.totals["unknown_prices"]:
         notes.append(f"cost unknown: no price for {', '.join(est.totals['unknown_prices'])} in litellm's price map")
     for line in est.lines:

@@ -4,6 +4,7 @@ input tokens, estimated output tokens, cost from the price map and wall time fro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -11,10 +12,11 @@ from typing import Any
 from ..compile.model_config import ModelConfig
 from ..datasets.rows import DatasetError, load_rows
 from ..hashing import content_hash
-from ..plan.graph import EvalPlan, Graph, JudgeNode, LoadNode, ModelNode, RenderNode
+from ..plan.graph import AssertNode, EvalPlan, Graph, JudgeNode, LoadNode, ModelNode, RenderNode
 from ..providers import ProviderError, load_provider
 from ..providers.estimates import TokenCounter, price, token_counter
 from ..providers.records import ChoiceRequest, GenerateRequest, TextRequest
+from ..results import MetricSummary
 from ..store import Store
 from .judging import judge_prompts, judge_requests, vote_draws
 from .model_calls import cache_key
@@ -61,9 +63,10 @@ class PlanLine:
 class Estimate:
     lines: tuple[PlanLine, ...]
     totals: dict[str, Any] = field(default_factory=dict)
+    gates: tuple[str, ...] = ()  # W360 from past runs: asserts whose threshold lies within the expected CI
 
     def to_json(self) -> dict[str, Any]:
-        return {"lines": [line.to_json() for line in self.lines], "totals": self.totals}
+        return {"lines": [line.to_json() for line in self.lines], "totals": self.totals, "gates": list(self.gates)}
 
 
 def _totals(lines: Sequence[PlanLine]) -> dict[str, Any]:
@@ -86,6 +89,7 @@ def _totals(lines: Sequence[PlanLine]) -> dict[str, Any]:
 class _Past:
     mean_output: float | None  # mean completion tokens per answered sample
     s_per_call: float | None  # the run's wall time per fresh call
+    metrics: dict[str, MetricSummary] = field(default_factory=dict)  # the run's summaries (value, CI, n)
 
 
 def _history(store: Store | None, runs: int = 20) -> dict[tuple[str, str], _Past]:
@@ -101,7 +105,7 @@ def _history(store: Store | None, runs: int = 20) -> dict[tuple[str, str], _Past
             answered = r.n - r.errors
             mean = r.completion_tokens / answered if r.completion_tokens is not None and answered > 0 else None
             if (r.eval, r.model) not in out and (mean is not None or rate is not None):
-                out[(r.eval, r.model)] = _Past(mean, rate)
+                out[(r.eval, r.model)] = _Past(mean, rate, dict(r.metrics))
     return out
 
 
@@ -227,9 +231,29 @@ class _Estimator:
         return self.line(ev, node.model, node.judge_model, "judge", cfg.name, n, requests, answers, extra)
 
 
+def _gates(graph: Graph, lines: Sequence[PlanLine], history: dict[tuple[str, str], _Past]) -> list[str]:
+    """W360 with past run variance: an assert whose threshold lies within the 95% CI half-width expected at this
+    run's n — the last run's half-width scaled by √(n_then / n_now) — around the last run's value."""
+    sizes = {(ln.eval, ln.model): ln.samples for ln in lines if ln.kind != "judge"}
+    out = []
+    for node in graph.nodes.values():
+        if not isinstance(node, AssertNode):
+            continue
+        past = history.get((node.eval, node.model))
+        m = past.metrics.get(node.metric) if past is not None else None
+        n_now = sizes.get((node.eval, node.model))
+        if m is None or m.value is None or m.ci_low is None or m.ci_high is None or not m.n or not n_now:
+            continue
+        half = (m.ci_high - m.ci_low) / 2 * math.sqrt(m.n / n_now)
+        if abs(m.value - node.threshold) < half:
+            out.append(f"warning[W360]: {node.eval} · {node.model}: `{node.text}` flips by chance: the last run "
+                       f"measured {m.value:.3g}, and at n = {n_now} its 95% CI is about ±{half:.3g}")  # fmt: skip
+    return out
+
+
 def estimate(graph: Graph, store: Store | None, *, use_cache: bool = True) -> Estimate:
     """The plan's figures for every eval × model of `graph`; `store` (None: none yet) gives the response cache
     and past runs. Raises EstimateError when a dataset cannot be read."""
     est = _Estimator(graph, store, use_cache)
     lines = [line for ev in graph.evals for line in est.eval(ev)]
-    return Estimate(tuple(lines), _totals(lines))
+    return Estimate(tuple(lines), _totals(lines), tuple(_gates(graph, lines, est.history)))

@@ -136,3 +136,21 @@ eval e {{ dataset = d, prompt = "{{{{ q }}}}", models = [small], target = "x", m
     assert line["token_basis"] == "tokenizer"
     assert line["input_tokens"] == sum(len(tokenizer(q, add_special_tokens=False)["input_ids"]) for q in questions)
     assert (line["output_tokens"], line["cost_usd"], line["price"]) == (14, 0.0, "local (no API price)")
+
+
+def test_gates_that_flip_by_chance_from_past_run_variance(project: Path) -> None:
+    spec = (project / "spec.eval").read_text()
+    spec = spec.replace('model b { provider = "mock", response = "not sure at all" }',
+                        '''model b { provider = "mock", response = "{{ answer if n % 4 == 0 else 'no' }}" }''')
+    spec = spec.replace("  limit   = 4\n}", "  limit   = 4\n  assert mean(exact_match) >= 0.4\n}")
+    (project / "spec.eval").write_text(spec)
+    assert plan(project)["gates"] == []  # no past run; and at n = 4 ±0.49 does not reach past 1 from 0.4
+    result = run(project)
+    b = next(r for r in result["results"] if r["model"] == "b")["metrics"]["exact_match"]
+    assert b["value"] == 0.5
+    half = (b["ci_high"] - b["ci_low"]) / 2
+    gates = plan(project)["gates"]
+    assert gates == [f"warning[W360]: quiz · b: `mean(exact_match) >= 0.4` flips by chance: the last run measured "
+                     f"0.5, and at n = 4 its 95% CI is about ±{half:.3g}"]  # fmt: skip
+    # at another n the last run's half-width is scaled by √(n_then / n_now)
+    assert f"at n = 2 its 95% CI is about ±{half * 2 ** 0.5:.3g}" in plan(project, "--limit", "2")["gates"][0]
