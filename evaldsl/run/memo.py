@@ -1,8 +1,9 @@
 """Node-level memoization: a metric's or judge's result on one eval × model, stored by the node's content hash
-(its settings and everything upstream), the digest of the model outputs it read, and the bootstrap's seed and
-draws — so re-running an unchanged eval recomputes no metric and asks no judge, and editing one metric
-recomputes only that metric. Results live in the store's key-value cache (kind "memo"); the aggregate of an
-eval × model is rebuilt from them (a sum over samples). Off when the response cache is off (`--no-cache`)."""
+(its settings and everything upstream), the digest of the model outputs it read, the bootstrap's seed and draws,
+and evaldsl's version — so re-running an unchanged eval recomputes no metric and asks no judge, and editing one
+metric recomputes only that metric. Results live in the store's key-value cache (kind "memo"); the aggregate of
+an eval × model is rebuilt from them (a sum over samples). Off when the response cache is off (`--no-cache`) and
+with `--no-memo`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from .. import __version__
 from ..hashing import content_hash
 from ..plan.graph import JudgeNode, MetricNode
 from ..results import MetricSummary, json_safe
@@ -64,7 +66,8 @@ class Memo:
         return known[1]
 
     def _key(self, node: MetricNode | JudgeNode, digests: Sequence[str]) -> str:
-        return content_hash({"memo": node.hash, "outputs": list(digests), "seed": self.seed, "n_boot": self.n_boot})
+        return content_hash({"memo": node.hash, "outputs": list(digests), "seed": self.seed, "n_boot": self.n_boot,
+                             "evaldsl": __version__})  # another version may score differently
 
     def _get(self, key: str, judge: bool) -> MetricScores | JudgeScores | None:
         if not self.enabled:
