@@ -16,15 +16,22 @@ from .datasets.profile import ProfileCache
 from .diagnostics import CompileError, Diagnostic
 from .plan import Graph, PlanError
 from .plan import plan as build_plan
+from .plan.affected import AffectedError, AffectedEval, affected_since
 from .results import AssertOutcome, EvalModelResult, MetricSummary, RunResult, SampleRecord
+from .run.estimate import Estimate, EstimateError
+from .run.estimate import estimate as build_estimate
 from .run.model_calls import Progress
 from .run.runner import RunConfig, run_graph
 
 __all__ = [
+    "AffectedError",
+    "AffectedEval",
     "AssertOutcome",
     "CheckResult",
     "CompileError",
     "Diagnostic",
+    "Estimate",
+    "EstimateError",
     "EvalModelResult",
     "Graph",
     "MetricSummary",
@@ -32,8 +39,10 @@ __all__ = [
     "RunConfig",
     "RunResult",
     "SampleRecord",
+    "affected",
     "check",
     "compile",
+    "estimate",
     "load",
     "parse",
     "plan",
@@ -110,3 +119,20 @@ def compile(
 def run(graph: Graph, config: RunConfig, progress: Progress | None = None) -> RunResult:
     """Run a planned graph and store the run; the result says how it went (never raises for a user error)."""
     return asyncio.run(run_graph(graph, config, progress))
+
+
+def estimate(graph: Graph, store_dir: Path | None = None, *, use_cache: bool = True) -> Estimate:
+    """What running `graph` would take — calls, cached answers, tokens, cost, wall time — without calling a
+    model. The store in `store_dir` (never created here) gives the response cache and past runs."""
+    from .store import DB_FILENAME, Store
+
+    if store_dir is None or not (store_dir / DB_FILENAME).is_file():
+        return build_estimate(graph, None, use_cache=use_cache)
+    with Store(store_dir) as store:
+        return build_estimate(graph, store, use_cache=use_cache)
+
+
+def affected(path: str | Path, since: str) -> list[AffectedEval]:
+    """The evals of a spec whose node hashes differ between git revision `since` and the working tree, with the
+    reasons (raises AffectedError when there is no such revision or the spec does not compile)."""
+    return affected_since(Path(path), since, lambda p: check(p))

@@ -48,6 +48,9 @@ def check(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
     allow_path: AllowPathOption = None,
     allow_python: AllowPythonOption = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Treat warnings as errors (e.g. gates that flip by chance).")
+    ] = False,
 ) -> None:
     """Compile specs without running them; print diagnostics with file:line:col."""
     failed = False
@@ -56,7 +59,10 @@ def check(
         result = api.check(path, access=access)
         if result.diagnostics:
             _err(render_all(result.diagnostics, result.sources))
-        if result.ok:
+        if result.ok and strict and result.diagnostics:
+            _err(f"{path}: warnings are errors (--strict)")
+            failed = True
+        elif result.ok:
             if not quiet:
                 n = len(result.spec.evals) if result.spec else 0
                 typer.echo(f"{path}: ok ({n} eval{'s' if n != 1 else ''})")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -17,7 +17,8 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..store import Store
+    from ..results import SampleRecord
+    from ..store import RunRecord, Store
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 
@@ -34,6 +35,12 @@ StoreOption = Annotated[
 class ListFormat(str, Enum):
     table = "table"
     json = "json"
+
+
+class DiffFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
 
 
 class ExportFormat(str, Enum):
@@ -144,7 +151,10 @@ def report(
 
 
 def diff(
-    run_a: Annotated[str, typer.Argument(help="The baseline run (id, prefix, latest~N).")],
+    run_a: Annotated[
+        str | None,
+        typer.Argument(help="The baseline run (id, prefix, latest~N); with --baseline: the run compared with it."),
+    ] = None,
     run_b: Annotated[str, typer.Argument(help="The run compared with it.")] = "latest",
     store: StoreOption = None,
     fail_on_regression: Annotated[
@@ -152,7 +162,7 @@ def diff(
     ] = False,
     alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="Significance level.")] = 0.05,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap and permutation draws.")] = 0,
-    format: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")] = ListFormat.table,
+    format: Annotated[DiffFormat, typer.Option("--format", "-f", help="table, json or markdown.")] = DiffFormat.table,
     pair: Annotated[
         list[str] | None,
         typer.Option(
@@ -161,9 +171,19 @@ def diff(
             "an eval with one model in each run compares those two.",
         ),
     ] = None,
+    min_effect: Annotated[
+        float | None,
+        typer.Option("--min-effect", min=0.0, help="With --fail-on-regression: warn (W363) where the paired "
+                     "samples cannot detect a change this small; the minimum detectable effect is shown."),  # fmt: skip
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="A bundle file (`evaldsl export RUN --bundle FILE`) as run A; the one "
+                     "run argument (default: latest) is run B.", show_default=False),  # fmt: skip
+    ] = None,
 ) -> None:
     """Paired comparison of two runs per eval × model × metric: delta, 95% CI, p-value, regressions."""
-    from ..report.diff import diff_footer, diff_runs, diff_table
+    from ..report.diff import compare_records, diff_footer, diff_table
 
     if not 0.0 < alpha < 1.0:
         raise _fail(f"--alpha must be between 0 and 1 (exclusive), got {alpha}")
@@ -173,18 +193,50 @@ def diff(
         if not sep or not left or not right:
             raise _fail(f"--pair takes MODEL_A:MODEL_B, got {item!r}")
         pairs[left] = right
+    if baseline is None and run_a is None:
+        raise _fail("diff needs a baseline: a run (`evaldsl diff RUN_A [RUN_B]`) or a bundle (`--baseline FILE`)")
+    if baseline is not None and run_b != "latest":
+        raise _fail("with --baseline FILE, give one run to compare with it (default: latest)")
+    bundle = _read_bundle(baseline) if baseline is not None else None
     with _open_store(store) as opened:
-        a, b = _resolve(opened, run_a), _resolve(opened, run_b)
-        result = diff_runs(opened, a, b, alpha=alpha, seed=seed, pairs=pairs)
-    if format is ListFormat.json:
+        if bundle is not None:
+            record_a, samples_a = bundle
+            b = _resolve(opened, run_a or "latest")
+        else:
+            assert run_a is not None
+            a, b = _resolve(opened, run_a), _resolve(opened, run_b)
+            record_a, samples_a = opened.get_run(a), opened.iter_samples(a)
+        record_b = opened.get_run(b)
+        result = compare_records(record_a, record_b, samples_a, opened.iter_samples(b), alpha=alpha, seed=seed,
+                                 pairs=pairs)  # fmt: skip
+    if format is DiffFormat.json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+    elif format is DiffFormat.markdown:
+        from ..report.markdown import diff_markdown
+
+        results_b = {(r.eval, r.model): r for r in record_b.results}
+        typer.echo(diff_markdown(result, results_b, baseline=f"baseline `{record_a.id}`" if bundle else None))
     else:
         console = _console()
         console.print(diff_table(result))
         for line in diff_footer(result):
             console.print(line, highlight=False, markup=False)
+    if fail_on_regression and min_effect is not None:
+        from ..report.diff import underpowered
+
+        for line in underpowered(result, record_b.results, min_effect):
+            typer.echo(f"warning[W363]: {line}", err=True)
     if fail_on_regression and result.regressions:
         raise typer.Exit(EXIT_REGRESSION)
+
+
+def _read_bundle(path: Path) -> tuple[RunRecord, Iterable[SampleRecord]]:
+    from ..report.bundle import BundleError, read_bundle
+
+    try:
+        return read_bundle(path)
+    except BundleError as exc:
+        raise _fail(str(exc)) from None
 
 
 @contextmanager
@@ -205,12 +257,25 @@ def export(
     format: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or jsonl.")] = ExportFormat.csv,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
     store: StoreOption = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option("--bundle", help="Write a portable baseline instead: one JSON file with the run's results, "
+                     "node hashes and per-sample scores (for `diff --baseline` and `import`).", show_default=False),
+    ] = None,
 ) -> None:
     """Export a run's per-sample rows (prompt, output, references, scores, judges...) as CSV or JSON lines."""
+    from ..report.bundle import BundleError, write_bundle
     from ..report.export import export_run
 
     with _open_store(store) as opened:
         run_id = _resolve(opened, run)
+        if bundle is not None:
+            try:
+                n = write_bundle(opened, run_id, bundle)
+            except BundleError as exc:
+                raise _fail(str(exc)) from None
+            typer.echo(f"wrote run {run_id} ({n} samples) to {bundle}", err=True)
+            return
         with _output(output) as out:
             n = export_run(opened, run_id, format.value, out)
     if output is not None:
@@ -225,7 +290,7 @@ class CacheAction(str, Enum):
 def cache(
     action: Annotated[CacheAction, typer.Argument(help="stats: entries and size; clear: delete cached responses.")],
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Only responses of this kind (generate, score_choices, score_text).")
+        str | None, typer.Option("--kind", help="Only this kind (generate, score_choices, score_text, memo).")
     ] = None,
     store: StoreOption = None,
 ) -> None:
@@ -248,3 +313,23 @@ def register(app: typer.Typer) -> None:
     """Add the result commands to the `evaldsl` app."""
     for command in (runs, show, report, diff, export, cache):
         app.command()(command)
+    app.command("import")(import_)
+
+
+def import_(
+    bundle: Annotated[Path, typer.Argument(help="A bundle file written by `evaldsl export RUN --bundle FILE`.")],
+    store: StoreOption = None,
+) -> None:
+    """Add a run bundle to a store (created when missing) as a new run; prints the new run's id."""
+    from ..report.bundle import BundleError, import_bundle
+    from ..store import Store, StoreError
+    from ..store.locate import STORE_DIRNAME, existing_store
+
+    directory = existing_store(store) or Path.cwd() / STORE_DIRNAME
+    try:
+        with Store(directory) as opened:
+            run_id = import_bundle(opened, bundle)
+    except (BundleError, StoreError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(run_id)
+    typer.echo(f"imported {bundle} as run {run_id} into {directory}", err=True)

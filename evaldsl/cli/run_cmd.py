@@ -17,13 +17,16 @@ from ..plan import PlanError
 from ..results import EXIT_COMPILE, RunResult
 from ..store.locate import store_for_run
 from ..store.redact import Redactor
+from .affected_cmd import select_affected
 from .compile_cmds import AllowPathOption, AllowPythonOption
+from .plan_cmd import refuse_over_budget
 
 
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
+    markdown = "markdown"
 
 
 def _err(text: str) -> None:
@@ -42,7 +45,11 @@ def _show(result: RunResult, fmt: OutputFormat, redactor: Redactor) -> None:
         out = Console()
         print_outcome(out if out.is_terminal else Console(width=max(out.width, 120)), result)
         return
-    if fmt is OutputFormat.jsonl and result.run_id is not None and result.store is not None:
+    if fmt is OutputFormat.markdown:
+        from ..report.markdown import run_markdown
+
+        typer.echo(run_markdown(result))
+    elif fmt is OutputFormat.jsonl and result.run_id is not None and result.store is not None:
         write_run_jsonl(Path(result.store), result.run_id, typer.get_text_stream("stdout"), redactor)
         typer.echo(json.dumps({"summary": result.to_json()}))
     else:
@@ -73,7 +80,8 @@ def run(
     format: Annotated[
         OutputFormat,
         typer.Option(
-            "--format", "-f", help="table, json (one object on stdout) or jsonl (a line per sample, then the summary)."
+            "--format", "-f", help="table, json (one object on stdout), jsonl (a line per sample, then the summary) "
+            "or markdown (a pull-request summary)."
         ),
     ] = OutputFormat.table,
     max_errors: Annotated[
@@ -94,6 +102,27 @@ def run(
     ] = None,
     allow_path: AllowPathOption = None,
     allow_python: AllowPythonOption = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", min=0.0, help="USD: refuse when the plan's estimate is above; stop the run "
+                     "(interrupted) once its calls cost more."),  # fmt: skip
+    ] = None,
+    max_calls: Annotated[
+        int | None,
+        typer.Option("--max-calls", min=0, help="Refuse when the plan makes more fresh model calls; stop the "
+                     "run (interrupted) once it made more."),  # fmt: skip
+    ] = None,
+    no_memo: Annotated[
+        bool, typer.Option("--no-memo", help="Compute every metric and judge again (the response cache still answers).")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Treat compile warnings as errors: refuse to run (exit 2).")
+    ] = False,
+    affected_since: Annotated[
+        str | None,
+        typer.Option("--affected-since", help="Only the evals whose node hashes differ from this git revision "
+                     "(see `evaldsl affected`); nothing to run exits 0.", show_default=False),  # fmt: skip
+    ] = None,
 ) -> None:
     """Compile and run a spec; print a results table (or JSON) and store the run."""
     from rich.console import Console
@@ -107,20 +136,26 @@ def run(
         _err(render_all(checked.diagnostics, checked.sources))
         raise typer.Exit(EXIT_COMPILE)
     warnings = [d for d in checked.diagnostics if not d.is_error]
-    if warnings and format is OutputFormat.table:
+    if warnings and (format is OutputFormat.table or strict):
         _err(render_all(warnings, checked.sources))
+    if warnings and strict:
+        _err("warnings are errors (--strict): not running")
+        raise typer.Exit(EXIT_COMPILE)
+    if affected_since is not None:
+        eval = select_affected(spec, affected_since, eval)
     try:
         graph = api.plan(checked.spec, evals=eval, models=model, limit=limit, max_error_rate=max_error_rate)
     except PlanError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_COMPILE) from None
+    refuse_over_budget(spec, graph, store, not no_cache, max_cost, max_calls)
     options = {"eval": eval, "model": model, "limit": limit, "no_cache": no_cache, "max_errors": max_errors,
                "max_error_rate": max_error_rate, "seed": seed, "allow_path": [str(p) for p in access.allow_paths],
-               "allow_python": sorted(access.allow_python)}  # fmt: skip
+               "allow_python": sorted(access.allow_python), "max_cost": max_cost, "max_calls": max_calls}  # fmt: skip
     redactor = Redactor.from_environ(os.environ)  # once per run: every secret of this environment, by value
     config = api.RunConfig(store_dir=store_for_run(spec, store), use_cache=not no_cache, max_errors=max_errors,
-                           seed=seed, options=options, allow_python=access.allow_python,
-                           redactor=redactor)  # fmt: skip
+                           seed=seed, options=options, allow_python=access.allow_python, redactor=redactor,
+                           max_cost=max_cost, max_calls=max_calls, memo=not no_memo)  # fmt: skip
     err_console = Console(stderr=True)
     with RichProgress(err_console) if err_console.is_terminal else PlainProgress() as progress:
         result = api.run(graph, config, progress)

@@ -322,3 +322,20 @@ def _notes(diff: RunDiff) -> Iterator[str]:
         elif r.kind == "paired" and r.unscored:
             yield (f"{r.eval} · {r.model} · {r.metric}: {r.unscored} paired sample(s) left out, unscored in "
                    "one of the runs")
+
+
+def underpowered(diff: RunDiff, results_b: Iterable[EvalModelResult], min_effect: float) -> Iterator[str]:
+    """A line per compared metric whose paired samples cannot detect a change of `min_effect` (worst-case MDE at
+    the diff's α, power 0.8), for metrics with a bounded range."""
+    from ..stats.power import minimum_detectable_effect
+
+    ranges = {(r.eval, r.model, name): m.range for r in results_b for name, m in r.metrics.items()}
+    for r in diff.rows:
+        span = ranges.get((r.eval, r.model.split(" → ")[-1], r.metric))
+        if r.kind != "paired" or span is None or span[0] is None or span[1] is None:
+            continue
+        mde = minimum_detectable_effect(r.n_paired, span[0], span[1], alpha=diff.alpha)
+        if mde > min_effect:
+            yield (f"{r.eval} · {r.model} · {r.metric}: {r.n_paired} paired samples detect only changes of at least "
+                   f"{mde:.3g} (worst case, α = {diff.alpha:g}, power 0.8), not {min_effect:g}: smaller "
+                   "regressions pass --fail-on-regression unnoticed")

@@ -42,7 +42,7 @@ def _variables(judge: JudgeDef, sample: Sample) -> dict[str, Any]:
     return {**judge.rubric.params, **sample.row, "row": sample.row}
 
 
-def _prompts(
+def judge_prompts(
     cfg: JudgeConfig, node: JudgeNode, samples: Sequence[Sample], texts: dict[int, str], other: dict[int, str]
 ) -> tuple[list[list[dict[str, str]]], list[Slot], dict[int, str]]:
     """Judge messages for every vote (and swapped order) of every judgeable sample; samples whose rubric or
@@ -73,14 +73,24 @@ def _prompts(
     return prompts, slots, errors
 
 
-async def _ask(calls: ModelCalls, node: JudgeNode, cfg: JudgeConfig, prompts: list[list[dict[str, str]]],
-               draws: list[str], label: str) -> list[Generation]:  # fmt: skip
+def judge_requests(node: JudgeNode, cfg: JudgeConfig, prompts: list[list[dict[str, str]]],
+                   draws: list[str]) -> list[GenerateRequest]:  # fmt: skip
+    """The judge model's requests: one per prompt, each with its draw (vote and order) and the verdict schema."""
     schema = response_format(cfg)
     params = node.judge_model.generation
-    requests = [
+    return [
         GenerateRequest(messages=tuple(m), params=params, response_format=schema, draw=d)
         for m, d in zip(prompts, draws, strict=True)
     ]
+
+
+def vote_draws(slots: list[Slot]) -> list[str]:
+    return [f"vote:{v}:{int(sw)}" for _, v, sw in slots]
+
+
+async def _ask(calls: ModelCalls, node: JudgeNode, cfg: JudgeConfig, prompts: list[list[dict[str, str]]],
+               draws: list[str], label: str) -> list[Generation]:  # fmt: skip
+    requests = judge_requests(node, cfg, prompts, draws)
     task = calls.progress.start(label, len(requests))
     replies, _ = await calls.ask(node.judge_model, "generate", requests, task, counted=False)
     calls.progress.finish(task)
@@ -113,9 +123,9 @@ async def run_judge(
     ]  # fmt: skip
     texts = {i: outputs[i].text for i in judgeable}  # type: ignore[union-attr]
     others = {i: other[i].text for i in judgeable} if other is not None else {}  # type: ignore[union-attr]
-    prompts, slots, errors = _prompts(cfg, node, samples, texts, others)
+    prompts, slots, errors = judge_prompts(cfg, node, samples, texts, others)
     label = f"{node.eval} · {node.model} · judge {cfg.name}"
-    replies = await _ask(calls, node, cfg, prompts, [f"vote:{v}:{int(sw)}" for _, v, sw in slots], label)
+    replies = await _ask(calls, node, cfg, prompts, vote_draws(slots), label)
     parse = parse_single if cfg.mode == "single" else parse_pairwise
 
     def judged(k: int) -> list[str]:  # the response(s) a reply must not repeat

@@ -73,7 +73,8 @@ def _load_failure(model: ModelConfig, exc: BaseException) -> RunFailed:
 class ModelCalls:
     """The providers and response cache of one run, with its call counters.
 
-    `on_errors(n)` is told of every failed counted request (it may raise to stop the run, e.g. --max-errors).
+    `on_errors(n)` is told of every failed counted request (it may raise to stop the run, e.g. --max-errors);
+    `on_call(result)` of every fresh call's result (it may raise to stop the run, e.g. --max-cost).
     """
 
     def __init__(
@@ -83,11 +84,14 @@ class ModelCalls:
         use_cache: bool = True,
         progress: Progress | None = None,
         on_errors: Callable[[int], None] = lambda n: None,
+        on_call: Callable[[Any], None] = lambda result: None,
     ) -> None:
         self.store = store
         self.use_cache = use_cache
         self.progress = progress or NoProgress()
         self.on_errors = on_errors
+        self.on_call = on_call
+        self.spent_usd = 0.0  # what the fresh calls cost, as their providers report it
         self.cache_hits = 0
         self.model_calls = 0
         self._providers: dict[str, tuple[Provider, dict[str, Any]]] = {}
@@ -135,12 +139,14 @@ class ModelCalls:
                         k = todo[j]
                         outputs[k] = result
                         self.model_calls += 1
+                        self.spent_usd += getattr(result, "cost", None) or 0.0
                         failed = result.error is not None
                         if not failed:
                             self.store.cache_put(keys[k], op, asdict(result))
                         self.progress.advance(task, errors=int(failed))
                         if failed and counted:
                             self.on_errors(1)
+                        self.on_call(result)
             except ProviderError as exc:
                 raise _load_failure(model, exc) from None
         return [o if o is not None else result_type(error="not run") for o in outputs], cached

@@ -11,11 +11,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..datasets.rows import DatasetError, fewshot_rows, load_rows
+from ..datasets.rows import DatasetError, load_rows
 from ..plan.graph import (
     AggregateNode,
     AssertNode,
@@ -27,15 +28,16 @@ from ..plan.graph import (
     ModelNode,
     RenderNode,
 )
-from ..providers.records import ChoiceRequest, GenerateRequest, TextRequest
 from ..results import AssertOutcome, EvalModelResult, RunResult, RunStatus
 from ..store import Store, StoreError
 from ..store.redact import Redactor, redacting_logs
 from .aggregate import evaluate_assert, sample_records, summarise
-from .errors import RunFailed, RunStopped
+from .errors import RunFailed, RunInterrupted, RunStopped
 from .judging import JudgeScores, run_judge
+from .memo import Memo
 from .model_calls import ModelCalls, NoProgress, Progress
-from .samples import Sample, render_samples
+from .requests import eval_samples, model_request
+from .samples import Sample
 from .scoring import MetricScores, Output, score_metric
 
 __all__ = ["NoProgress", "Progress", "RunConfig", "run_graph"]
@@ -43,13 +45,16 @@ __all__ = ["NoProgress", "Progress", "RunConfig", "run_graph"]
 
 @dataclass(frozen=True)
 class RunConfig:
-    """How to run: where the store is, whether to use the cache, when to give up, the bootstrap's seed; which
-    python metric modules outside the project the user allowed (`--allow-python`), and the redactor of all that
-    the run writes out (by default the secrets of this process's environment)."""
+    """How to run: where the store is, whether to use the cache, when to give up (errors, spend, calls), the
+    bootstrap's seed; which python metric modules outside the project the user allowed (`--allow-python`), and
+    the redactor of all that the run writes out (by default the secrets of this process's environment)."""
 
     store_dir: Path
     use_cache: bool = True
     max_errors: int | None = None
+    max_cost: float | None = None  # USD: the run stops once its fresh calls cost more
+    max_calls: int | None = None  # the run stops once it made more fresh calls
+    memo: bool = True  # serve unchanged metric and judge results from the store (with the response cache on)
     seed: int = 0
     n_boot: int = 1000
     options: dict[str, Any] = field(default_factory=dict)
@@ -70,7 +75,9 @@ class _Execution:
 
     def __init__(self, graph: Graph, config: RunConfig, store: Store, progress: Progress | None) -> None:
         self.graph, self.config = graph, config
-        self.calls = ModelCalls(store, use_cache=config.use_cache, progress=progress, on_errors=self.count_errors)
+        self.calls = ModelCalls(store, use_cache=config.use_cache, progress=progress, on_errors=self.count_errors,
+                                on_call=self.check_budget)  # fmt: skip
+        self.memo = Memo(store, enabled=config.use_cache and config.memo, seed=config.seed, n_boot=config.n_boot)
         self.errors = 0
         self._rows: dict[str, list[dict[str, Any]]] = {}
 
@@ -79,6 +86,15 @@ class _Execution:
         limit = self.config.max_errors
         if limit is not None and self.errors > limit:
             raise RunFailed(f"more than {limit} errors (--max-errors); stopped early, finished evals are stored")
+
+    def check_budget(self, _result: Any) -> None:
+        """Stop the run (interrupted) once its fresh calls cost more than --max-cost or outnumber --max-calls."""
+        cap, calls = self.config.max_cost, self.config.max_calls
+        if cap is not None and self.calls.spent_usd > cap:
+            raise RunInterrupted(f"stopped: the calls so far cost {self.calls.spent_usd:.6g} USD, more than "
+                                 f"--max-cost {cap:g}; finished evals are stored")  # fmt: skip
+        if calls is not None and self.calls.model_calls > calls:
+            raise RunInterrupted(f"stopped: more than {calls} model calls (--max-calls); finished evals are stored")
 
     def rows(self, node: LoadNode, limit: int | None) -> list[dict[str, Any]]:
         key = f"{node.id}:{limit}"
@@ -90,27 +106,7 @@ class _Execution:
         return self._rows[key]
 
     def samples(self, ev: EvalPlan) -> list[Sample]:
-        render = self.graph.node(ev.render)
-        load = self.graph.node(ev.load)
-        assert isinstance(render, RenderNode) and isinstance(load, LoadNode)
-        shots: list[dict[str, Any]] = []
-        fewshot = render.prompt.fewshot if render.prompt is not None else None
-        if render.fewshot_input is not None and fewshot is not None:
-            shot_node = self.graph.node(render.fewshot_input)
-            assert isinstance(shot_node, LoadNode)
-            shots = fewshot_rows(self.rows(shot_node, None), fewshot.k, fewshot.seed)
-        derived = frozenset(name for name, _ in load.dataset.fields)
-        return render_samples(render, self.rows(load, render.limit), shots, derived)
-
-    def _request(self, node: ModelNode, render: RenderNode, sample: Sample) -> Any:
-        if node.kind == "generate":
-            params = node.model.generation
-            draw = None if params.deterministic else f"row:{sample.row_id}"
-            return GenerateRequest(messages=sample.messages, params=params, variables=sample.variables, draw=draw)
-        if node.kind == "score_choices":
-            continuations = tuple(render.delimiter + c for c in sample.choices)
-            return ChoiceRequest(context=sample.context, continuations=continuations)
-        return TextRequest(text=sample.text or "")
+        return eval_samples(self.graph, ev, self.rows)
 
     async def call_model(self, node: ModelNode, samples: list[Sample]) -> tuple[list[Output], list[bool]]:
         render = self.graph.node(node.inputs[0])
@@ -121,7 +117,7 @@ class _Execution:
             failed = len(samples) - len(usable)
             self.calls.progress.advance(task, failed, errors=failed)
             self.count_errors(failed)
-        requests = [self._request(node, render, samples[i]) for i in usable]
+        requests = [model_request(node, render, samples[i]) for i in usable]
         results, hits = await self.calls.ask(node.model, node.kind, requests, task)
         self.calls.progress.finish(task)
         outputs: list[Output] = [None] * len(samples)
@@ -159,8 +155,9 @@ async def _run_eval(
         for metric_id in run.metrics:
             mnode = ex.graph.node(metric_id)
             assert isinstance(mnode, MetricNode)
-            allowed = ex.config.allow_python
-            metrics.append(score_metric(mnode, samples, outputs, seed=seed, n_boot=n_boot, allow_python=allowed))
+            compute = partial(score_metric, mnode, samples, outputs, seed=seed, n_boot=n_boot,
+                              allow_python=ex.config.allow_python)
+            metrics.append(ex.memo.metric(mnode, outputs, compute))
         judges: list[JudgeScores] = []
         for judge_id in run.judges:
             jnode = ex.graph.node(judge_id)
@@ -170,7 +167,8 @@ async def _run_eval(
                 assert isinstance(other_call, ModelNode)
                 outputs_by_model[jnode.other_model], _ = await ex.call_model(other_call, samples)
             other = outputs_by_model.get(jnode.other_model) if jnode.other_model else None
-            judges.append(await run_judge(ex.calls, jnode, samples, outputs, other, seed=seed, n_boot=n_boot))
+            judge = partial(run_judge, ex.calls, jnode, samples, outputs, other, seed=seed, n_boot=n_boot)
+            judges.append(await ex.memo.judge(jnode, outputs, other, judge))
         aggregate = ex.graph.node(run.aggregate)
         assert isinstance(aggregate, AggregateNode)
         hashes = ex.hashes(ev, call, run.metrics + run.judges)
@@ -285,7 +283,9 @@ async def _run_graph(graph: Graph, config: RunConfig, progress: Progress | None)
             await ex.calls.aclose()
     wall_s = round(time.monotonic() - started, 3)
     summary = {"wall_s": wall_s, "cache_hits": ex.calls.cache_hits,
-               "model_calls": ex.calls.model_calls, "errors": ex.errors, "message": message}  # fmt: skip
+               "model_calls": ex.calls.model_calls, "errors": ex.errors, "message": message,
+               "spent_usd": round(ex.calls.spent_usd, 6), "memo_hits": ex.memo.hits,
+               "memo_computed": ex.memo.computed}  # fmt: skip
     result = RunResult(run_id=run_id, spec=str(graph.spec), status=status, results=tuple(results),
                        asserts=tuple(asserts), message=message, store=str(config.store_dir),
                        cache_hits=ex.calls.cache_hits, model_calls=ex.calls.model_calls,

@@ -14,6 +14,7 @@ from . import (
     confinement,
     datasets,
     evals,
+    gates,
     judges,
     metrics,
     python_metrics,
@@ -35,6 +36,7 @@ CHECKS: tuple[Check, ...] = (
     judges.check,
     templates.check,
     asserts.check,
+    gates.check,
 )
 
 

@@ -1,0 +1,41 @@
+"""What a run asks: an eval's rendered samples from its load and render nodes, and the provider request of each
+sample — shared by the runner and the cost estimate, so both build exactly the same requests (and cache keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..datasets.rows import fewshot_rows
+from ..plan.graph import EvalPlan, Graph, LoadNode, ModelNode, RenderNode
+from ..providers.records import ChoiceRequest, GenerateRequest, TextRequest
+from .samples import Sample, render_samples
+
+RowSource = Callable[[LoadNode, "int | None"], list[dict[str, Any]]]
+
+
+def eval_samples(graph: Graph, ev: EvalPlan, rows: RowSource) -> list[Sample]:
+    """The rendered samples of one eval; `rows(load_node, limit)` reads a dataset's rows."""
+    render = graph.node(ev.render)
+    load = graph.node(ev.load)
+    assert isinstance(render, RenderNode) and isinstance(load, LoadNode)
+    shots: list[dict[str, Any]] = []
+    fewshot = render.prompt.fewshot if render.prompt is not None else None
+    if render.fewshot_input is not None and fewshot is not None:
+        shot_node = graph.node(render.fewshot_input)
+        assert isinstance(shot_node, LoadNode)
+        shots = fewshot_rows(rows(shot_node, None), fewshot.k, fewshot.seed)
+    derived = frozenset(name for name, _ in load.dataset.fields)
+    return render_samples(render, rows(load, render.limit), shots, derived)
+
+
+def model_request(node: ModelNode, render: RenderNode, sample: Sample) -> Any:
+    """The request a model node sends for one (rendered) sample."""
+    if node.kind == "generate":
+        params = node.model.generation
+        draw = None if params.deterministic else f"row:{sample.row_id}"
+        return GenerateRequest(messages=sample.messages, params=params, variables=sample.variables, draw=draw)
+    if node.kind == "score_choices":
+        continuations = tuple(render.delimiter + c for c in sample.choices)
+        return ChoiceRequest(context=sample.context, continuations=continuations)
+    return TextRequest(text=sample.text or "")
