@@ -49,6 +49,11 @@ def _show(result: RunResult, fmt: OutputFormat) -> None:
         _err(f"stored as run {result.run_id} in {result.store}")
 
 
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 def run(
     spec: Annotated[Path, typer.Argument(help="The .eval file.")],
     eval: Annotated[list[str] | None, typer.Option("--eval", help="Only these evals (repeatable).")] = None,
@@ -88,6 +93,19 @@ def run(
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Also write JUnit XML (one test per eval × model).")
     ] = None,
+    executor: Annotated[
+        Executor,
+        typer.Option(
+            "--executor",
+            help="local: every model in this process; ray: local (hf) models sharded over Ray actors, on the "
+            "cluster at $RAY_ADDRESS or a local one.",
+        ),
+    ] = Executor.local,
+    ray_actors: Annotated[
+        int | None,
+        typer.Option("--ray-actors", min=1, help="Ray actors per local model (default: one per GPU, else one per "
+                     "4 CPUs).", show_default=False),
+    ] = None,
 ) -> None:
     """Compile and run a spec; print a results table (or JSON) and store the run."""
     from rich.console import Console
@@ -110,7 +128,8 @@ def run(
     options = {"eval": eval, "model": model, "limit": limit, "no_cache": no_cache, "max_errors": max_errors,
                "max_error_rate": max_error_rate, "seed": seed}  # fmt: skip
     config = api.RunConfig(store_dir=store_for_run(spec, store), use_cache=not no_cache, max_errors=max_errors,
-                           seed=seed, options=options)  # fmt: skip
+                           seed=seed, options=options, executor=executor.value,
+                           ray_actors=ray_actors)  # fmt: skip
     err_console = Console(stderr=True)
     with RichProgress(err_console) if err_console.is_terminal else PlainProgress() as progress:
         result = api.run(graph, config, progress)

@@ -33,7 +33,7 @@ from ..store import Store, StoreError
 from .aggregate import evaluate_assert, sample_records, summarise
 from .errors import RunFailed, RunStopped
 from .judging import JudgeScores, run_judge
-from .model_calls import ModelCalls, NoProgress, Progress
+from .model_calls import ModelCalls, NoProgress, Progress, provider_loader
 from .samples import Sample, render_samples
 from .scoring import MetricScores, Output, score_metric
 
@@ -50,6 +50,8 @@ class RunConfig:
     seed: int = 0
     n_boot: int = 1000
     options: dict[str, Any] = field(default_factory=dict)
+    executor: str = "local"  # "ray": local models sharded over Ray actors
+    ray_actors: int | None = None  # actors per local model (default: one per GPU, else one per 4 CPUs)
 
 
 def _git_commit(folder: Path) -> str | None:
@@ -65,7 +67,10 @@ class _Execution:
 
     def __init__(self, graph: Graph, config: RunConfig, store: Store, progress: Progress | None) -> None:
         self.graph, self.config = graph, config
-        self.calls = ModelCalls(store, use_cache=config.use_cache, progress=progress, on_errors=self.count_errors)
+        loader = provider_loader(config.executor, ray_actors=config.ray_actors)
+        self.calls = ModelCalls(
+            store, use_cache=config.use_cache, progress=progress, on_errors=self.count_errors, loader=loader
+        )
         self.errors = 0
         self._rows: dict[str, list[dict[str, Any]]] = {}
 

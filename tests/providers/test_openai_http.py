@@ -97,7 +97,7 @@ def test_same_bodies_results_and_cache_keys() -> None:
         ),
     ]
     runs = both(requests, extra={"extra_body": {"top_k": 5}, "presence_penalty": 0.5})
-    (lean, lean_server, lean_p), (slow, slow_server, slow_p) = runs[True], runs[False]
+    (lean, lean_server, _), (slow, slow_server, _) = runs[True], runs[False]
     assert [comparable(g) for g in lean] == [comparable(g) for g in slow]
     assert lean[1].finish_reason == "length" and lean[0].text == "hello there" and lean[0].prompt_tokens == 2
 
