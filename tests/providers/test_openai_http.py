@@ -179,3 +179,38 @@ def test_many_requests_in_flight_give_the_same_answers() -> None:
     assert [comparable(g) for g in runs[True][0]] == [comparable(g) for g in runs[False][0]]
     assert [g.text for g in runs[True][0]] == [f"question {i}" for i in range(60)]
     assert runs[True][1].max_in_flight <= 16
+
+
+def test_a_served_model_runs_end_to_end(tmp_path: Any) -> None:
+    """`provider = "litellm"` against a served vLLM/TGI/SGLang-style endpoint (the documented model block)."""
+    from evaldsl import api
+
+    (tmp_path / "q.jsonl").write_text("".join(f'{{"q": "question {i}"}}\n' for i in range(20)))
+    with FakeOpenAIServer(model="Qwen/Qwen2.5-7B-Instruct") as server:
+        spec = tmp_path / "served.eval"
+        spec.write_text(f"""
+dataset q {{ path = "q.jsonl" }}
+model served {{
+  provider    = "litellm"
+  id          = "openai/Qwen/Qwen2.5-7B-Instruct"
+  api_base    = "{server.api_base}"
+  concurrency = 8
+  extra       = {{ extra_body = {{ top_k = 20 }} }}
+}}
+eval echo {{
+  dataset = q
+  prompt  = "{{{{ q }}}}"
+  models  = [served]
+  target  = "{{{{ q }}}}"
+  metrics = [exact_match]
+}}
+""")
+        checked = api.check(spec)
+        assert checked.ok and checked.spec is not None, checked.diagnostics
+        result = api.run(api.plan(checked.spec), api.RunConfig(store_dir=tmp_path / "store"))
+        assert result.status == "completed", result.message
+        [outcome] = result.results
+        assert outcome.metrics["exact_match"].value == 1.0 and outcome.n == 20
+        assert server.count == 20 and server.max_in_flight <= 8
+        assert {b["model"] for b in server.bodies} == {"Qwen/Qwen2.5-7B-Instruct"}
+        assert all(b["top_k"] == 20 for b in server.bodies)
