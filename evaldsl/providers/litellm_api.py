@@ -147,6 +147,8 @@ class LiteLLMProvider:
             except BaseException as exc:  # a bug, not a request failure: surface it to the caller
                 queue.put_nowait(exc)
 
+        if self._lean is not None:
+            await self._lean.acquire()
         workers = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, len(requests)))]
         try:
             for _ in range(len(requests)):
@@ -163,6 +165,8 @@ class LiteLLMProvider:
                 for call in still_running:
                     call.cancel()
                 await asyncio.gather(*still_running, return_exceptions=True)
+            if self._lean is not None:
+                await self._lean.release()
 
     def _arguments(self, request: GenerateRequest) -> dict[str, Any]:
         params = request.params

@@ -117,7 +117,9 @@ def _error(status: int, raw: bytes, headers: Mapping[str, str]) -> APIStatusErro
 
 
 class OpenAIHTTPClient:
-    """One aiohttp session per event loop for one model; `complete` posts one chat request."""
+    """An aiohttp session for one model while requests are being sent (`acquire`/`release` around each batch
+    of requests, so that overlapping batches share it and none outlives its event loop); `complete` posts one
+    chat request."""
 
     def __init__(self, config: ModelConfig) -> None:
         assert config.api_base
@@ -126,6 +128,7 @@ class OpenAIHTTPClient:
         self.limit = config.concurrency
         self._session: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._users = 0
 
     def _headers(self) -> dict[str, str]:
         key = os.environ.get("OPENAI_API_KEY")
@@ -177,6 +180,14 @@ class OpenAIHTTPClient:
         if not isinstance(payload, dict):
             raise MalformedResponseError("the reply is not a JSON object")
         return payload
+
+    async def acquire(self) -> None:
+        self._users += 1
+
+    async def release(self) -> None:
+        self._users = max(0, self._users - 1)
+        if self._users == 0:
+            await self.aclose()
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
