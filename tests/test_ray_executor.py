@@ -165,3 +165,72 @@ def test_a_dead_actors_batch_is_retried_on_another(tiny: Path, tmp_path: Path) -
     assert [(g.text, g.error) for g in sharded] == [(g.text, g.error) for g in alone]
     assert all(g.error is None for g in sharded)
     assert not ray.is_initialized()
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """Live processes below `root` (pid → command line)."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            commands[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: dict[int, str] = {}
+    frontier = [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in found:
+                found[child] = commands.get(child, "")
+                frontier.append(child)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+def test_ctrl_c_stops_the_run_and_the_local_cluster(tiny: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = write_project(tmp_path, tiny)
+    spec.write_text(spec.read_text().replace("max_tokens = 6", "max_tokens = 60"))
+    (tmp_path / "text.jsonl").write_text(
+        "".join(json.dumps({"text": f"{s} {i}", "answer": "x"}) + "\n" for i in range(40) for s in SENTENCES)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evaldsl", "run", str(spec), "--eval", "say", "--executor", "ray", "--ray-actors", "2",
+         "--no-cache", "--store", str(tmp_path / "store"), "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    seen: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen.update(_descendants(proc.pid))
+            if sum("ShardWorker" in command for command in seen.values()) >= 2:
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(2)  # the actors are at work
+        seen.update(_descendants(proc.pid))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert json.loads(out.splitlines()[0])["status"] == "interrupted", (out, err)
+    assert "Traceback" not in err
+    assert any("raylet" in command for command in seen.values())  # a local cluster was started...
+    deadline = time.monotonic() + 30
+    alive = {pid for pid in seen if Path(f"/proc/{pid}").exists()}
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.5)
+        alive = {pid for pid in alive if Path(f"/proc/{pid}").exists()}
+    assert not alive, {pid: seen[pid] for pid in alive}  # ...and none of its processes is left
