@@ -191,6 +191,7 @@ def _descendants(root: int) -> dict[int, str]:
     return found
 
 
+@pytest.mark.slow  # a whole `evaldsl run` process with its own cluster (about a minute)
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
 def test_ctrl_c_stops_the_run_and_the_local_cluster(tiny: Path, tmp_path: Path) -> None:
     import signal
