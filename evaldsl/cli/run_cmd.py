@@ -97,6 +97,7 @@ def run(
         Executor,
         typer.Option(
             "--executor",
+            envvar="EVALDSL_EXECUTOR",
             help="local: every model in this process; ray: local (hf) models sharded over Ray actors, on the "
             "cluster at $RAY_ADDRESS or a local one.",
         ),
