@@ -235,3 +235,11 @@ def test_ctrl_c_stops_the_run_and_the_local_cluster(tiny: Path, tmp_path: Path) 
         time.sleep(0.5)
         alive = {pid for pid in alive if Path(f"/proc/{pid}").exists()}
     assert not alive, {pid: seen[pid] for pid in alive}  # ...and none of its processes is left
+
+
+def test_more_actors_than_devices_get_fractions_so_that_all_start() -> None:
+    from evaldsl.providers.ray_pool import _share
+
+    assert _share(2, 2) == 1.0 and _share(8, 2) == 4.0  # whole CPUs where there are enough
+    assert _share(2, 4) == 0.5 and 0 < _share(2, 3) * 3 <= 2  # fractions never add up to more than there is
+    assert _share(4, 16, cap=1.0) == 0.25 and _share(8, 2, cap=1.0) == 1.0  # at most one GPU each

@@ -90,12 +90,14 @@ class RayPool:
         resources = self.ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
         self.size = actors or (gpus if gpus else max(1, cpus // 4))
-        # Placement: one GPU per actor, else an equal share of the CPUs. Threads: the torch thread count of this
-        # process (Ray would give an actor one thread per CPU it holds), because a CPU matrix product's result
-        # depends on how many threads split it: the same count keeps every number bit-identical.
-        self._options: dict[str, Any] = (
-            {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": max(1, cpus // self.size)}
-        )
+        # Placement: one GPU per actor, else an equal share of the CPUs (fractions when there are more actors than
+        # devices, so that every actor can start). Threads: the torch thread count of this process (Ray would
+        # give an actor one thread per CPU it holds), because a CPU matrix product's result depends on how many
+        # threads split it: the same count keeps every number bit-identical.
+        if gpus:
+            self._options: dict[str, Any] = {"num_gpus": _share(gpus, self.size, cap=1.0), "num_cpus": 0}
+        else:
+            self._options = {"num_cpus": _share(cpus, self.size)}
         self._threads = _torch_threads()
         self._loader = loader
         self._remote = self.ray.remote(ShardWorker)
@@ -227,6 +229,13 @@ class RayPool:
                     self.ray.cancel(ref)
                 except Exception:  # noqa: BLE001 - finished or gone
                     pass
+
+
+def _share(amount: int, actors: int, cap: float | None = None) -> float:
+    """Each actor's part of `amount` devices: whole devices where there are enough, else a fraction."""
+    share = amount / actors
+    share = float(int(share)) if share >= 1 else max(0.0001, round(share - 0.00005, 4))
+    return min(share, cap) if cap is not None else share
 
 
 def _torch_threads() -> int:
