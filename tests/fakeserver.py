@@ -13,6 +13,7 @@ It can also run on its own (for benchmarks, in a separate process): `python test
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import threading
 import time
@@ -168,34 +169,38 @@ class FakeOpenAIServer:
         return self._reply.get(message, message)
 
     def completion(self, body: dict[str, Any]) -> dict[str, Any]:
-        text = self.reply_text(body)
-        words = text.split()
-        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
-        finish = "stop"
-        if isinstance(max_tokens, int) and len(words) > max_tokens:
-            text, finish = " ".join(words[:max_tokens]), "length"
-        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
-        completion_tokens = len(text.split())
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": self.model or str(body.get("model", "fake")),
-            "system_fingerprint": "fp_fake",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "logprobs": None,
-                    "finish_reason": finish,
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
+        return completion(body, self.reply_text(body), self.model)
+
+
+def completion(body: Mapping[str, Any], text: str, model: str | None = None) -> dict[str, Any]:
+    """A chat.completion reply with `text` (cut to `max_tokens` words, then finish_reason "length")."""
+    words = text.split()
+    max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+    finish = "stop"
+    if isinstance(max_tokens, int) and len(words) > max_tokens:
+        text, finish = " ".join(words[:max_tokens]), "length"
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
+    completion_tokens = len(text.split())
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model or str(body.get("model", "fake")),
+        "system_fingerprint": "fp_fake",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
 
 
 def _error_body(message: str, code: str) -> bytes:
@@ -273,11 +278,33 @@ def fake_openai_server() -> Iterator[FakeOpenAIServer]:
         yield server
 
 
+def serve_asyncio(port: int, latency: float) -> None:
+    """Serve echo replies from one asyncio event loop (aiohttp): far less CPU per request than a thread per
+    connection, so that a benchmark on a small machine measures its client rather than this server."""
+    from aiohttp import web
+
+    async def chat(request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        if latency > 0:
+            await asyncio.sleep(latency)
+        return web.json_response(completion(body, last_user_message(body)))
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    print(f"serving on http://127.0.0.1:{port}/v1", flush=True)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, handle_signals=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve a fake OpenAI-compatible chat API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    parser.add_argument("--engine", choices=("threads", "asyncio"), default="threads",
+                        help="threads: the scriptable test server; asyncio: echo replies only, less CPU")
     args = parser.parse_args()
+    if args.engine == "asyncio":
+        serve_asyncio(args.port, args.latency)
+        return
     server = FakeOpenAIServer(latency=args.latency, port=args.port)
     print(f"serving on {server.api_base}", flush=True)
     try:

@@ -60,6 +60,11 @@ def _show(result: RunResult, fmt: OutputFormat, redactor: Redactor) -> None:
         _err(f"stored as run {result.run_id} in {result.store}")
 
 
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 def run(
     spec: Annotated[Path, typer.Argument(help="The .eval file.")],
     eval: Annotated[list[str] | None, typer.Option("--eval", help="Only these evals (repeatable).")] = None,
@@ -123,6 +128,20 @@ def run(
         typer.Option("--affected-since", help="Only the evals whose node hashes differ from this git revision "
                      "(see `evaldsl affected`); nothing to run exits 0.", show_default=False),  # fmt: skip
     ] = None,
+    executor: Annotated[
+        Executor,
+        typer.Option(
+            "--executor",
+            envvar="EVALDSL_EXECUTOR",
+            help="local: every model in this process; ray: local (hf) models sharded over Ray actors, on the "
+            "cluster at $RAY_ADDRESS or a local one.",
+        ),
+    ] = Executor.local,
+    ray_actors: Annotated[
+        int | None,
+        typer.Option("--ray-actors", min=1, help="Ray actors per local model (default: one per GPU, else one per "
+                     "4 CPUs).", show_default=False),
+    ] = None,
 ) -> None:
     """Compile and run a spec; print a results table (or JSON) and store the run."""
     from rich.console import Console
@@ -155,7 +174,8 @@ def run(
     redactor = Redactor.from_environ(os.environ)  # once per run: every secret of this environment, by value
     config = api.RunConfig(store_dir=store_for_run(spec, store), use_cache=not no_cache, max_errors=max_errors,
                            seed=seed, options=options, allow_python=access.allow_python, redactor=redactor,
-                           max_cost=max_cost, max_calls=max_calls, memo=not no_memo)  # fmt: skip
+                           max_cost=max_cost, max_calls=max_calls, memo=not no_memo,
+                           executor=executor.value, ray_actors=ray_actors)  # fmt: skip
     err_console = Console(stderr=True)
     with RichProgress(err_console) if err_console.is_terminal else PlainProgress() as progress:
         result = api.run(graph, config, progress)

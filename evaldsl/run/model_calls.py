@@ -70,6 +70,32 @@ def _load_failure(model: ModelConfig, exc: BaseException) -> RunFailed:
     )
 
 
+Loader = Callable[[ModelConfig], Provider]
+
+
+def provider_loader(executor: str = "local", *, ray_actors: int | None = None) -> Loader:
+    """How a run loads its models: in this process (`local`), or with local (`hf`) models sharded over Ray
+    actors (`ray`; API and mock models stay in this process). Only one model's actors live at a time."""
+    if executor == "local":
+        return load_provider
+    if executor != "ray":
+        raise RunFailed(f"unknown executor {executor!r} (use local or ray)")
+    pools: list[Any] = []
+
+    def load(model: ModelConfig) -> Provider:
+        if model.provider != "hf":
+            return load_provider(model)
+        from ..providers.ray_pool import RayPool
+
+        for pool in pools:
+            pool.release()
+        pool = RayPool(model, actors=ray_actors)
+        pools.append(pool)
+        return pool
+
+    return load
+
+
 class ModelCalls:
     """The providers and response cache of one run, with its call counters.
 
@@ -85,6 +111,7 @@ class ModelCalls:
         progress: Progress | None = None,
         on_errors: Callable[[int], None] = lambda n: None,
         on_call: Callable[[Any], None] = lambda result: None,
+        loader: Loader = load_provider,
     ) -> None:
         self.store = store
         self.use_cache = use_cache
@@ -92,6 +119,7 @@ class ModelCalls:
         self.on_errors = on_errors
         self.on_call = on_call
         self.spent_usd = 0.0  # what the fresh calls cost, as their providers report it
+        self.loader = loader
         self.cache_hits = 0
         self.model_calls = 0
         self._providers: dict[str, tuple[Provider, dict[str, Any]]] = {}
@@ -102,7 +130,7 @@ class ModelCalls:
         key = content_hash(model.loading_key())
         if key not in self._providers:
             try:
-                provider = load_provider(model)
+                provider = self.loader(model)
                 self._providers[key] = (provider, provider.identity())
             except Exception as exc:  # noqa: BLE001 - any load failure is one clear line, never a traceback
                 raise _load_failure(model, exc) from None

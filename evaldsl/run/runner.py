@@ -35,7 +35,7 @@ from .aggregate import evaluate_assert, sample_records, summarise
 from .errors import RunFailed, RunInterrupted, RunStopped
 from .judging import JudgeScores, run_judge
 from .memo import Memo
-from .model_calls import ModelCalls, NoProgress, Progress
+from .model_calls import ModelCalls, NoProgress, Progress, provider_loader
 from .requests import eval_samples, model_request
 from .samples import Sample
 from .scoring import MetricScores, Output, score_metric
@@ -60,6 +60,8 @@ class RunConfig:
     options: dict[str, Any] = field(default_factory=dict)
     allow_python: frozenset[str] = frozenset()
     redactor: Redactor = field(default_factory=lambda: Redactor.from_environ(os.environ))
+    executor: str = "local"  # "ray": local models sharded over Ray actors
+    ray_actors: int | None = None  # actors per local model (default: one per GPU, else one per 4 CPUs)
 
 
 def _git_commit(folder: Path) -> str | None:
@@ -75,8 +77,9 @@ class _Execution:
 
     def __init__(self, graph: Graph, config: RunConfig, store: Store, progress: Progress | None) -> None:
         self.graph, self.config = graph, config
+        loader = provider_loader(config.executor, ray_actors=config.ray_actors)
         self.calls = ModelCalls(store, use_cache=config.use_cache, progress=progress, on_errors=self.count_errors,
-                                on_call=self.check_budget)  # fmt: skip
+                                on_call=self.check_budget, loader=loader)  # fmt: skip
         self.memo = Memo(store, enabled=config.use_cache and config.memo, seed=config.seed, n_boot=config.n_boot)
         self.errors = 0
         self._rows: dict[str, list[dict[str, Any]]] = {}

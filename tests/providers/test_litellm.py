@@ -30,6 +30,14 @@ def openai_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
 
 
+@pytest.fixture(autouse=True, params=["lean", "litellm"])
+def call_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs over both paths: models at a local api_base take the lean HTTP path unless it is off."""
+    if request.param == "litellm":
+        monkeypatch.setattr("evaldsl.providers.litellm_api.lean_route", lambda config: False)
+    return str(request.param)
+
+
 @pytest.fixture
 def server() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer() as running:
