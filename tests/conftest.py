@@ -26,6 +26,7 @@ def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test runs in its own folder with no EVALDSL_HOME, so that the store rule (nearest `.evaldsl/` at or
     above the current folder) never finds a developer's own store."""
     monkeypatch.delenv("EVALDSL_HOME", raising=False)
+    monkeypatch.delenv("EVALDSL_STORE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
 
 

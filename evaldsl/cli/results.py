@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 
 StoreOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--store",
-        help="Store folder (default: $EVALDSL_HOME, else the nearest .evaldsl/ at or above this folder).",
+        help="Store folder or postgresql:// URL (default: $EVALDSL_STORE_URL, else $EVALDSL_HOME, else the "
+        "nearest .evaldsl/ at or above this folder).",
         show_default=False,
     ),
 ]
@@ -55,7 +56,7 @@ def _console() -> Console:
 
 
 @contextmanager
-def _open_store(store: Path | None) -> Iterator[Store]:
+def _open_store(store: str | None) -> Iterator[Store]:
     """Open an existing store (never creates one) and turn store errors into clear messages."""
     from ..store import DB_FILENAME, Store, StoreError
     from ..store.locate import existing_store
@@ -66,7 +67,7 @@ def _open_store(store: Path | None) -> Iterator[Store]:
             "no evaldsl store found: no .evaldsl/ in this folder or above it; run from your project "
             "(where `evaldsl run` stored its runs), pass --store DIR or set EVALDSL_HOME"
         )
-    if not (directory / DB_FILENAME).is_file():
+    if isinstance(directory, Path) and not (directory / DB_FILENAME).is_file():
         how = "--store DIR" if store is None else "another --store"
         raise _fail(
             f"no evaldsl store in {directory} (no {DB_FILENAME} there); `evaldsl run SPEC` creates "
@@ -118,7 +119,7 @@ def show(
     with _open_store(store) as opened:
         record = opened.get_run(_resolve(opened, run))
     if format is ListFormat.json:
-        shown = record.to_result(str(opened.directory)).to_json()
+        shown = record.to_result(opened.location).to_json()
         typer.echo(json.dumps(shown | {"summary": record.summary, "meta": record.meta}, ensure_ascii=False))
         return
     print_run(_console(), record)
@@ -231,7 +232,7 @@ def cache(
     with _open_store(store) as opened:
         if action is CacheAction.clear:
             n = opened.cache_clear(kind)
-            typer.echo(f"deleted {n} cached response(s) from {opened.directory}")
+            typer.echo(f"deleted {n} cached response(s) from {opened.location}")
             return
         stats = opened.cache_stats()
     typer.echo(

@@ -26,7 +26,7 @@ def _err(text: str) -> None:
     typer.echo(text, err=True)
 
 
-def _show(result: RunResult, fmt: OutputFormat) -> None:
+def _show(result: RunResult, fmt: OutputFormat, location: Path | str) -> None:
     """The result on stdout in the chosen format; the closing line (where it is stored) on stderr unless it
     is a table."""
     from rich.console import Console
@@ -39,7 +39,7 @@ def _show(result: RunResult, fmt: OutputFormat) -> None:
         print_outcome(out if out.is_terminal else Console(width=max(out.width, 120)), result)
         return
     if fmt is OutputFormat.jsonl and result.run_id is not None and result.store is not None:
-        write_run_jsonl(Path(result.store), result.run_id, typer.get_text_stream("stdout"))
+        write_run_jsonl(location, result.run_id, typer.get_text_stream("stdout"))
         typer.echo(json.dumps({"summary": result.to_json()}))
     else:
         typer.echo(json.dumps(result.to_json()))
@@ -58,11 +58,12 @@ def run(
         bool, typer.Option("--no-cache", help="Call the models even when a response is cached.")
     ] = False,
     store: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--store",
-            help="Store folder (default: $EVALDSL_HOME, else the nearest .evaldsl/ at or "
-            "above this folder, else .evaldsl/ at the root of the spec's git repository).",
+            help="Store folder or postgresql:// URL (default: $EVALDSL_STORE_URL, else $EVALDSL_HOME, else "
+            "the nearest .evaldsl/ at or above this folder, else .evaldsl/ at the root of the spec's git "
+            "repository).",
             show_default=False,
         ),
     ] = None,
@@ -119,7 +120,7 @@ def run(
             write_junit(result, junit)
         except ExportError as exc:
             _err(f"error: {exc}")
-    _show(result, format)
+    _show(result, format, config.store_dir)
     raise typer.Exit(result.exit_code)
 
 

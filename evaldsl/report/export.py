@@ -94,7 +94,7 @@ def write_jsonl(run_id: str, records: Iterable[SampleRecord], out: TextIO) -> in
     return n
 
 
-def write_run_jsonl(store_dir: Path, run_id: str, out: TextIO) -> int:
+def write_run_jsonl(store_dir: Path | str, run_id: str, out: TextIO) -> int:
     """`evaldsl run --format jsonl`: the samples of the run just stored, one JSON line each."""
     with Store(store_dir) as store:
         return write_jsonl(run_id, store.iter_samples(run_id), out)

@@ -44,7 +44,7 @@ __all__ = ["NoProgress", "Progress", "RunConfig", "run_graph"]
 class RunConfig:
     """How to run: where the store is, whether to use the cache, when to give up, the bootstrap's seed."""
 
-    store_dir: Path
+    store_dir: Path | str  # a store folder or a postgresql:// URL
     use_cache: bool = True
     max_errors: int | None = None
     seed: int = 0
@@ -272,7 +272,7 @@ async def run_graph(graph: Graph, config: RunConfig, progress: Progress | None =
     summary = {"wall_s": wall_s, "cache_hits": ex.calls.cache_hits,
                "model_calls": ex.calls.model_calls, "errors": ex.errors, "message": message}  # fmt: skip
     result = RunResult(run_id=run_id, spec=str(graph.spec), status=status, results=tuple(results),
-                       asserts=tuple(asserts), message=message, store=str(config.store_dir),
+                       asserts=tuple(asserts), message=message, store=store.location,
                        cache_hits=ex.calls.cache_hits, model_calls=ex.calls.model_calls,
                        wall_s=wall_s)  # fmt: skip
     try:
