@@ -18,9 +18,9 @@ import pytest
 
 from evaldsl.hashing import content_hash
 from evaldsl.results import AssertOutcome, EvalModelResult, MetricSummary, RunResult, SampleRecord
+from evaldsl.store import DB_FILENAME, SCHEMA_VERSION, Store, StoreError
 from evaldsl.store import core as store_mod
 from evaldsl.store.redact import strip_secrets
-from evaldsl.store import DB_FILENAME, SCHEMA_VERSION, Store, StoreError
 
 SECRET = "s3cr3t-VALUE-42"
 

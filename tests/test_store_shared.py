@@ -81,7 +81,7 @@ def test_two_runners_sharing_a_store_never_ask_twice(store_location: Path | str,
                  for _ in range(2)]  # fmt: skip
         outs = [p.communicate(timeout=300) for p in procs]
         asked = [json.dumps(body["messages"]) for body in server.bodies]
-    for p, (out, err) in zip(procs, outs, strict=True):
+    for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode in (0, 1), err  # 1: the gate may fail on the wrong answers; never a crash
     results = [json.loads(out) for out, _ in outs]
     assert [r["results"][0]["n"] for r in results] == [n, n]
@@ -99,7 +99,8 @@ def test_store_migrate_copies_history_and_cache(tmp_path: Path, postgres_url: st
     with Store(source) as st:
         run_id = st.begin_run({"spec_path": "qa.eval", "graph_hash": "ab" * 32})
         system = {"role": "system", "content": "You are a careful grader. " * 20}
-        rows = [replace(_sample("qa", "m", i), prompt=(system, {"role": "user", "content": f"q{i}"})) for i in range(700)]
+        rows = [replace(_sample("qa", "m", i), prompt=(system, {"role": "user", "content": f"q{i}"}))
+                for i in range(700)]
         st.add_samples(run_id, rows)
         st.finish_run(_result(run_id), summary={"wall_s": 2.0})
         for i in range(30):

@@ -4,9 +4,10 @@ model), each fresh success written to the cache as it arrives. The one place tha
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any, Protocol
 
 from ..compile.model_config import ModelConfig
@@ -17,6 +18,7 @@ from ..store import Store
 from .errors import RunFailed
 
 Op = str  # "generate" | "score_choices" | "score_text"
+_PUT_BATCH, _PUT_HOLD_S = 256, 0.02  # cache writes in a burst of answers: at most this many, this long
 RESULT_TYPES: Mapping[Op, type] = {"generate": Generation, "score_choices": ChoiceScores, "score_text": TextScore}
 
 
@@ -165,6 +167,8 @@ class ModelCalls:
         call: Any = {
             "generate": provider.generate, "score_choices": provider.score_choices, "score_text": provider.score_text,
         }[op]  # fmt: skip
+        pending: list[tuple[str, str, dict[str, Any]]] = []
+        since = last = 0.0
         try:
             async with aclosing(call([requests[k] for k in todo])) as stream:
                 async for j, result in stream:
@@ -172,13 +176,21 @@ class ModelCalls:
                     outputs[k] = result
                     self.model_calls += 1
                     failed = result.error is not None
-                    if not failed:
-                        self.store.cache_put(keys[k], op, asdict(result))
+                    if not failed:  # answers arriving back to back are written together, an isolated one at once
+                        now = time.monotonic()
+                        burst, last, since = now - last < _PUT_HOLD_S, now, since or now
+                        pending.append((keys[k], op, {f.name: getattr(result, f.name) for f in fields(result)}))
+                        if not burst or len(pending) >= _PUT_BATCH or now - since > _PUT_HOLD_S:
+                            self.store.cache_put_many(pending)
+                            pending, since = [], 0.0
                     self.progress.advance(task, errors=int(failed))
                     if failed and counted:
                         self.on_errors(1)
         except ProviderError as exc:
             raise _load_failure(model, exc) from None
+        finally:
+            if pending:
+                self.store.cache_put_many(pending)
 
     async def aclose(self) -> None:
         for provider, _ in self._providers.values():

@@ -167,6 +167,18 @@ class Store:
                 self._claimed.discard(key)
             self._refresh_claims(db)
 
+    def cache_put_many(self, items: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+        """Store (key, kind, value) items in one transaction and drop this store's claims on them."""
+        stamp = now()
+        rows = [(key, kind, pack(dict(value)), stamp) for key, kind, value in items]
+        mine = [(key, self._owner) for key, _, _ in items if key in self._claimed]
+        with self._transaction("writing the response cache") as db:
+            db.executemany(_CACHE_PUT, rows)
+            if mine:
+                db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?", mine)
+            self._refresh_claims(db)
+        self._claimed.difference_update(key for key, _ in mine)
+
     def cache_stats(self) -> dict[str, Any]:
         """{"entries": n, "by_kind": {kind: n}, "value_bytes": n, "db_bytes": n (the store's size on disk)}."""
         with self._read("reading the response cache") as db:
@@ -256,7 +268,7 @@ class Store:
     def add_samples(self, run_id: str, records: Iterable[SampleRecord]) -> int:
         """Store sample records (committed every few hundred); returns how many were written. A record with the
         same run, eval, model and index replaces the earlier one."""
-        written, batch, texts = 0, [], {}
+        written, batch, texts = 0, [], dict[str, str]()
         for record in records:
             data = record.to_json()
             rest = {k: v for k, v in data.items() if k not in _SAMPLE_COLUMNS}
@@ -308,7 +320,7 @@ class Store:
                 "count(*) FROM samples s WHERE s.run_id = runs.id) FROM runs ORDER BY seq DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [RunInfo(r[0], effective_status(*r[1:4]), *r[4:8], int(r[8])) for r in rows]
+        return [RunInfo(r[0], effective_status(*r[1:4]), r[4], r[5], r[6], r[7], int(r[8])) for r in rows]
 
     def resolve_run(self, ref: str) -> str:
         """A run id from a full id, a unique prefix of one, `latest`, or `latest~N` (N runs before latest)."""
