@@ -96,11 +96,11 @@ def main() -> None:
         store = args.store or str(folder / "store")
         spec = str(folder / "scale.eval")
         if args.profile:
-            import asyncio
+            import asyncio  # noqa: F401 - used by the profiled statement
             import cProfile
 
             from evaldsl import api
-            from evaldsl.run.runner import RunConfig, run_graph
+            from evaldsl.run.runner import RunConfig, run_graph  # noqa: F401 - used by the profiled statement
             from evaldsl.store.locate import as_location
 
             checked = api.check(Path(spec))

@@ -129,6 +129,11 @@ def report(
     runs_: Annotated[list[str], typer.Argument(metavar="RUN...", help="One or more runs (id, prefix, latest~N).")],
     html: Annotated[Path, typer.Option("--html", help="The HTML file to write.")],
     store: StoreOption = None,
+    samples: Annotated[
+        int,
+        typer.Option("--samples", min=0, help="Most distinct samples in the sample browser, a stratified selection "
+                     "(0: every sample). Charts and the summary always cover every sample."),
+    ] = 2000,
 ) -> None:
     """Write a self-contained HTML report of one or more runs (opens offline, no remote assets)."""
     from ..report.html import ReportError, write_report
@@ -136,10 +141,11 @@ def report(
     with _open_store(store) as opened:
         ids = [_resolve(opened, ref) for ref in runs_]
         try:
-            info = write_report(opened, ids, html)
+            info = write_report(opened, ids, html, samples or None)
         except ReportError as exc:
             raise _fail(str(exc)) from None
-    typer.echo(f"wrote {info.path} ({info.bytes / 1e6:.2f} MB, {info.samples} sample rows of {len(ids)} run(s))")
+    typer.echo(f"wrote {info.path} ({info.bytes / 1e6:.2f} MB, {info.samples} sample rows of {len(ids)} run(s), "
+               f"{info.items} distinct sample(s) in the browser)")
 
 
 def diff(
