@@ -40,8 +40,9 @@ eval scale {{
 
 
 def make_data(folder: Path, n: int, row_bytes: int) -> None:
-    rng = random.Random(0)
-    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda omicron sigma tau".split()
+    rng = random.Random(0)  # a vocabulary of 5,000 made-up words: compresses about as well as English prose
+    words = ["".join(rng.choice("etaoinshrdlucmfwypvbgkjqxz"[: rng.randint(8, 26)]) for _ in range(rng.randint(2, 9)))
+             for _ in range(5000)]
     with (folder / "data.jsonl").open("w") as fh:
         for i in range(n):
             row = {"question": f"What is {i} plus {i}?", "answer": str(2 * i)}

@@ -440,3 +440,41 @@ def test_a_migrated_store_takes_new_runs(tmp_path: Path) -> None:
         runs = st.list_runs()
         assert [r.id for r in runs][0] == run_id and len(runs) == 2
         assert st.get_run(run_id).results_version == 2 and runs[0].graph_hash == "cd" * 32
+
+
+# ---------------------------------------------------------------- size at scale
+
+
+def test_store_overhead_per_sample_is_small(store_location: Path | str) -> None:
+    """Repeated prompt messages are stored once and large values compressed: 2,000 samples with a 1 KB system
+    message, a 2 KB input rendered into the prompt and a cached answer cost under 1 KB each beyond their text."""
+    import random
+
+    rng = random.Random(0)
+    words = ["".join(rng.choice("etaoinshrdlu") for _ in range(rng.randint(2, 9))) for _ in range(3000)]
+    system = {"role": "system", "content": " ".join(rng.choice(words) for _ in range(180))[:1024]}
+    n, text = 2000, 0
+    with Store(store_location) as st:
+        run_id = st.begin_run({"spec_path": "big.eval"})
+        rows = []
+        for i in range(n):
+            context = " ".join(rng.choice(words) for _ in range(400))[:2048]
+            user = {"role": "user", "content": f"Context: {context}\nQ: question {i}?"}
+            answer = f"The answer is {i}."
+            rows.append(SampleRecord(eval="qa", model="m", index=i, row_id=content_hash({"i": i})[:20],
+                                     sample_key=content_hash({"i": i, "p": 1}), inputs={"context": context, "q": i},
+                                     prompt=(system, user), references=(str(i),), scores={"exact_match": 1.0},
+                                     output={"output": answer, "latency": 0.0, "prompt_tokens": 700,
+                                             "completion_tokens": 5, "cost": None}))  # fmt: skip
+            st.cache_put(content_hash({"k": i}), "generate", {"text": answer, "finish_reason": "stop",
+                                                              "prompt_tokens": 700, "completion_tokens": 5})
+            text += len(system["content"]) + len(user["content"]) + len(answer)
+        st.add_samples(run_id, rows)
+        assert list(st.iter_samples(run_id)) == rows  # shared messages and compression round-trip
+        if isinstance(store_location, Path):
+            conn = sqlite3.connect(store_location / DB_FILENAME)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+        size = st.cache_stats()["db_bytes"]
+    print(f"\n{(size - text) / n:.0f} bytes per sample beyond the text")
+    assert (size - text) / n < 1024, f"{(size - text) / n:.0f} bytes per sample beyond the text"

@@ -79,7 +79,7 @@ def pack(obj: Any) -> bytes:
     raw = dumps(obj).encode("utf-8")
     if len(raw) < COMPRESS_FROM:
         return raw
-    packed = zlib.compress(raw, 6)
+    packed = zlib.compress(raw, 1)  # the fastest level: most of the gain at a third of the time
     return packed if len(packed) < len(raw) else raw
 
 

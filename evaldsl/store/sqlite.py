@@ -20,9 +20,18 @@ DB_FILENAME = "evaldsl.db"
 _FETCH = 256  # rows per fetchmany while streaming
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
-_SCHEMA = """
-CREATE TABLE cache (key TEXT PRIMARY KEY, kind TEXT NOT NULL, value BLOB NOT NULL, created_at TEXT NOT NULL)
-    WITHOUT ROWID;
+# Tables with large rows (cache values, samples, shared texts) are rowid tables: a WITHOUT ROWID row over ~1 KB
+# spills into an overflow page of its own, which wasted most of a page per sample.
+_CACHE = ("CREATE TABLE cache (key TEXT PRIMARY KEY, kind TEXT NOT NULL, value BLOB NOT NULL, "
+          "created_at TEXT NOT NULL)")  # fmt: skip
+_SAMPLES = ("CREATE TABLE samples (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, eval TEXT NOT NULL, "
+            "model TEXT NOT NULL, idx INTEGER NOT NULL, sample_key TEXT, error TEXT, truncated INTEGER NOT NULL "
+            "DEFAULT 0, cached INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL, PRIMARY KEY (run_id, eval, model, idx))")
+_TEXTS = "CREATE TABLE texts (hash TEXT PRIMARY KEY, body BLOB NOT NULL)"
+_CLAIMS = ("CREATE TABLE claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, "
+           "claimed_at REAL NOT NULL) WITHOUT ROWID")  # fmt: skip
+_SCHEMA = f"""
+{_CACHE};
 CREATE TABLE runs (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
     started_at TEXT NOT NULL, finished_at TEXT, spec_path TEXT, graph_hash TEXT, host TEXT, pid INTEGER,
     meta TEXT NOT NULL, summary TEXT, results_version INTEGER NOT NULL DEFAULT 1);
@@ -30,13 +39,9 @@ CREATE TABLE results (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE
     model TEXT NOT NULL, data TEXT NOT NULL, UNIQUE (run_id, eval, model));
 CREATE TABLE asserts (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, idx INTEGER NOT NULL,
     passed INTEGER, data TEXT NOT NULL, PRIMARY KEY (run_id, idx)) WITHOUT ROWID;
-CREATE TABLE samples (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, eval TEXT NOT NULL,
-    model TEXT NOT NULL, idx INTEGER NOT NULL, sample_key TEXT, error TEXT,
-    truncated INTEGER NOT NULL DEFAULT 0, cached INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL,
-    PRIMARY KEY (run_id, eval, model, idx)) WITHOUT ROWID;
-CREATE TABLE texts (hash TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
-    claimed_at REAL NOT NULL) WITHOUT ROWID
+{_SAMPLES};
+{_TEXTS};
+{_CLAIMS}
 """
 # Schema version N-1 → N: statements run in one transaction when an older store is opened. Stored values written
 # as text by older versions stay readable as they are.
@@ -44,9 +49,10 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE runs RENAME COLUMN spec_hash TO graph_hash",
         "ALTER TABLE runs ADD COLUMN results_version INTEGER NOT NULL DEFAULT 1"),
     2: ("DROP INDEX IF EXISTS samples_by_key",
-        "CREATE TABLE texts (hash TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID",
-        "CREATE TABLE claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, "
-        "claimed_at REAL NOT NULL) WITHOUT ROWID"),
+        "ALTER TABLE samples RENAME TO samples_v2", _SAMPLES, "INSERT INTO samples SELECT * FROM samples_v2",
+        "DROP TABLE samples_v2",
+        "ALTER TABLE cache RENAME TO cache_v2", _CACHE, "INSERT INTO cache SELECT * FROM cache_v2", "DROP TABLE cache_v2",
+        _TEXTS, _CLAIMS),
 }  # fmt: skip
 _ELSEWHERE = "or pass another store directory"
 
