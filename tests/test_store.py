@@ -450,15 +450,18 @@ def test_store_overhead_per_sample_is_small(store_location: Path | str) -> None:
     message, a 2 KB input rendered into the prompt and a cached answer cost under 1 KB each beyond their text."""
     import random
 
-    rng = random.Random(0)
-    words = ["".join(rng.choice("etaoinshrdlu") for _ in range(rng.randint(2, 9))) for _ in range(3000)]
-    system = {"role": "system", "content": " ".join(rng.choice(words) for _ in range(180))[:1024]}
+    rng = random.Random(0)  # random printable text: compression alone cannot hide repeated or wasted bytes
+
+    def noise(k: int) -> str:
+        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;") for _ in range(k))
+
+    system = {"role": "system", "content": noise(1024)}
     n, text = 2000, 0
     with Store(store_location) as st:
         run_id = st.begin_run({"spec_path": "big.eval"})
         rows = []
         for i in range(n):
-            context = " ".join(rng.choice(words) for _ in range(400))[:2048]
+            context = noise(2048)
             user = {"role": "user", "content": f"Context: {context}\nQ: question {i}?"}
             answer = f"The answer is {i}."
             rows.append(SampleRecord(eval="qa", model="m", index=i, row_id=content_hash({"i": i})[:20],
