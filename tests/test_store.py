@@ -452,8 +452,10 @@ def test_store_overhead_per_sample_is_small(store_location: Path | str) -> None:
 
     rng = random.Random(0)  # random printable text: compression alone cannot hide repeated or wasted bytes
 
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;"
+
     def noise(k: int) -> str:
-        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;") for _ in range(k))
+        return "".join(rng.choice(alphabet) for _ in range(k))
 
     system = {"role": "system", "content": noise(1024)}
     n, text = 2000, 0

@@ -51,7 +51,8 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: ("DROP INDEX IF EXISTS samples_by_key",
         "ALTER TABLE samples RENAME TO samples_v2", _SAMPLES, "INSERT INTO samples SELECT * FROM samples_v2",
         "DROP TABLE samples_v2",
-        "ALTER TABLE cache RENAME TO cache_v2", _CACHE, "INSERT INTO cache SELECT * FROM cache_v2", "DROP TABLE cache_v2",
+        "ALTER TABLE cache RENAME TO cache_v2", _CACHE, "INSERT INTO cache SELECT * FROM cache_v2",
+        "DROP TABLE cache_v2",
         _TEXTS, _CLAIMS),
 }  # fmt: skip
 _ELSEWHERE = "or pass another store directory"
