@@ -54,8 +54,9 @@ def make_data(folder: Path, n: int, row_bytes: int) -> None:
     (folder / "scale.eval").write_text(SPEC.format(user=user))
 
 
-def run_timed(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds and peak RSS (MiB) of a whole process, and its output."""
+def run_timed(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system: what load on a shared machine does not inflate) and peak RSS
+    (MiB) of a whole process, and its output."""
     with tempfile.TemporaryFile("w+") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True,
@@ -67,7 +68,7 @@ def run_timed(cmd: list[str]) -> tuple[float, float, str]:
         text = out.read()
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{text[-3000:]}")
-    return wall, usage.ru_maxrss / 1024, text
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
 
 
 def text_bytes(store: str, run_id: str) -> tuple[int, int]:
@@ -112,13 +113,14 @@ def main() -> None:
             print(f"profile written to {args.profile}")
             return
         load = os.getloadavg()
-        wall, rss, out = run_timed(evaldsl_cmd("run", spec, "--no-cache", "--store", store, "--format", "json"))
+        wall, cpu, rss, out = run_timed(evaldsl_cmd("run", spec, "--no-cache", "--store", store, "--format", "json"))
         result = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
         assert result["results"][0]["n"] == args.samples, out[-2000:]
         run_id = result["run_id"]
         n, text = text_bytes(store, run_id)
         print(f"load average before: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (2 cores)")
-        print(f"evaldsl run, {n:,} samples ({args.row_bytes} B rows), no cache: {wall:6.2f} s, peak RSS {rss:.0f} MiB")
+        print(f"evaldsl run, {n:,} samples ({args.row_bytes} B rows), no cache: {wall:6.2f} s wall, {cpu:6.2f} s CPU, "
+              f"peak RSS {rss:.0f} MiB")
         if not store.startswith("postgres"):
             size = sum(p.stat().st_size for p in Path(store).iterdir() if p.is_file())
             per = (size - text) / n
@@ -127,8 +129,9 @@ def main() -> None:
         cmd = evaldsl_cmd("report", run_id, "--html", str(html), "--store", store)
         if args.report_samples:
             cmd += ["--samples", str(args.report_samples)]
-        wall, rss, _ = run_timed(cmd)
-        print(f"evaldsl report: {wall:6.2f} s, peak RSS {rss:.0f} MiB, {html.stat().st_size / 1e6:.2f} MB")
+        wall, cpu, rss, _ = run_timed(cmd)
+        print(f"evaldsl report: {wall:6.2f} s wall, {cpu:6.2f} s CPU, peak RSS {rss:.0f} MiB, "
+              f"{html.stat().st_size / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":

@@ -171,13 +171,15 @@ class Store:
         """Store (key, kind, value) items in one transaction and drop this store's claims on them."""
         stamp = now()
         rows = [(key, kind, pack(dict(value)), stamp) for key, kind, value in items]
-        mine = [(key, self._owner) for key, _, _ in items if key in self._claimed]
+        mine = sorted({key for key, _, _ in items if key in self._claimed})
         with self._transaction("writing the response cache") as db:
             db.executemany(_CACHE_PUT, rows)
-            if mine:
-                db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?", mine)
+            for start in range(0, len(mine), IN_CHUNK - 1):
+                chunk = mine[start : start + IN_CHUNK - 1]
+                db.execute(f"DELETE FROM claims WHERE owner = ? AND key IN ({_marks(len(chunk))})",
+                           [self._owner, *chunk])  # fmt: skip
             self._refresh_claims(db)
-        self._claimed.difference_update(key for key, _ in mine)
+        self._claimed.difference_update(mine)
 
     def cache_stats(self) -> dict[str, Any]:
         """{"entries": n, "by_kind": {kind: n}, "value_bytes": n, "db_bytes": n (the store's size on disk)}."""
@@ -205,6 +207,12 @@ class Store:
         mine: set[str] = set()
         with self._transaction("claiming requests") as db:
             self._serialise_claims(db)
+            if db.execute("SELECT 1 FROM claims WHERE owner <> ? LIMIT 1", (self._owner,)).fetchone() is None:
+                # Nobody else holds a claim (and claim transactions take turns): every key is this runner's.
+                db.executemany("INSERT INTO claims (key, owner, host, pid, claimed_at) VALUES (?, ?, ?, ?, ?) "
+                               "ON CONFLICT (key) DO NOTHING",
+                               [(k, self._owner, host, os.getpid(), stamp) for k in unique])  # fmt: skip
+                unique, mine = [], set(unique)
             for start in range(0, len(unique), IN_CHUNK - 2):
                 chunk = unique[start : start + IN_CHUNK - 2]
                 marks = _marks(len(chunk))
