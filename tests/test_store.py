@@ -429,6 +429,10 @@ def test_a_store_of_the_first_version_is_migrated_and_read(tmp_path: Path) -> No
         s.sample_key for s in samples if s.eval == "qa" and s.model == "good"
     }  # version 1 rows pair by their content key
     assert rec.to_result().to_json()["results_version"] == 2
+    with Store(folder) as st:  # briefs of rows written before schema 3 come from their data
+        briefs = list(st.iter_sample_briefs(info.id))
+    assert [(b[0], b[1], b[2], b[3], b[5]) for b in briefs] == [
+        (s.eval, s.model, s.index, s.row_id, dict(s.scores)) for s in samples]
 
 
 def test_a_migrated_store_takes_new_runs(tmp_path: Path) -> None:
@@ -483,3 +487,18 @@ def test_store_overhead_per_sample_is_small(store_location: Path | str) -> None:
         size = st.cache_stats()["db_bytes"]
     print(f"\n{(size - text) / n:.0f} bytes per sample beyond the text")
     assert (size - text) / n < 1024, f"{(size - text) / n:.0f} bytes per sample beyond the text"
+
+
+def test_sample_briefs_and_samples_at(store_location: Path | str) -> None:
+    with Store(store_location) as st:
+        run_id = st.begin_run({})
+        rows = [_sample(ev, m, i, error="boom", error_stage="model") if i == 3 else _sample(ev, m, i)
+                for ev in ("a", "b") for m in ("x", "y")
+                for i in range(1000)]  # fmt: skip
+        st.add_samples(run_id, rows)
+        briefs = list(st.iter_sample_briefs(run_id))
+        assert briefs == [(s.eval, s.model, s.index, s.row_id, s.error, dict(s.scores)) for s in rows]
+        wanted = [("b", "y", 999), ("a", "x", 3), ("a", "x", 0)] + [("a", "y", i) for i in range(950)]
+        got = list(st.samples_at(run_id, wanted))
+        assert [(s.eval, s.model, s.index) for s in got] == sorted(wanted)
+        assert got[1] == rows[3] and got[-1] == rows[-1]

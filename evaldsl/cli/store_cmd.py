@@ -23,6 +23,7 @@ def migrate(
     """Copy every run (results, asserts, samples) and cached response of one store into another."""
     from ..store import DB_FILENAME, Store, StoreError
     from ..store.locate import as_location
+    from ..store.transfer import copy_cache, copy_run, run_ids
 
     src, dst = as_location(source), as_location(target)
     if not isinstance(src, str) and not (src / DB_FILENAME).is_file():
@@ -33,9 +34,9 @@ def migrate(
         raise typer.Exit(2)
     try:
         with Store(src) as a, Store(dst) as b:
-            ids = a.run_ids()
-            copied = sum(a.copy_run_to(b, run_id) for run_id in ids)
-            cached = a.copy_cache_to(b) if cache else 0
+            ids = run_ids(a)
+            copied = sum(copy_run(a, b, run_id) for run_id in ids)
+            cached = copy_cache(a, b) if cache else 0
             where = b.location
     except StoreError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -19,7 +19,7 @@ from ..results import SampleRecord, json_safe
 from ..store import RunRecord, Store
 from .diff import pair_keys
 from .runs_view import fmt_value, short_time
-from .sampling import DEFAULT_SAMPLES, Selection, outcome
+from .sampling import DEFAULT_SAMPLES, Selection, choose_rows, outcome
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -366,7 +366,12 @@ def write_report(store: Store, run_ids: Sequence[str], path: Path, samples: int 
     """Write the report of stored runs `run_ids` (exact ids) to `path` atomically; the sample browser holds at
     most `samples` distinct samples (None: all)."""
     records = [store.get_run(run_id) for run_id in dict.fromkeys(run_ids)]
-    data = browser_data(records, [store.iter_samples(r.id) for r in records], samples)
+    if samples is None:
+        data = browser_data(records, [store.iter_samples(r.id) for r in records])
+    else:  # choose from the samples' briefs, then read only the chosen samples
+        rows, n_rows, distinct, metrics = choose_rows([store.iter_sample_briefs(r.id) for r in records], samples)
+        data = browser_data(records, [store.samples_at(r.id, chosen) for r, chosen in zip(records, rows, strict=True)])
+        data.update(rows=n_rows, distinct=distinct, metrics=list(dict.fromkeys([*metrics, *data["metrics"]])))
     page = _page(records, data)
     path = Path(path)
     if path.is_dir():

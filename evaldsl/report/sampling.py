@@ -9,7 +9,7 @@ import hashlib
 import heapq
 import math
 from collections import Counter
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -80,3 +80,42 @@ class Selection(Generic[K]):
             ranked = sorted(self._heaps.get(stratum, []), reverse=True)  # smallest rank first
             keep.update(key for _, key in ranked[:quota])
         return keep
+
+
+Brief = tuple[str, str, int, str, "str | None", Mapping[str, Any]]  # eval, model, index, row id, error, scores
+
+
+def choose_rows(briefs: Sequence[Iterable[Brief]], cap: int) -> tuple[list[list[tuple[str, str, int]]], int, int,
+                                                                      list[str]]:
+    """From the briefs of each run's samples (`Store.iter_sample_briefs`, nothing of their text): the (eval,
+    model, index) rows of the selected samples per run, the number of rows and of distinct samples, and every
+    metric name that scored a row. A sample is an eval × dataset row (and its occurrence), paired across models
+    and runs as the report pairs them."""
+    selection: Selection[tuple[str, str, int]] = Selection(cap)
+    kept: dict[tuple[str, str, int], list[tuple[int, str, str, int]]] = {}
+    seen: set[tuple[str, str, int]] = set()
+    metrics: dict[str, None] = {}
+    n_rows = 0
+    for ri, run_briefs in enumerate(briefs):
+        occurrences: dict[tuple[str, str, str], int] = {}
+        for ev, model, idx, row_id, error, scores in run_briefs:
+            n_rows += 1
+            metrics.update(dict.fromkeys(k for k, v in scores.items() if isinstance(v, (int, float))
+                                         and not isinstance(v, bool) and math.isfinite(v)))  # fmt: skip
+            n = occurrences.get((ev, model, row_id), 0)
+            occurrences[(ev, model, row_id)] = n + 1
+            key = (ev, row_id, n)
+            if key not in seen:
+                seen.add(key)
+                ok, evicted = selection.offer(key, (ev, outcome({"error": error, "scores": scores})))
+                for gone in evicted:
+                    kept.pop(gone, None)
+                if ok:
+                    kept[key] = []
+            if key in kept:
+                kept[key].append((ri, ev, model, idx))
+    rows: list[list[tuple[str, str, int]]] = [[] for _ in briefs]
+    for key in selection.chosen():
+        for ri, ev, model, idx in kept[key]:
+            rows[ri].append((ev, model, idx))
+    return rows, n_rows, selection.total, list(metrics)

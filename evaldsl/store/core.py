@@ -36,16 +36,17 @@ IN_CHUNK = 900  # bound variables per IN (...) query, below SQLite's oldest limi
 SAMPLE_CHUNK = 500  # sample rows per transaction
 CLAIM_TTL_S = 300.0  # a claim not refreshed for this long is taken over (its runner is presumed gone)
 _SAMPLE_COLUMNS = ("eval", "model", "index", "sample_key", "error", "truncated", "cached")
-_SAMPLE_SELECT = "eval, model, idx, sample_key, error, truncated, cached, data"
+_SAMPLE_SELECT = "eval, model, idx, sample_key, error, truncated, cached, row_id, scores, data"
+_BRIEF_SELECT = "eval, model, idx, row_id, error, scores, CASE WHEN row_id IS NULL THEN data END, sample_key"
 _CACHE_PUT = ("INSERT INTO cache (key, kind, value, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE "
               "SET kind = excluded.kind, value = excluded.value, created_at = excluded.created_at")  # fmt: skip
 _SAMPLE_PUT = (
-    "INSERT INTO samples (run_id, eval, model, idx, sample_key, error, truncated, cached, data) VALUES "
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, eval, model, idx) DO UPDATE SET sample_key = "
+    "INSERT INTO samples (run_id, eval, model, idx, sample_key, error, truncated, cached, row_id, scores, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, eval, model, idx) DO UPDATE SET sample_key = "
     "excluded.sample_key, error = excluded.error, truncated = excluded.truncated, cached = excluded.cached, "
-    "data = excluded.data"
+    "row_id = excluded.row_id, scores = excluded.scores, data = excluded.data"
 )
-_RUN_COLUMNS = ("id", "status", "started_at", "finished_at", "spec_path", "graph_hash", "host", "pid", "meta",
+RUN_COLUMNS = ("id", "status", "started_at", "finished_at", "spec_path", "graph_hash", "host", "pid", "meta",
                 "summary", "results_version")  # fmt: skip
 
 
@@ -56,7 +57,7 @@ class Db(Protocol):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
 
-def _marks(n: int) -> str:
+def marks(n: int) -> str:
     return ",".join("?" * n)
 
 
@@ -154,7 +155,7 @@ class Store:
         with self._read("reading the response cache") as db:
             for start in range(0, len(unique), IN_CHUNK):
                 chunk = unique[start : start + IN_CHUNK]
-                rows = db.execute(f"SELECT key, value FROM cache WHERE key IN ({_marks(len(chunk))})", chunk)
+                rows = db.execute(f"SELECT key, value FROM cache WHERE key IN ({marks(len(chunk))})", chunk)
                 found.update((key, unpack(value)) for key, value in rows)
         return found
 
@@ -176,7 +177,7 @@ class Store:
             db.executemany(_CACHE_PUT, rows)
             for start in range(0, len(mine), IN_CHUNK - 1):
                 chunk = mine[start : start + IN_CHUNK - 1]
-                db.execute(f"DELETE FROM claims WHERE owner = ? AND key IN ({_marks(len(chunk))})",
+                db.execute(f"DELETE FROM claims WHERE owner = ? AND key IN ({marks(len(chunk))})",
                            [self._owner, *chunk])  # fmt: skip
             self._refresh_claims(db)
         self._claimed.difference_update(mine)
@@ -215,17 +216,17 @@ class Store:
                 unique, mine = [], set(unique)
             for start in range(0, len(unique), IN_CHUNK - 2):
                 chunk = unique[start : start + IN_CHUNK - 2]
-                marks = _marks(len(chunk))
-                db.execute(f"DELETE FROM claims WHERE claimed_at < ? AND key IN ({marks})", [stamp - ttl_s, *chunk])
-                held = db.execute(f"SELECT key, pid FROM claims WHERE host = ? AND owner <> ? AND key IN ({marks})",
+                qs = marks(len(chunk))
+                db.execute(f"DELETE FROM claims WHERE claimed_at < ? AND key IN ({qs})", [stamp - ttl_s, *chunk])
+                held = db.execute(f"SELECT key, pid FROM claims WHERE host = ? AND owner <> ? AND key IN ({qs})",
                                   [host, self._owner, *chunk]).fetchall()  # fmt: skip
                 gone = [k for k, pid in held if pid != os.getpid() and not pid_alive(int(pid))]
                 if gone:
-                    db.execute(f"DELETE FROM claims WHERE key IN ({_marks(len(gone))})", gone)
+                    db.execute(f"DELETE FROM claims WHERE key IN ({marks(len(gone))})", gone)
                 db.executemany("INSERT INTO claims (key, owner, host, pid, claimed_at) VALUES (?, ?, ?, ?, ?) "
                                "ON CONFLICT (key) DO NOTHING",
                                [(k, self._owner, host, os.getpid(), stamp) for k in chunk])  # fmt: skip
-                rows = db.execute(f"SELECT key FROM claims WHERE owner = ? AND key IN ({marks})", [self._owner, *chunk])
+                rows = db.execute(f"SELECT key FROM claims WHERE owner = ? AND key IN ({qs})", [self._owner, *chunk])
                 mine.update(r[0] for r in rows)
             self._refresh_claims(db, force=True)
         self._claimed |= mine
@@ -237,7 +238,7 @@ class Store:
         with self._read("releasing claims") as db:
             for start in range(0, len(mine), IN_CHUNK - 1):
                 chunk = mine[start : start + IN_CHUNK - 1]
-                db.execute(f"DELETE FROM claims WHERE owner = ? AND key IN ({_marks(len(chunk))})",
+                db.execute(f"DELETE FROM claims WHERE owner = ? AND key IN ({marks(len(chunk))})",
                            [self._owner, *chunk])  # fmt: skip
         self._claimed -= set(mine)
 
@@ -279,10 +280,11 @@ class Store:
         written, batch, texts = 0, [], dict[str, str]()
         for record in records:
             data = record.to_json()
-            rest = {k: v for k, v in data.items() if k not in _SAMPLE_COLUMNS}
+            rest = {k: v for k, v in data.items() if k not in _SAMPLE_COLUMNS and k not in ("row_id", "scores")}
             rest["prompt"] = share_prompt(rest["prompt"], texts)
             batch.append((run_id, record.eval, record.model, record.index, record.sample_key or None, record.error,
-                          int(record.truncated), int(record.cached), pack(rest)))  # fmt: skip
+                          int(record.truncated), int(record.cached), record.row_id, dumps(data["scores"]),
+                          pack(rest)))  # fmt: skip
             if len(batch) >= SAMPLE_CHUNK:
                 written += self._insert_samples(run_id, batch, texts)
                 batch, texts = [], {}
@@ -393,12 +395,43 @@ class Store:
     def _decode_samples(self, rows: Iterator[Sequence[Any]]) -> Iterator[SampleRecord]:
         texts: dict[str, str] = {}
         for r in rows:
-            sample = dict(zip(_SAMPLE_COLUMNS, r[:-1], strict=True))
+            sample = dict(zip(_SAMPLE_COLUMNS, r[:7], strict=True))
             sample["truncated"], sample["cached"] = bool(r[5]), bool(r[6])
             sample.update(unpack(r[-1]))
+            if r[7] is not None:  # rows written before schema 3 keep these in their data
+                sample["row_id"], sample["scores"] = r[7], unpack(r[8])
             if any("content_ref" in m for m in sample.get("prompt") or ()):
                 sample["prompt"] = unshare_prompt(sample["prompt"], lambda ref: self._text(ref, texts))
             yield SampleRecord.from_json(sample)
+
+    def iter_sample_briefs(self, run_id: str) -> Iterator[tuple[str, str, int, str, str | None, dict[str, Any]]]:
+        """Stream (eval, model, index, row id, error, scores) of a run's samples, by eval, model and index,
+        without reading their stored text: what a view over a large run needs to choose which samples to read."""
+        with self._read("reading samples") as db:
+            self._require_run(db, run_id)
+        sql = f"SELECT {_BRIEF_SELECT} FROM samples WHERE run_id = ? ORDER BY eval, model, idx"
+        for ev, model, idx, row_id, error, scores, data, sample_key in self._stream(sql, [run_id], "reading samples"):
+            if row_id is None:  # written before schema 3
+                rest = unpack(data)
+                row_id, scores = rest.get("row_id") or sample_key or f"#{idx}", rest.get("scores")
+            else:
+                scores = unpack(scores)
+            yield ev, model, int(idx), str(row_id), error, scores or {}
+
+    def samples_at(self, run_id: str, rows: Iterable[tuple[str, str, int]]) -> Iterator[SampleRecord]:
+        """The sample records of a run at these (eval, model, index) addresses, by eval, model and index."""
+        by_group: dict[tuple[str, str], list[int]] = {}
+        for ev, model, idx in rows:
+            by_group.setdefault((ev, model), []).append(idx)
+        for (ev, model), indices in sorted(by_group.items()):
+            indices = sorted(set(indices))
+            for start in range(0, len(indices), IN_CHUNK - 3):
+                chunk = indices[start : start + IN_CHUNK - 3]
+                sql = (f"SELECT {_SAMPLE_SELECT} FROM samples WHERE run_id = ? AND eval = ? AND model = ? AND idx IN "
+                       f"({marks(len(chunk))}) ORDER BY idx")  # fmt: skip
+                with self._read("reading samples") as db:
+                    found = db.execute(sql, [run_id, ev, model, *chunk]).fetchall()
+                yield from self._decode_samples(iter(found))
 
     def _text(self, ref: str, texts: dict[str, str]) -> str:
         if ref not in texts:
@@ -406,47 +439,3 @@ class Store:
                 row = db.execute("SELECT body FROM texts WHERE hash = ?", (ref,)).fetchone()
             texts[ref] = "" if row is None else str(unpack(row[0]))
         return texts[ref]
-
-    # ------------------------------------------------------------ copying between stores
-
-    def run_ids(self) -> list[str]:
-        """Every stored run id, oldest first."""
-        with self._read("listing runs") as db:
-            return [str(r[0]) for r in db.execute("SELECT id FROM runs ORDER BY seq")]
-
-    def copy_run_to(self, other: Store, run_id: str) -> bool:
-        """Copy run `run_id` (its row, results, asserts and samples) into `other` under the same id; False when
-        `other` already has it."""
-        with self._read("reading a run") as db:
-            row = db.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
-            results = [(run_id, e, m, dumps(unpack(d))) for e, m, d in db.execute(
-                f"SELECT eval, model, data FROM results WHERE run_id = ? ORDER BY {self._results_order}", (run_id,))]
-            asserts = [(run_id, n, p, dumps(unpack(d))) for n, p, d in db.execute(
-                "SELECT idx, passed, data FROM asserts WHERE run_id = ? ORDER BY idx", (run_id,))]  # fmt: skip
-        if row is None:
-            raise StoreError(f"no run {run_id!r} in {self.location}")
-        values = [*row[:8], dumps(unpack(row[8])), None if row[9] is None else dumps(unpack(row[9])), row[10]]
-        with other._transaction("copying a run") as db:
-            if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
-                return False
-            db.execute(f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({_marks(len(values))})", values)
-            other._put_results(db, run_id, results, asserts)
-        other.add_samples(run_id, self.iter_samples(run_id))
-        return True
-
-    def copy_cache_to(self, other: Store) -> int:
-        """Copy every cached response into `other` (keys it has already are kept); returns how many were read."""
-        n, batch = 0, []
-        for key, kind, value, created in self._stream("SELECT key, kind, value, created_at FROM cache ORDER BY key",
-                                                      (), "reading the response cache"):  # fmt: skip
-            batch.append((key, kind, pack(unpack(value)), created))
-            if len(batch) >= SAMPLE_CHUNK:
-                n += other._put_cache_rows(batch)
-                batch = []
-        return n + (other._put_cache_rows(batch) if batch else 0)
-
-    def _put_cache_rows(self, rows: list[tuple[Any, ...]]) -> int:
-        with self._transaction("copying the response cache") as db:
-            db.executemany("INSERT INTO cache (key, kind, value, created_at) VALUES (?, ?, ?, ?) "
-                           "ON CONFLICT (key) DO NOTHING", rows)  # fmt: skip
-        return len(rows)

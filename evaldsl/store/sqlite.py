@@ -26,7 +26,8 @@ _CACHE = ("CREATE TABLE cache (key TEXT PRIMARY KEY, kind TEXT NOT NULL, value B
           "created_at TEXT NOT NULL)")  # fmt: skip
 _SAMPLES = ("CREATE TABLE samples (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, eval TEXT NOT NULL, "
             "model TEXT NOT NULL, idx INTEGER NOT NULL, sample_key TEXT, error TEXT, truncated INTEGER NOT NULL "
-            "DEFAULT 0, cached INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL, PRIMARY KEY (run_id, eval, model, idx))")
+            "DEFAULT 0, cached INTEGER NOT NULL DEFAULT 0, row_id TEXT, scores TEXT, data BLOB NOT NULL, "
+            "PRIMARY KEY (run_id, eval, model, idx))")
 _TEXTS = "CREATE TABLE texts (hash TEXT PRIMARY KEY, body BLOB NOT NULL)"
 _CLAIMS = ("CREATE TABLE claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, "
            "claimed_at REAL NOT NULL) WITHOUT ROWID")  # fmt: skip
@@ -49,7 +50,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE runs RENAME COLUMN spec_hash TO graph_hash",
         "ALTER TABLE runs ADD COLUMN results_version INTEGER NOT NULL DEFAULT 1"),
     2: ("DROP INDEX IF EXISTS samples_by_key",
-        "ALTER TABLE samples RENAME TO samples_v2", _SAMPLES, "INSERT INTO samples SELECT * FROM samples_v2",
+        "ALTER TABLE samples RENAME TO samples_v2", _SAMPLES,
+        "INSERT INTO samples (run_id, eval, model, idx, sample_key, error, truncated, cached, data) SELECT run_id, "
+        "eval, model, idx, sample_key, error, truncated, cached, data FROM samples_v2",
         "DROP TABLE samples_v2",
         "ALTER TABLE cache RENAME TO cache_v2", _CACHE, "INSERT INTO cache SELECT * FROM cache_v2",
         "DROP TABLE cache_v2",
