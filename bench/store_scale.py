@@ -5,6 +5,7 @@ store's bytes per sample beyond the prompt and output text, and `evaldsl report`
         [--profile FILE]   # also a cProfile of the run, in-process
 
 Rows are short question/answer pairs, or carry a `context` of --row-bytes characters (rendered into the prompt).
+EVALDSL_BENCH_ROOT=/another/checkout runs the `evaldsl` commands of another checkout (a before/after comparison).
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def run_timed(cmd: list[str]) -> tuple[float, float, float, str]:
     (MiB) of a whole process, and its output."""
     with tempfile.TemporaryFile("w+") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True, cwd=tempfile.gettempdir(),
+                                env={**os.environ, "PYTHONPATH": os.environ.get("EVALDSL_BENCH_ROOT", str(ROOT))})
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -117,14 +118,11 @@ def main() -> None:
         result = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
         assert result["results"][0]["n"] == args.samples, out[-2000:]
         run_id = result["run_id"]
-        n, text = text_bytes(store, run_id)
+        n = args.samples
         print(f"load average before: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (2 cores)")
         print(f"evaldsl run, {n:,} samples ({args.row_bytes} B rows), no cache: {wall:6.2f} s wall, {cpu:6.2f} s CPU, "
               f"peak RSS {rss:.0f} MiB")
-        if not store.startswith("postgres"):
-            size = sum(p.stat().st_size for p in Path(store).iterdir() if p.is_file())
-            per = (size - text) / n
-            print(f"store: {size / 1e6:.1f} MB; prompt+output text {text / 1e6:.1f} MB; overhead {per:.0f} B/sample")
+        size = 0 if store.startswith("postgres") else sum(p.stat().st_size for p in Path(store).iterdir())
         html = folder / "report.html"
         cmd = evaldsl_cmd("report", run_id, "--html", str(html), "--store", store)
         if args.report_samples:
@@ -132,7 +130,10 @@ def main() -> None:
         wall, cpu, rss, _ = run_timed(cmd)
         print(f"evaldsl report: {wall:6.2f} s wall, {cpu:6.2f} s CPU, peak RSS {rss:.0f} MiB, "
               f"{html.stat().st_size / 1e6:.2f} MB")
-
+        if size:  # read last: this checkout's store code may migrate another version's store
+            n, text = text_bytes(store, run_id)
+            print(f"store: {size / 1e6:.1f} MB; prompt+output text {text / 1e6:.1f} MB; overhead "
+                  f"{(size - text) / n:.0f} B/sample")
 
 if __name__ == "__main__":
     main()
