@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from evaldsl.cli.app import app
@@ -124,3 +125,26 @@ def test_store_migrate_copies_history_and_cache(tmp_path: Path, postgres_url: st
         assert copy.get_run(run_id) == older and list(copy.iter_samples(run_id)) == rows
     missing = runner.invoke(app, ["store", "migrate", "--from", str(tmp_path / "nope"), "--to", postgres_url])
     assert missing.exit_code == 2 and "no evaldsl store" in missing.output
+
+
+def test_postgres_errors_are_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evaldsl.store import StoreError
+    from evaldsl.store.postgres import redact_url
+
+    assert redact_url("postgresql://evals:s3cret@db:5432/evals") == "postgresql://evals:***@db:5432/evals"
+    assert redact_url("postgresql://evals@db/evals") == "postgresql://evals@db/evals"
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://evals:s3cret@127.0.0.1:{port}/evals"
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'evaldsl[postgres]')")
+    with pytest.raises(StoreError) as err:
+        Store(url, timeout_s=2)
+    assert "cannot reach the PostgreSQL store" in str(err.value) and "s3cret" not in str(err.value)
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the extra were not installed
+    with pytest.raises(StoreError, match=r"pip install 'evaldsl\[postgres\]'"):
+        Store(url)
+    with pytest.raises(StoreError, match="neither a folder nor a postgresql:// URL"):
+        Store("mysql://db/evals")
+    result = CliRunner().invoke(app, ["runs", "--store", url])
+    assert result.exit_code == 2 and "s3cret" not in result.output and "psycopg" in result.output
