@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Protocol
 
 from ..results import RESULTS_VERSION, AssertOutcome, EvalModelResult, RunResult, SampleRecord
 from .records import (
+    KeyRedactor,
+    Redacting,
     RunInfo,
     RunRecord,
     StoreError,
@@ -29,7 +31,6 @@ from .records import (
     unpack,
     unshare_prompt,
 )
-from .redact import strip_secrets
 
 SCHEMA_VERSION = 3
 IN_CHUNK = 900  # bound variables per IN (...) query, below SQLite's oldest limit of 999
@@ -87,8 +88,11 @@ class Store:
     def handles(cls, location: str | os.PathLike[str]) -> bool:
         return False
 
-    def __init__(self, location: str | os.PathLike[str], *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, location: str | os.PathLike[str], *, timeout_s: float = 30.0, redactor: Redacting | None = None
+    ) -> None:
         self.timeout_s = timeout_s
+        self.redactor = redactor or KeyRedactor()  # applied to all that is written and read
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -142,6 +146,10 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _loads(self, value: Any) -> Any:
+        """A stored JSON value, with the secrets known now redacted (a run stored before a key was set)."""
+        return self.redactor.values(unpack(value))
+
     def _require_run(self, db: Db, run_id: str) -> None:
         if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise StoreError(f"no run {run_id!r} in {self.location}; `evaldsl runs` lists the stored runs")
@@ -162,7 +170,7 @@ class Store:
     def cache_put(self, key: str, kind: str, value: Mapping[str, Any]) -> None:
         """Store `value` under `key` and drop this store's claim on it; committed before returning."""
         with self._read("writing the response cache") as db:
-            db.execute(_CACHE_PUT, (key, kind, pack(dict(value)), now()))
+            db.execute(_CACHE_PUT, (key, kind, pack(self.redactor.values(dict(value))), now()))
             if key in self._claimed:
                 db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self._owner))
                 self._claimed.discard(key)
@@ -171,7 +179,7 @@ class Store:
     def cache_put_many(self, items: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
         """Store (key, kind, value) items in one transaction and drop this store's claims on them."""
         stamp = now()
-        rows = [(key, kind, pack(dict(value)), stamp) for key, kind, value in items]
+        rows = [(key, kind, pack(self.redactor.values(dict(value))), stamp) for key, kind, value in items]
         mine = sorted({key for key, _, _ in items if key in self._claimed})
         with self._transaction("writing the response cache") as db:
             db.executemany(_CACHE_PUT, rows)
@@ -259,7 +267,7 @@ class Store:
         `meta` (spec_path, graph_hash, git commit, evaldsl version, options...) is stored without
         credential-like keys; `started_at` is filled in when absent.
         """
-        clean = strip_secrets(dict(meta))
+        clean = self.redactor.data(dict(meta))
         clean.setdefault("started_at", now())
         spec_path, graph_hash = (None if clean.get(k) is None else str(clean[k]) for k in ("spec_path", "graph_hash"))
         with self._transaction("recording a new run") as db:
@@ -279,10 +287,11 @@ class Store:
         same run, eval, model and index replaces the earlier one."""
         written, batch, texts = 0, [], dict[str, str]()
         for record in records:
-            data = record.to_json()
+            data = self.redactor.values(record.to_json())
+            error = None if record.error is None else self.redactor.text(record.error)
             rest = {k: v for k, v in data.items() if k not in _SAMPLE_COLUMNS and k not in ("row_id", "scores")}
             rest["prompt"] = share_prompt(rest["prompt"], texts)
-            batch.append((run_id, record.eval, record.model, record.index, record.sample_key or None, record.error,
+            batch.append((run_id, record.eval, record.model, record.index, record.sample_key or None, error,
                           int(record.truncated), int(record.cached), record.row_id, dumps(data["scores"]),
                           pack(rest)))  # fmt: skip
             if len(batch) >= SAMPLE_CHUNK:
@@ -306,13 +315,15 @@ class Store:
         run_id = result.run_id
         if run_id is None:
             raise StoreError("a run result without a run id cannot be stored")
-        result_rows = [(run_id, r.eval, r.model, dumps(r.to_json())) for r in result.results]
-        assert_rows = [(run_id, n, int(a.passed), dumps(a.to_json())) for n, a in enumerate(result.asserts)]
+        clean = self.redactor.values
+        result_rows = [(run_id, r.eval, r.model, dumps(clean(r.to_json(), shapes=True))) for r in result.results]
+        assert_rows = [(run_id, n, int(a.passed), dumps(clean(a.to_json(), shapes=True)))
+                       for n, a in enumerate(result.asserts)]  # fmt: skip
         with self._transaction("finishing the run") as db:
             self._require_run(db, run_id)
             db.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, summary = ?, results_version = ? WHERE id = ?",
-                (result.status, now(), dumps(strip_secrets(dict(summary))), RESULTS_VERSION, run_id),
+                (result.status, now(), dumps(self.redactor.data(dict(summary))), RESULTS_VERSION, run_id),
             )
             self._put_results(db, run_id, result_rows, assert_rows)
 
@@ -370,11 +381,11 @@ class Store:
                 (run_id,),
             ).fetchone()
             sql = "SELECT data FROM {} WHERE run_id = ? ORDER BY {}"
-            results = [unpack(x[0]) for x in db.execute(sql.format("results", self._results_order), (run_id,))]
-            asserts = [unpack(x[0]) for x in db.execute(sql.format("asserts", "idx"), (run_id,))]
-        summary = {} if r[6] is None else unpack(r[6])
+            results = [self._loads(x[0]) for x in db.execute(sql.format("results", self._results_order), (run_id,))]
+            asserts = [self._loads(x[0]) for x in db.execute(sql.format("asserts", "idx"), (run_id,))]
+        summary = {} if r[6] is None else self._loads(r[6])
         return RunRecord(
-            run_id, effective_status(*r[:3]), r[3], r[4], unpack(r[5]),
+            run_id, effective_status(*r[:3]), r[3], r[4], self._loads(r[5]),
             tuple(EvalModelResult.from_json(x) for x in results), tuple(AssertOutcome.from_json(x) for x in asserts),
             summary, int(r[7]),
         )  # fmt: skip
@@ -402,7 +413,7 @@ class Store:
                 sample["row_id"], sample["scores"] = r[7], unpack(r[8])
             if any("content_ref" in m for m in sample.get("prompt") or ()):
                 sample["prompt"] = unshare_prompt(sample["prompt"], lambda ref: self._text(ref, texts))
-            yield SampleRecord.from_json(sample)
+            yield SampleRecord.from_json(self.redactor.values(sample))
 
     def iter_sample_briefs(self, run_id: str) -> Iterator[tuple[str, str, int, str, str | None, dict[str, Any]]]:
         """Stream (eval, model, index, row id, error, scores) of a run's samples, by eval, model and index,

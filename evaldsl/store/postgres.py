@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .core import SCHEMA_VERSION, Db, Store
-from .records import StoreError
+from .records import Redacting, StoreError
 
 if TYPE_CHECKING:
     import psycopg
@@ -73,8 +73,10 @@ class PostgresStore(Store):
     def handles(cls, location: str | os.PathLike[str]) -> bool:
         return os.fspath(location).startswith(URL_PREFIXES)
 
-    def __init__(self, url: str | os.PathLike[str], *, timeout_s: float = 30.0) -> None:
-        super().__init__(url, timeout_s=timeout_s)
+    def __init__(
+        self, url: str | os.PathLike[str], *, timeout_s: float = 30.0, redactor: Redacting | None = None
+    ) -> None:
+        super().__init__(url, timeout_s=timeout_s, redactor=redactor)
         self.url = os.fspath(url)
         self.location = redact_url(self.url)
         self._conn: psycopg.Connection[Any] | None = None

@@ -12,13 +12,36 @@ import socket
 import zlib
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from ..hashing import json_default
 from ..results import RESULTS_VERSION, RUN_STATUSES, AssertOutcome, EvalModelResult, RunResult
+from .redact import strip_secrets
 
 COMPRESS_FROM = 160  # bytes of JSON from which a stored value is compressed (zlib streams start with b"x")
 SHARED_TEXT_FROM = 120  # characters from which a prompt message other than the last is stored once, by hash
+
+
+class Redacting(Protocol):
+    """What the store asks of a redactor, applied to all that it writes and reads: `data` for run meta and
+    summaries (credential-like keys dropped too), `values` for stored values, `text` for error messages."""
+
+    def data(self, obj: Any) -> Any: ...
+    def values(self, obj: Any, *, shapes: bool = False) -> Any: ...
+    def text(self, value: str) -> str: ...
+
+
+class KeyRedactor:
+    """The default redactor: credential-like keys and key-shaped arguments out of run meta and summaries."""
+
+    def data(self, obj: Any) -> Any:
+        return strip_secrets(obj)
+
+    def values(self, obj: Any, *, shapes: bool = False) -> Any:
+        return obj
+
+    def text(self, value: str) -> str:
+        return value
 
 
 class StoreError(Exception):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .core import SCHEMA_VERSION, Db, Store
-from .records import RunInfo, RunRecord, StoreError
+from .records import Redacting, RunInfo, RunRecord, StoreError
 
 __all__ = ["DB_FILENAME", "SCHEMA_VERSION", "RunInfo", "RunRecord", "SQLiteStore", "Store", "StoreError"]
 
@@ -83,8 +83,10 @@ class SQLiteStore(Store):
     def handles(cls, location: str | os.PathLike[str]) -> bool:
         return not _URL.match(os.fspath(location))
 
-    def __init__(self, directory: str | os.PathLike[str], *, timeout_s: float = 30.0) -> None:
-        super().__init__(directory, timeout_s=timeout_s)
+    def __init__(
+        self, directory: str | os.PathLike[str], *, timeout_s: float = 30.0, redactor: Redacting | None = None
+    ) -> None:
+        super().__init__(directory, timeout_s=timeout_s, redactor=redactor)
         self.directory = Path(directory)
         self.path = self.directory / DB_FILENAME
         self.location = str(self.directory)
