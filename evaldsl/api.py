@@ -121,14 +121,17 @@ def run(graph: Graph, config: RunConfig, progress: Progress | None = None) -> Ru
     return asyncio.run(run_graph(graph, config, progress))
 
 
-def estimate(graph: Graph, store_dir: Path | None = None, *, use_cache: bool = True) -> Estimate:
+def estimate(graph: Graph, store_dir: Path | str | None = None, *, use_cache: bool = True) -> Estimate:
     """What running `graph` would take — calls, cached answers, tokens, cost, wall time — without calling a
-    model. The store in `store_dir` (never created here) gives the response cache and past runs."""
+    model. The store at `store_dir` (a folder, never created here, or a postgresql:// URL) gives the response
+    cache and past runs."""
     from .store import DB_FILENAME, Store
+    from .store.locate import as_location, is_url
 
-    if store_dir is None or not (store_dir / DB_FILENAME).is_file():
+    location = None if store_dir is None else as_location(store_dir)
+    if location is None or (not is_url(location) and not (Path(location) / DB_FILENAME).is_file()):
         return build_estimate(graph, None, use_cache=use_cache)
-    with Store(store_dir) as store:
+    with Store(location) as store:
         return build_estimate(graph, store, use_cache=use_cache)
 
 

@@ -1,9 +1,10 @@
 """Every third-party module the project imports is declared in pyproject.toml, so a fresh virtual
 environment built from the project's own files (what CI does) has everything the code and the tests need.
 
-A module imported by the package must be a runtime dependency, or belong to an optional backend's own extra
-(`ray`, `vllm`: imported only when that backend is chosen); one imported only by tests, benchmarks or scripts
-may instead be declared in any optional extra (`dev` for the tests)."""
+A module imported by the package must be a runtime dependency, unless every import of it is guarded (inside
+`try: ... except ImportError`, e.g. the PostgreSQL store) or it belongs to an optional backend's own extra
+(`ray`, `vllm`: imported only when that backend is chosen): then an optional extra declares it. One imported
+only by tests, benchmarks or scripts may be declared in any optional extra (`dev` for the tests)."""
 
 from __future__ import annotations
 
@@ -35,14 +36,33 @@ def _declared() -> tuple[set[str], set[str]]:
     return runtime, extras
 
 
-def _imports(folder: str) -> dict[str, Path]:
-    """Top-level third-party module names imported anywhere under `folder` → one file importing it."""
+def _guarded(tree: ast.AST) -> set[int]:
+    """ids of the import nodes inside `try:` blocks that handle ImportError (optional dependencies) and inside
+    `if TYPE_CHECKING:` (never run)."""
+    guarded: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            guarded.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+        if isinstance(node, ast.Try) and any(
+            isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError") for h in node.handlers
+        ):
+            guarded.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return guarded
+
+
+def _imports(folder: str, *, skip_guarded: bool = False) -> dict[str, Path]:
+    """Top-level third-party module names imported anywhere under `folder` → one file importing it (with
+    `skip_guarded`, imports guarded by an ImportError handler do not count)."""
     found: dict[str, Path] = {}
     local_modules = {p.stem for p in (ROOT / folder).rglob("*.py")}
     for path in sorted((ROOT / folder).rglob("*.py")):
         if ".venv" in path.parts:
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        guarded = _guarded(tree) if skip_guarded else set()
+        for node in ast.walk(tree):
+            if id(node) in guarded:
+                continue
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -69,11 +89,14 @@ def _backend_extras() -> set[str]:
 
 
 def test_every_package_import_is_a_runtime_dependency() -> None:
-    runtime, _ = _declared()
+    runtime, extras = _declared()
     allowed = runtime | _backend_extras()
-    missing = {m: str(p.relative_to(ROOT)) for m, p in _imports("evaldsl").items()
+    missing = {m: str(p.relative_to(ROOT)) for m, p in _imports("evaldsl", skip_guarded=True).items()
                if not _distributions(m) & allowed}
     assert not missing, f"imported by the package but not in [project].dependencies: {missing}"
+    optional = {m: str(p.relative_to(ROOT)) for m, p in _imports("evaldsl").items()
+                if not _distributions(m) & (runtime | extras)}
+    assert not optional, f"imported (guarded) by the package but declared in no extra: {optional}"
 
 
 def test_every_test_bench_and_script_import_is_declared() -> None:
@@ -92,3 +115,8 @@ def test_the_declaration_check_can_fail() -> None:
     runtime, _ = _declared()
     assert not _distributions("definitely_not_a_real_module_xyz") & runtime
     assert _distributions("lark") & runtime
+    tree = ast.parse("import a\ntry:\n    import b\nexcept ImportError:\n    pass\ntry:\n    import c\nexcept "
+                     "ValueError:\n    pass\nif TYPE_CHECKING:\n    import d\n")
+    guarded = _guarded(tree)
+    names = {n.names[0].name for n in ast.walk(tree) if isinstance(n, ast.Import) and id(n) in guarded}
+    assert names == {"b", "d"}

@@ -1,4 +1,5 @@
-"""Tests for evaldsl.store: cache and run round trips, concurrency, kill -9, run refs, secrets, errors."""
+"""Tests for evaldsl.store: cache and run round trips, concurrency, kill -9, run refs, secrets, errors. Tests
+taking `store_location` run against both backends: an SQLite folder and a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import pytest
 
 from evaldsl.hashing import content_hash
 from evaldsl.results import AssertOutcome, EvalModelResult, MetricSummary, RunResult, SampleRecord
-from evaldsl.store import sqlite as store_mod
+from evaldsl.store import DB_FILENAME, SCHEMA_VERSION, Store, StoreError
+from evaldsl.store import core as store_mod
 from evaldsl.store.redact import strip_secrets
-from evaldsl.store.sqlite import DB_FILENAME, SCHEMA_VERSION, Store, StoreError
 
 SECRET = "s3cr3t-VALUE-42"
 
@@ -66,14 +67,14 @@ def test_content_hash_is_canonical_json_sha256() -> None:
 # ---------------------------------------------------------------- response cache
 
 
-def test_cache_round_trip_survives_reopen(tmp_path: Path) -> None:
-    with Store(tmp_path / "st") as st:
+def test_cache_round_trip_survives_reopen(store_location: Path | str) -> None:
+    with Store(store_location) as st:
         assert st.cache_get_many(["missing"]) == {}
         st.cache_put("k1", "generate", {"text": "Paris ✓", "finish_reason": "stop", "cost": None})
         st.cache_put("k2", "choice", {"logliks": [-1.5, float("-inf")], "is_greedy": [True, False]})
         for i in range(2000):
             st.cache_put(f"bulk{i}", "generate", {"text": str(i)})
-    with Store(tmp_path / "st") as st:
+    with Store(store_location) as st:
         got = st.cache_get_many(["k1", "k2"])
         assert got["k1"] == {"text": "Paris ✓", "finish_reason": "stop", "cost": None}
         assert got["k2"] == {"logliks": [-1.5, float("-inf")], "is_greedy": [True, False]}
@@ -104,8 +105,8 @@ def test_store_file_is_wal_and_versioned(tmp_path: Path) -> None:
         conn.close()
 
 
-def test_threads_share_one_store(tmp_path: Path) -> None:
-    with Store(tmp_path) as st:
+def test_threads_share_one_store(store_location: Path | str) -> None:
+    with Store(store_location) as st:
 
         def work(t: int) -> None:
             for i in range(100):
@@ -119,10 +120,10 @@ def test_threads_share_one_store(tmp_path: Path) -> None:
         assert st.cache_stats()["entries"] == 400
 
 
-def test_cache_put_throughput(tmp_path: Path) -> None:
+def test_cache_put_throughput(store_location: Path | str) -> None:
     value = {"text": "The capital of France is Paris." * 4, "finish_reason": "stop", "prompt_tokens": 40,
              "completion_tokens": 30, "cost": 0.0001, "latency_s": 0.4}  # fmt: skip
-    with Store(tmp_path) as st:
+    with Store(store_location) as st:
         n = 3000
         start = time.perf_counter()
         for i in range(n):
@@ -141,8 +142,8 @@ def test_cache_put_throughput(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- runs
 
 
-def test_run_round_trip(tmp_path: Path) -> None:
-    with Store(tmp_path) as st:
+def test_run_round_trip(store_location: Path | str) -> None:
+    with Store(store_location) as st:
         run_id = st.begin_run({"spec_path": "specs/qa.eval", "graph_hash": "ab" * 32, "git_commit": "deadbeef",
                                "evaldsl_version": "0.1.0", "argv": ["run", "specs/qa.eval"]})  # fmt: skip
         assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", run_id)
@@ -187,8 +188,8 @@ def test_run_round_trip(tmp_path: Path) -> None:
         assert (rec.status, len(rec.results), rec.asserts) == ("completed", 1, ())
 
 
-def test_list_runs_newest_first_and_bad_input(tmp_path: Path) -> None:
-    with Store(tmp_path) as st:
+def test_list_runs_newest_first_and_bad_input(store_location: Path | str) -> None:
+    with Store(store_location) as st:
         ids = [st.begin_run({"n": i}) for i in range(4)]
         assert [r.id for r in st.list_runs()] == ids[::-1]
         assert [r.id for r in st.list_runs(limit=2)] == ids[:1:-1]
@@ -205,12 +206,12 @@ def test_list_runs_newest_first_and_bad_input(tmp_path: Path) -> None:
         assert _count(st, ids[0]) == 0
 
 
-def test_resolve_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with Store(tmp_path) as st:
+def test_resolve_run(store_location: Path | str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store(store_location) as st:
         with pytest.raises(StoreError, match="no runs are stored"):
             st.resolve_run("latest")
         ids = iter(["20260101-000000-aaaa", "20260101-000000-aabb", "20260102-000000-cccc"])
-        monkeypatch.setattr(store_mod, "_new_run_id", lambda: next(ids))
+        monkeypatch.setattr(store_mod, "new_run_id", lambda: next(ids))
         a, b, c = (st.begin_run({}) for _ in range(3))
         assert st.resolve_run(a) == a and st.resolve_run(f" {c} ") == c
         assert st.resolve_run("20260101-000000-aab") == b
@@ -227,7 +228,7 @@ def test_resolve_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             assert c in str(err.value)  # recent runs are listed
 
 
-def test_secrets_are_never_stored(tmp_path: Path) -> None:
+def test_secrets_are_never_stored(store_location: Path | str) -> None:
     meta = {
         "spec_path": "x.eval",
         "api_key": SECRET,
@@ -238,7 +239,7 @@ def test_secrets_are_never_stored(tmp_path: Path) -> None:
         "argv": ["run", "--api-key", SECRET, f"--token={SECRET}", "--limit", "5", f"HF_TOKEN={SECRET}"],
         "note": f"called with Bearer {SECRET}",
     }  # fmt: skip
-    with Store(tmp_path) as st:
+    with Store(store_location) as st:
         run_id = st.begin_run(meta)
         st.finish_run(_result(run_id), summary={"options": {"token": SECRET}})
         rec = st.get_run(run_id)
@@ -248,8 +249,9 @@ def test_secrets_are_never_stored(tmp_path: Path) -> None:
                                 "HF_TOKEN=<redacted>"]  # fmt: skip
     assert rec.summary == {"options": {}}
     assert "api_key" not in rec.meta and "OPENAI_API_KEY" not in rec.meta
-    for path in tmp_path.iterdir():  # nowhere on disk, WAL included
-        assert SECRET.encode() not in path.read_bytes(), path
+    if isinstance(store_location, Path):
+        for path in store_location.iterdir():  # nowhere on disk, WAL included
+            assert SECRET.encode() not in path.read_bytes(), path
     kept = {"sort_keys": True, "max_tokens": 3, "keywords": ["a"], "token_count": 1, "text": "sk-short"}
     assert strip_secrets(kept) == kept
 
@@ -329,13 +331,13 @@ def _writer(directory: str, name: str, n: int, start: object) -> None:
         st.finish_run(_result(run_id), summary={"writer": name})
 
 
-def test_two_processes_write_at_once(tmp_path: Path) -> None:
+def test_two_processes_write_at_once(store_location: Path | str) -> None:
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()
-    procs = [ctx.Process(target=_writer, args=(str(tmp_path), name, 300, start)) for name in ("a", "b")]
+    procs = [ctx.Process(target=_writer, args=(str(store_location), name, 300, start)) for name in ("a", "b")]
     for p in procs:
         p.start()
-    with Store(tmp_path) as reader:  # a reader running beside them
+    with Store(store_location) as reader:  # a reader running beside them
         start.set()
         while any(p.is_alive() for p in procs):
             reader.list_runs()
@@ -344,9 +346,10 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
         for p in procs:
             p.join(60)
             assert p.exitcode == 0
-        conn = sqlite3.connect(tmp_path / DB_FILENAME)
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        conn.close()
+        if isinstance(store_location, Path):
+            conn = sqlite3.connect(store_location / DB_FILENAME)
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            conn.close()
         keys = [f"{name}-{i}" for name in ("a", "b") for i in range(300)]
         got = reader.cache_get_many(keys)
         assert len(got) == 600 and got["b-299"] == {"text": "b 299"}
@@ -367,10 +370,10 @@ def _put_forever(directory: str, progress: object) -> None:
             progress.value = i  # type: ignore[attr-defined]
 
 
-def test_sigkill_keeps_every_committed_put(tmp_path: Path) -> None:
+def test_sigkill_keeps_every_committed_put(store_location: Path | str) -> None:
     ctx = multiprocessing.get_context("spawn")
     progress = ctx.Value("q", 0, lock=False)
-    proc = ctx.Process(target=_put_forever, args=(str(tmp_path), progress))
+    proc = ctx.Process(target=_put_forever, args=(str(store_location), progress))
     proc.start()
     deadline = time.monotonic() + 60
     while progress.value < 300 and time.monotonic() < deadline and proc.is_alive():
@@ -379,7 +382,7 @@ def test_sigkill_keeps_every_committed_put(tmp_path: Path) -> None:
     proc.join(10)
     done = progress.value  # every put before this one returned, so was committed
     assert proc.exitcode == -signal.SIGKILL and done >= 300
-    with Store(tmp_path) as st:
+    with Store(store_location) as st:
         got = st.cache_get_many([f"key-{i}" for i in range(done)])
         assert len(got) == done and got[f"key-{done - 1}"] == {"text": f"value {done - 1}"}
         assert st.cache_stats()["entries"] in (done, done + 1)  # the put in flight may have landed
@@ -426,6 +429,10 @@ def test_a_store_of_the_first_version_is_migrated_and_read(tmp_path: Path) -> No
         s.sample_key for s in samples if s.eval == "qa" and s.model == "good"
     }  # version 1 rows pair by their content key
     assert rec.to_result().to_json()["results_version"] == 2
+    with Store(folder) as st:  # briefs of rows written before schema 3 come from their data
+        briefs = list(st.iter_sample_briefs(info.id))
+    assert [(b[0], b[1], b[2], b[3], b[5]) for b in briefs] == [
+        (s.eval, s.model, s.index, s.row_id, dict(s.scores)) for s in samples]
 
 
 def test_a_migrated_store_takes_new_runs(tmp_path: Path) -> None:
@@ -437,3 +444,61 @@ def test_a_migrated_store_takes_new_runs(tmp_path: Path) -> None:
         runs = st.list_runs()
         assert [r.id for r in runs][0] == run_id and len(runs) == 2
         assert st.get_run(run_id).results_version == 2 and runs[0].graph_hash == "cd" * 32
+
+
+# ---------------------------------------------------------------- size at scale
+
+
+def test_store_overhead_per_sample_is_small(store_location: Path | str) -> None:
+    """Repeated prompt messages are stored once and large values compressed: 2,000 samples with a 1 KB system
+    message, a 2 KB input rendered into the prompt and a cached answer cost under 1 KB each beyond their text."""
+    import random
+
+    rng = random.Random(0)  # random printable text: compression alone cannot hide repeated or wasted bytes
+
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;"
+
+    def noise(k: int) -> str:
+        return "".join(rng.choice(alphabet) for _ in range(k))
+
+    system = {"role": "system", "content": noise(1024)}
+    n, text = 2000, 0
+    with Store(store_location) as st:
+        run_id = st.begin_run({"spec_path": "big.eval"})
+        rows = []
+        for i in range(n):
+            context = noise(2048)
+            user = {"role": "user", "content": f"Context: {context}\nQ: question {i}?"}
+            answer = f"The answer is {i}."
+            rows.append(SampleRecord(eval="qa", model="m", index=i, row_id=content_hash({"i": i})[:20],
+                                     sample_key=content_hash({"i": i, "p": 1}), inputs={"context": context, "q": i},
+                                     prompt=(system, user), references=(str(i),), scores={"exact_match": 1.0},
+                                     output={"output": answer, "latency": 0.0, "prompt_tokens": 700,
+                                             "completion_tokens": 5, "cost": None}))  # fmt: skip
+            st.cache_put(content_hash({"k": i}), "generate", {"text": answer, "finish_reason": "stop",
+                                                              "prompt_tokens": 700, "completion_tokens": 5})
+            text += len(system["content"]) + len(user["content"]) + len(answer)
+        st.add_samples(run_id, rows)
+        assert list(st.iter_samples(run_id)) == rows  # shared messages and compression round-trip
+        if isinstance(store_location, Path):
+            conn = sqlite3.connect(store_location / DB_FILENAME)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+        size = st.cache_stats()["db_bytes"]
+    print(f"\n{(size - text) / n:.0f} bytes per sample beyond the text")
+    assert (size - text) / n < 1024, f"{(size - text) / n:.0f} bytes per sample beyond the text"
+
+
+def test_sample_briefs_and_samples_at(store_location: Path | str) -> None:
+    with Store(store_location) as st:
+        run_id = st.begin_run({})
+        rows = [_sample(ev, m, i, error="boom", error_stage="model") if i == 3 else _sample(ev, m, i)
+                for ev in ("a", "b") for m in ("x", "y")
+                for i in range(1000)]  # fmt: skip
+        st.add_samples(run_id, rows)
+        briefs = list(st.iter_sample_briefs(run_id))
+        assert briefs == [(s.eval, s.model, s.index, s.row_id, s.error, dict(s.scores)) for s in rows]
+        wanted = [("b", "y", 999), ("a", "x", 3), ("a", "x", 0)] + [("a", "y", i) for i in range(950)]
+        got = list(st.samples_at(run_id, wanted))
+        assert [(s.eval, s.model, s.index) for s in got] == sorted(wanted)
+        assert got[1] == rows[3] and got[-1] == rows[-1]

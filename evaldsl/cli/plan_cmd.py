@@ -25,7 +25,7 @@ class PlanFormat(str, Enum):
     markdown = "markdown"
 
 
-def estimate_for(spec: Path, graph: api.Graph, store: Path | None, use_cache: bool) -> api.Estimate:
+def estimate_for(spec: Path, graph: api.Graph, store: str | Path | None, use_cache: bool) -> api.Estimate:
     """The estimate against the store `run` would use (exit 3 with one line when a dataset cannot be read)."""
     directory = existing_store(store) or store_for_run(spec, store)
     try:
@@ -42,7 +42,9 @@ def plan(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N samples per eval.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Count every call as fresh.")] = False,
     store: Annotated[
-        Path | None, typer.Option("--store", help="Store folder (found as `run` finds it).", show_default=False)
+        str | None,
+        typer.Option("--store", help="Store folder or postgresql:// URL (found as `run` finds it).",
+                     show_default=False),
     ] = None,
     format: Annotated[
         PlanFormat, typer.Option("--format", "-f", help="table, json or markdown.")
@@ -90,7 +92,7 @@ def register(app: typer.Typer) -> None:
     app.command()(plan)
 
 
-def refuse_over_budget(spec: Path, graph: api.Graph, store: Path | None, use_cache: bool, max_cost: float | None,
+def refuse_over_budget(spec: Path, graph: api.Graph, store: str | Path | None, use_cache: bool, max_cost: float | None,
                        max_calls: int | None) -> None:  # fmt: skip
     """Before the first call of `run`: exit 3 with the plan's figures when the plan is over --max-calls or
     --max-cost, or when the cost cannot be estimated (a model without a known price) under --max-cost."""

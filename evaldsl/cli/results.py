@@ -23,10 +23,11 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 
 StoreOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--store",
-        help="Store folder (default: $EVALDSL_HOME, else the nearest .evaldsl/ at or above this folder).",
+        help="Store folder or postgresql:// URL (default: $EVALDSL_STORE_URL, else $EVALDSL_HOME, else the "
+        "nearest .evaldsl/ at or above this folder).",
         show_default=False,
     ),
 ]
@@ -62,7 +63,7 @@ def _console() -> Console:
 
 
 @contextmanager
-def _open_store(store: Path | None) -> Iterator[Store]:
+def _open_store(store: str | None) -> Iterator[Store]:
     """Open an existing store (never creates one) and turn store errors into clear messages."""
     from ..store import DB_FILENAME, Store, StoreError
     from ..store.locate import existing_store
@@ -73,7 +74,7 @@ def _open_store(store: Path | None) -> Iterator[Store]:
             "no evaldsl store found: no .evaldsl/ in this folder or above it; run from your project "
             "(where `evaldsl run` stored its runs), pass --store DIR or set EVALDSL_HOME"
         )
-    if not (directory / DB_FILENAME).is_file():
+    if isinstance(directory, Path) and not (directory / DB_FILENAME).is_file():
         how = "--store DIR" if store is None else "another --store"
         raise _fail(
             f"no evaldsl store in {directory} (no {DB_FILENAME} there); `evaldsl run SPEC` creates "
@@ -127,7 +128,7 @@ def show(
     with _open_store(store) as opened:
         record = opened.get_run(_resolve(opened, run))
     if format is ListFormat.json:
-        shown = record.to_result(str(opened.directory)).to_json()
+        shown = record.to_result(opened.location).to_json()
         typer.echo(json.dumps(shown | {"summary": record.summary, "meta": record.meta}, ensure_ascii=False))
         return
     print_run(_console(), record)
@@ -137,6 +138,11 @@ def report(
     runs_: Annotated[list[str], typer.Argument(metavar="RUN...", help="One or more runs (id, prefix, latest~N).")],
     html: Annotated[Path, typer.Option("--html", help="The HTML file to write.")],
     store: StoreOption = None,
+    samples: Annotated[
+        int,
+        typer.Option("--samples", min=0, help="Most distinct samples in the sample browser, a stratified selection "
+                     "(0: every sample). Charts and the summary always cover every sample."),
+    ] = 2000,
 ) -> None:
     """Write a self-contained HTML report of one or more runs (opens offline, no remote assets)."""
     from ..report.html import ReportError, write_report
@@ -144,10 +150,11 @@ def report(
     with _open_store(store) as opened:
         ids = [_resolve(opened, ref) for ref in runs_]
         try:
-            info = write_report(opened, ids, html)
+            info = write_report(opened, ids, html, samples or None)
         except ReportError as exc:
             raise _fail(str(exc)) from None
-    typer.echo(f"wrote {info.path} ({info.bytes / 1e6:.2f} MB, {info.samples} sample rows of {len(ids)} run(s))")
+    typer.echo(f"wrote {info.path} ({info.bytes / 1e6:.2f} MB, {info.samples} sample rows of {len(ids)} run(s), "
+               f"{info.items} distinct sample(s) in the browser)")
 
 
 def diff(
@@ -298,7 +305,7 @@ def cache(
     with _open_store(store) as opened:
         if action is CacheAction.clear:
             n = opened.cache_clear(kind)
-            typer.echo(f"deleted {n} cached response(s) from {opened.directory}")
+            typer.echo(f"deleted {n} cached response(s) from {opened.location}")
             return
         stats = opened.cache_stats()
     typer.echo(

@@ -33,7 +33,7 @@ def _err(text: str) -> None:
     typer.echo(text, err=True)
 
 
-def _show(result: RunResult, fmt: OutputFormat, redactor: Redactor) -> None:
+def _show(result: RunResult, fmt: OutputFormat, redactor: Redactor, location: Path | str) -> None:
     """The result on stdout in the chosen format; the closing line (where it is stored) on stderr unless it
     is a table."""
     from rich.console import Console
@@ -50,7 +50,7 @@ def _show(result: RunResult, fmt: OutputFormat, redactor: Redactor) -> None:
 
         typer.echo(run_markdown(result))
     elif fmt is OutputFormat.jsonl and result.run_id is not None and result.store is not None:
-        write_run_jsonl(Path(result.store), result.run_id, typer.get_text_stream("stdout"), redactor)
+        write_run_jsonl(location, result.run_id, typer.get_text_stream("stdout"), redactor)
         typer.echo(json.dumps({"summary": result.to_json()}))
     else:
         typer.echo(json.dumps(result.to_json()))
@@ -74,11 +74,12 @@ def run(
         bool, typer.Option("--no-cache", help="Call the models even when a response is cached.")
     ] = False,
     store: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--store",
-            help="Store folder (default: $EVALDSL_HOME, else the nearest .evaldsl/ at or "
-            "above this folder, else .evaldsl/ at the root of the spec's git repository).",
+            help="Store folder or postgresql:// URL (default: $EVALDSL_STORE_URL, else $EVALDSL_HOME, else "
+            "the nearest .evaldsl/ at or above this folder, else .evaldsl/ at the root of the spec's git "
+            "repository).",
             show_default=False,
         ),
     ] = None,
@@ -184,7 +185,7 @@ def run(
             write_junit(result, junit)
         except ExportError as exc:
             _err(f"error: {exc}")
-    _show(result, format, redactor)
+    _show(result, format, redactor, config.store_dir)
     raise typer.Exit(result.exit_code)
 
 

@@ -51,7 +51,6 @@ class Provider(Protocol):
 def request_fields(request: Any, *, drop: tuple[str, ...] = ("variables",)) -> dict[str, Any]:
     """A request as a dict without the fields that do not reach the model (by default the sample's template
     variables, which only the mock provider reads)."""
-    fields = dataclasses.asdict(request)
-    for name in drop:
-        fields.pop(name, None)
-    return fields
+    # Shallow: nested records stay records (hashed as their fields, the same JSON), and the dropped fields (the
+    # sample's whole row) are never copied — a deep `asdict` per request dominated large runs.
+    return {f.name: getattr(request, f.name) for f in dataclasses.fields(request) if f.name not in drop}

@@ -95,7 +95,7 @@ def write_jsonl(run_id: str, records: Iterable[SampleRecord], out: TextIO) -> in
     return n
 
 
-def write_run_jsonl(store_dir: Path, run_id: str, out: TextIO, redactor: Redactor | None = None) -> int:
+def write_run_jsonl(store_dir: Path | str, run_id: str, out: TextIO, redactor: Redactor | None = None) -> int:
     """`evaldsl run --format jsonl`: the samples of the run just stored, one JSON line each (read through
     `redactor`)."""
     with Store(store_dir, redactor=redactor) as store:

@@ -19,6 +19,7 @@ from ..results import SampleRecord, json_safe
 from ..store import RunRecord, Store
 from .diff import pair_keys
 from .runs_view import fmt_value, short_time
+from .sampling import DEFAULT_SAMPLES, Selection, choose_rows, outcome
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -74,9 +75,11 @@ def _judges(judges: Any) -> list[dict[str, Any]]:
     return out
 
 
-def browser_data(records: Sequence[RunRecord], samples: Sequence[Iterable[SampleRecord]]) -> dict[str, Any]:
+def browser_data(records: Sequence[RunRecord], samples: Sequence[Iterable[SampleRecord]],
+                 cap: int | None = None) -> dict[str, Any]:
     """The JSON embedded in the page: runs, output columns (run × model), evals, metrics, and one item per
-    (eval, sample) holding its prompt, references, inputs and every column's output, scores and judges."""
+    (eval, sample) holding its prompt, references, inputs and every column's output, scores and judges. With a
+    `cap`, at most that many items: a stratified selection (see `sampling`), made while streaming the rows."""
     multi = len(records) > 1
     runs = [{"id": r.id, "letter": _LETTERS[i % 26], "status": r.status} for i, r in enumerate(records)]
     cols: list[dict[str, Any]] = []
@@ -92,8 +95,9 @@ def browser_data(records: Sequence[RunRecord], samples: Sequence[Iterable[Sample
             add_col(ri, model)
     evals: dict[str, int] = {}
     metrics: dict[str, None] = {}
-    items: list[dict[str, Any]] = []
-    item_index: dict[tuple[str, str, int], int] = {}
+    items: dict[tuple[str, str, int], dict[str, Any]] = {}  # in order of first appearance
+    seen: set[tuple[str, str, int]] = set()
+    selection: Selection[tuple[str, str, int]] = Selection(cap)
     n_rows = 0
     for ri, rows in enumerate(samples):
         for (ev, model), (key, occurrence), sample in pair_keys(rows):
@@ -101,18 +105,25 @@ def browser_data(records: Sequence[RunRecord], samples: Sequence[Iterable[Sample
             n_rows += 1
             if (ri, model) not in col_index:
                 add_col(ri, model)
-            at = item_index.get((ev, key, occurrence))
-            if at is None:
-                at = item_index[(ev, key, occurrence)] = len(items)
-                item: dict[str, Any] = {"e": evals.setdefault(ev, len(evals)), "i": row.get("index"),
-                                        "p": row.get("prompt") or [], "r": row.get("references") or [],
-                                        "in": row.get("inputs") or {}, "o": []}
-                if row.get("choices"):
-                    item["ch"], item["lb"] = row["choices"], row.get("labels") or []
-                items.append(item)
+            evals.setdefault(ev, len(evals))
             scores = {k: v for k, v in (row.get("scores") or {}).items()
                       if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
             metrics.update(dict.fromkeys(scores))
+            ikey = (ev, key, occurrence)
+            if ikey not in seen:
+                seen.add(ikey)
+                kept, evicted = selection.offer(ikey, (ev, outcome(row)))
+                for gone in evicted:
+                    del items[gone]
+                if kept:
+                    item: dict[str, Any] = {"e": evals[ev], "i": row.get("index"), "p": row.get("prompt") or [],
+                                            "r": row.get("references") or [], "in": row.get("inputs") or {},
+                                            "o": []}
+                    if row.get("choices"):
+                        item["ch"], item["lb"] = row["choices"], row.get("labels") or []
+                    items[ikey] = item
+            if ikey not in items:
+                continue
             out: dict[str, Any] = {"c": col_index[(ri, model)], "s": scores}
             if row.get("output") is not None:
                 out["o"] = row["output"]
@@ -125,11 +136,13 @@ def browser_data(records: Sequence[RunRecord], samples: Sequence[Iterable[Sample
             judges = _judges(row.get("judges"))
             if judges:
                 out["j"] = judges
-            items[at]["o"].append(out)
-    for item in items:
+            items[ikey]["o"].append(out)
+    chosen = items.keys() if cap is None else selection.chosen()
+    shown = [item for k, item in items.items() if k in chosen]
+    for item in shown:
         item["o"].sort(key=lambda o: o["c"])
-    return {"runs": runs, "cols": cols, "evals": list(evals), "metrics": list(metrics), "items": items,
-            "rows": n_rows}
+    return {"runs": runs, "cols": cols, "evals": list(evals), "metrics": list(metrics), "items": shown,
+            "rows": n_rows, "distinct": selection.total}
 
 
 # ---------------------------------------------------------------- summary table and charts
@@ -330,7 +343,8 @@ def _page(records: Sequence[RunRecord], data: dict[str, Any]) -> str:
         '<section id="summary"><h2>Summary</h2>', summary_table(records), _notes(records), "</section>",
         '<section id="charts"><h2>Metrics</h2>', charts(records, data["cols"]), "</section>",
         '<section id="samples"><h2>Samples</h2>',
-        f'<p class="muted">{data["rows"]} sample row(s); {len(data["items"])} distinct sample(s). '
+        f'<p class="muted">{data["rows"]} sample row(s); {data["distinct"]} distinct sample(s). ',
+        _selection_note(data),
         "Click a row for the prompt, references, inputs, every output and the judges' reasoning.</p>",
         '<noscript><p class="bad">The sample browser needs JavaScript.</p></noscript>',
         '<div id="browser"></div></section></main>',
@@ -339,10 +353,25 @@ def _page(records: Sequence[RunRecord], data: dict[str, Any]) -> str:
     ])
 
 
-def write_report(store: Store, run_ids: Sequence[str], path: Path) -> ReportInfo:
-    """Write the report of stored runs `run_ids` (exact ids) to `path` atomically."""
+def _selection_note(data: dict[str, Any]) -> str:
+    if len(data["items"]) >= data["distinct"]:
+        return ""
+    return (f'<span id="selection-note">The browser shows {len(data["items"])} of them, a stratified selection '
+            "(every eval, errors and each score band kept; the same samples every time); charts and the summary "
+            "cover all samples; <code>evaldsl report --samples N</code> shows more. </span>")
+
+
+def write_report(store: Store, run_ids: Sequence[str], path: Path, samples: int | None = DEFAULT_SAMPLES
+                 ) -> ReportInfo:
+    """Write the report of stored runs `run_ids` (exact ids) to `path` atomically; the sample browser holds at
+    most `samples` distinct samples (None: all)."""
     records = [store.get_run(run_id) for run_id in dict.fromkeys(run_ids)]
-    data = browser_data(records, [store.iter_samples(r.id) for r in records])
+    if samples is None:
+        data = browser_data(records, [store.iter_samples(r.id) for r in records])
+    else:  # choose from the samples' briefs, then read only the chosen samples
+        rows, n_rows, distinct, metrics = choose_rows([store.iter_sample_briefs(r.id) for r in records], samples)
+        data = browser_data(records, [store.samples_at(r.id, chosen) for r, chosen in zip(records, rows, strict=True)])
+        data.update(rows=n_rows, distinct=distinct, metrics=list(dict.fromkeys([*metrics, *data["metrics"]])))
     page = _page(records, data)
     path = Path(path)
     if path.is_dir():

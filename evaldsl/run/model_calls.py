@@ -3,9 +3,11 @@ model), each fresh success written to the cache as it arrives. The one place tha
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any, Protocol
 
 from ..compile.model_config import ModelConfig
@@ -16,6 +18,7 @@ from ..store import Store
 from .errors import RunFailed
 
 Op = str  # "generate" | "score_choices" | "score_text"
+_PUT_BATCH, _PUT_HOLD_S = 256, 0.02  # cache writes in a burst of answers: at most this many, this long
 RESULT_TYPES: Mapping[Op, type] = {"generate": Generation, "score_choices": ChoiceScores, "score_text": TextScore}
 
 
@@ -146,38 +149,82 @@ class ModelCalls:
         keys = [cache_key(identity, op, provider.request_key(r)) for r in requests]
         outputs: list[Any] = [None] * len(requests)
         cached = [False] * len(requests)
+        todo = list(range(len(requests)))
+        waiting: list[int] = []
         if self.use_cache and requests:
-            hits = self.store.cache_get_many(keys)
-            for k, key in enumerate(keys):
-                if key in hits:
-                    outputs[k], cached[k] = _revive(result_type, hits[key]), True
-            n_hits = sum(cached)
-            self.cache_hits += n_hits
-            if n_hits:
-                self.progress.advance(task, n_hits)
-        todo = [k for k in range(len(requests)) if not cached[k]]
-        if todo:
-            call: Any = {
-                "generate": provider.generate, "score_choices": provider.score_choices,
-                "score_text": provider.score_text,
-            }[op]  # fmt: skip
-            try:
-                async with aclosing(call([requests[k] for k in todo])) as stream:
-                    async for j, result in stream:
-                        k = todo[j]
-                        outputs[k] = result
-                        self.model_calls += 1
-                        self.spent_usd += getattr(result, "cost", None) or 0.0
-                        failed = result.error is not None
-                        if not failed:
-                            self.store.cache_put(keys[k], op, asdict(result))
-                        self.progress.advance(task, errors=int(failed))
-                        if failed and counted:
-                            self.on_errors(1)
-                        self.on_call(result)
-            except ProviderError as exc:
-                raise _load_failure(model, exc) from None
+            todo = self._from_cache(todo, keys, outputs, cached, result_type, task)
+            if todo:  # another runner sharing the store may be asking the same already: claim before asking
+                todo, waiting = self._claim(todo, keys, outputs, cached, result_type, task)
+        try:
+            await self._call(model, provider, op, requests, keys, todo, outputs, task, counted)
+            pause = 0.05
+            while waiting:  # answers another runner is getting: wait for them, or take over what it gives up
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
+                waiting = self._from_cache(waiting, keys, outputs, cached, result_type, task)
+                if waiting:
+                    todo, waiting = self._claim(waiting, keys, outputs, cached, result_type, task)
+                    await self._call(model, provider, op, requests, keys, todo, outputs, task, counted)
+        finally:
+            if self.use_cache:
+                self.store.release(keys)  # failed or unsent requests: another runner may try them
         return [o if o is not None else result_type(error="not run") for o in outputs], cached
+
+    def _from_cache(self, idx: list[int], keys: list[str], outputs: list[Any], cached: list[bool],
+                    result_type: type, task: Any) -> list[int]:
+        """Fill the requests `idx` whose answer is cached; returns those that are not."""
+        hits = self.store.cache_get_many([keys[k] for k in idx])
+        for k in idx:
+            if keys[k] in hits:
+                outputs[k], cached[k] = _revive(result_type, hits[keys[k]]), True
+        found = sum(1 for k in idx if cached[k])
+        if found:
+            self.cache_hits += found
+            self.progress.advance(task, found)
+        return [k for k in idx if not cached[k]]
+
+    def _claim(self, idx: list[int], keys: list[str], outputs: list[Any], cached: list[bool], result_type: type,
+               task: Any) -> tuple[list[int], list[int]]:
+        """Claim the requests `idx`: (those to ask now, those another runner holds). A claimed request whose
+        answer landed just before the claim is filled from the cache instead."""
+        mine = self.store.claim([keys[k] for k in idx])
+        todo = self._from_cache([k for k in idx if keys[k] in mine], keys, outputs, cached, result_type, task)
+        return todo, [k for k in idx if keys[k] not in mine]
+
+    async def _call(self, model: ModelConfig, provider: Provider, op: Op, requests: Sequence[Any], keys: list[str],
+                    todo: list[int], outputs: list[Any], task: Any, counted: bool) -> None:
+        """Send the requests `todo` to the provider; store each fresh success in the cache as it arrives."""
+        if not todo:
+            return
+        call: Any = {
+            "generate": provider.generate, "score_choices": provider.score_choices, "score_text": provider.score_text,
+        }[op]  # fmt: skip
+        pending: list[tuple[str, str, dict[str, Any]]] = []
+        since = last = 0.0
+        try:
+            async with aclosing(call([requests[k] for k in todo])) as stream:
+                async for j, result in stream:
+                    k = todo[j]
+                    outputs[k] = result
+                    self.model_calls += 1
+                    self.spent_usd += getattr(result, "cost", None) or 0.0
+                    failed = result.error is not None
+                    if not failed:  # answers arriving back to back are written together, an isolated one at once
+                        now = time.monotonic()
+                        burst, last, since = now - last < _PUT_HOLD_S, now, since or now
+                        pending.append((keys[k], op, {f.name: getattr(result, f.name) for f in fields(result)}))
+                        if not burst or len(pending) >= _PUT_BATCH or now - since > _PUT_HOLD_S:
+                            self.store.cache_put_many(pending)
+                            pending, since = [], 0.0
+                    self.progress.advance(task, errors=int(failed))
+                    if failed and counted:
+                        self.on_errors(1)
+                    self.on_call(result)
+        except ProviderError as exc:
+            raise _load_failure(model, exc) from None
+        finally:
+            if pending:
+                self.store.cache_put_many(pending)
 
     async def aclose(self) -> None:
         for provider, _ in self._providers.values():

@@ -49,7 +49,7 @@ class RunConfig:
     bootstrap's seed; which python metric modules outside the project the user allowed (`--allow-python`), and
     the redactor of all that the run writes out (by default the secrets of this process's environment)."""
 
-    store_dir: Path
+    store_dir: Path | str  # a store folder or a postgresql:// URL
     use_cache: bool = True
     max_errors: int | None = None
     max_cost: float | None = None  # USD: the run stops once its fresh calls cost more
@@ -290,7 +290,7 @@ async def _run_graph(graph: Graph, config: RunConfig, progress: Progress | None)
                "spent_usd": round(ex.calls.spent_usd, 6), "memo_hits": ex.memo.hits,
                "memo_computed": ex.memo.computed}  # fmt: skip
     result = RunResult(run_id=run_id, spec=str(graph.spec), status=status, results=tuple(results),
-                       asserts=tuple(asserts), message=message, store=str(config.store_dir),
+                       asserts=tuple(asserts), message=message, store=store.location,
                        cache_hits=ex.calls.cache_hits, model_calls=ex.calls.model_calls,
                        wall_s=wall_s)  # fmt: skip
     try:
