@@ -66,15 +66,18 @@ def check(
     overlay: Mapping[Path, str] | None = None,
     parser: ModuleParser = load_module,
     profiles: ProfileCache | None = None,
+    roots: Sequence[Path] | None = None,
 ) -> CheckResult:
     """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position.
 
     `overlay` maps resolved paths of imported files to texts to use instead of their contents (an editor's unsaved
     buffers); `parser` parses one file (a caching equivalent of `load_module` may be given); `profiles` is a cache
     of data file profiles to use and fill (a long-lived caller such as an editor keeps one; files are read again
-    when their size or modification time changes); by default each check makes its own.
+    when their size or modification time changes); by default each check makes its own. `roots` are the folders
+    imports and data files are read inside (default: the spec's project root; `allowed_roots(path, extra)` adds
+    folders the user allows); anything outside them is refused by name and never opened.
     """
-    return compile_spec(path, text, overlay=overlay, parser=parser, profiles=profiles)
+    return compile_spec(path, text, overlay=overlay, parser=parser, profiles=profiles, roots=roots)
 
 
 def plan(

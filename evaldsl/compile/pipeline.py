@@ -4,13 +4,14 @@ sorted by position, out (parse, resolve imports and templates, lower, check)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..datasets.profile import ProfileCache
 from ..diagnostics import Diagnostic, Span, sort_key
 from .checks import run_checks
+from .confine import allowed_roots, root_refusal
 from .lower import lower
 from .resolve import ModuleParser, load_module, read_source, resolve
 from .spec import Spec
@@ -43,10 +44,18 @@ def compile_spec(
     overlay: Mapping[Path, str] | None = None,
     parser: ModuleParser = load_module,
     profiles: ProfileCache | None = None,
+    roots: Sequence[Path] | None = None,
 ) -> CheckResult:
-    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position."""
+    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position.
+
+    Imports and data files are read only inside `roots` (default: the spec's project root; a caller allowing
+    more folders passes `allowed_roots(path, extra)`) and the standard library."""
     path = Path(path)
+    readable = tuple(roots) if roots is not None else allowed_roots(path)
     if text is None:
+        refused = root_refusal(path) if path.is_file() else None
+        if refused is not None:
+            return CheckResult(path, None, [refused])
         text, problem = read_source(path)
         if problem is not None:
             return CheckResult(path, None, [problem])
@@ -59,14 +68,14 @@ def compile_spec(
             hint="start with a `dataset`, a `model` and an `eval` block (see the README)",
         )
         return CheckResult(path, None, [empty], {str(path.resolve()): text})
-    program, diagnostics = resolve(path, text, overlay=overlay, parse=parser)
+    program, diagnostics = resolve(path, text, overlay=overlay, parse=parser, roots=readable)
     spec, lowering = lower(program)
     diagnostics = diagnostics + lowering
     # Definitions that did not compile were reported; references to them must not be reported as unknown too.
     # All else the checks find in the parts that did compile is reported, so one pass shows every problem.
     compiled = {*spec.datasets, *spec.models, *spec.prompts, *spec.metrics, *spec.judges, *spec.evals}
     written = {name for table in program.definitions.values() for name in table} | program.dropped
-    diagnostics += run_checks(spec, frozenset(written - compiled), profiles)
+    diagnostics += run_checks(spec, frozenset(written - compiled), profiles, readable)
     unique: dict[tuple[object, ...], Diagnostic] = {}
     for d in diagnostics:
         unique.setdefault((d.code, d.message, sort_key(d)), d)

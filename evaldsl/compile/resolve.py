@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..diagnostics import Diagnostic, Span, did_you_mean
+from ..project import project_root
 from ..resources import stdlib_dir
 from . import ast
+from .confine import allowed_roots, locate_import
 from .substitute import NOT_CONSTANT, Substitution, constant
 from .syntax import ParseFailure, parse_tree
 from .to_ast import to_module
@@ -84,8 +86,16 @@ def load_module(path: Path, text: str) -> tuple[ast.Module | None, list[Diagnost
 
 
 class _Resolver:
-    def __init__(self, root: Path, root_text: str | None, overlay: Mapping[Path, str], parse: ModuleParser):
+    def __init__(
+        self,
+        root: Path,
+        root_text: str | None,
+        overlay: Mapping[Path, str],
+        parse: ModuleParser,
+        roots: tuple[Path, ...],
+    ):
         self.program = Program(root=root)
+        self._roots = roots
         self.diagnostics: list[Diagnostic] = []
         self._loaded: set[Path] = set()
         self._root_text = root_text
@@ -137,8 +147,14 @@ class _Resolver:
 
     def _import_path(self, entry: ast.Import, here: Path) -> Path | None:
         raw = entry.path
-        target = import_target(raw, here)
-        if target is not None:
+        if not raw.startswith("std/"):
+            found = locate_import(raw, here, self._roots, entry.span)  # refused by name, never opened
+            if isinstance(found, Diagnostic):
+                self.diagnostics.append(found)
+                return None
+            if found is not None:
+                return found
+        elif (target := import_target(raw, here)) is not None:
             return target
         if raw.startswith("std/"):
             available = sorted("std/" + p.stem for p in stdlib_dir().glob("*.eval"))
@@ -422,15 +438,8 @@ def import_target(raw: str, here: Path) -> Path | None:
         except (ValueError, OSError):  # `std//`, a NUL character...: no such module
             pass
         return None
-    try:
-        candidate = (here / raw).resolve()
-        if candidate.is_file():
-            return candidate
-        if candidate.suffix != ".eval" and candidate.with_suffix(".eval").is_file():
-            return candidate.with_suffix(".eval")
-    except (ValueError, OSError, RuntimeError):  # a NUL character, a symlink loop...: not found either way
-        pass
-    return None
+    found = locate_import(raw, here, (project_root(here),), None)
+    return found if isinstance(found, Path) else None
 
 
 def resolve(
@@ -439,11 +448,14 @@ def resolve(
     *,
     overlay: Mapping[Path, str] | None = None,
     parse: ModuleParser = load_module,
+    roots: Sequence[Path] | None = None,
 ) -> tuple[Program, list[Diagnostic]]:
     """Load `path` (or the given text as its content) with its imports and expand every template instance.
 
-    `overlay` maps resolved paths to texts used instead of the files' contents (an editor's unsaved buffers).
+    `overlay` maps resolved paths to texts used instead of the files' contents (an editor's unsaved buffers);
+    imports are read only inside `roots` (default: the spec's project root) and the standard library.
     """
-    resolver = _Resolver(path.resolve(), text, overlay or {}, parse)
+    allowed = tuple(roots) if roots is not None else allowed_roots(path)
+    resolver = _Resolver(path.resolve(), text, overlay or {}, parse, allowed)
     resolver.load(path, (), None)
     return resolver.program, resolver.diagnostics

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ...datasets.profile import ProfileCache
 from ...diagnostics import Diagnostic
+from ..confine import allowed_roots
 from ..spec import Spec
 from . import asserts, capabilities, datasets, evals, judges, metrics, python_metrics, references, templates
 from .context import CheckContext
@@ -26,11 +28,16 @@ CHECKS: tuple[Check, ...] = (
 
 
 def run_checks(
-    spec: Spec, broken: frozenset[str] = frozenset(), profiles: ProfileCache | None = None
+    spec: Spec,
+    broken: frozenset[str] = frozenset(),
+    profiles: ProfileCache | None = None,
+    roots: Sequence[Path] | None = None,
 ) -> list[Diagnostic]:
     """Every diagnostic from every check, in order; `broken`: names whose definitions did not compile;
-    `profiles`: data file profiles to reuse (default: a fresh cache, each file read once)."""
-    ctx = CheckContext(spec, broken, profiles if profiles is not None else ProfileCache())
+    `profiles`: data file profiles to reuse (default: a fresh cache, each file read once); `roots`: the folders
+    data files are read inside (default: the project root of the spec's root file)."""
+    readable = tuple(roots) if roots is not None else allowed_roots(spec.path)
+    ctx = CheckContext(spec, broken, profiles if profiles is not None else ProfileCache(), readable)
     found: list[Diagnostic] = []
     for check in CHECKS:
         found.extend(check(ctx))

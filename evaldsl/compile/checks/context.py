@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ...datasets.profile import DatasetProfile, ProfileCache, dataset_profile
 from ...datasets.reader import DatasetError, data_format
+from ...project import is_within
 from ..spec import EvalDef, Spec
 
 
@@ -18,6 +20,9 @@ class CheckContext:
     broken: frozenset[str] = frozenset()
     # Data file profiles by (file, size, modification time): several datasets or evals on one file read it once.
     profiles: ProfileCache = field(default_factory=ProfileCache)
+    # The folders data files are read inside (the project root and any folder the caller allows); a file
+    # outside them is never opened (E107, reported by the datasets check).
+    roots: tuple[Path, ...] = ()
     _profiles: dict[tuple[str, bool], DatasetProfile | DatasetError | None] = field(default_factory=dict)
 
     def profile_or_error(self, dataset: str, *, derived: bool = True) -> DatasetProfile | DatasetError | None:
@@ -29,7 +34,8 @@ class CheckContext:
             ds = self.spec.datasets.get(dataset)
             found: DatasetProfile | DatasetError | None = None
             if ds is not None and (
-                ds.rows is not None or (ds.path and ds.path.is_file() and data_format(ds.path, ds.format))
+                ds.rows is not None
+                or (ds.path and self.readable(ds.path) and ds.path.is_file() and data_format(ds.path, ds.format))
             ):
                 try:
                     found = dataset_profile(ds if derived else ds.model_copy(update={"fields": ()}), self.profiles)
@@ -37,6 +43,13 @@ class CheckContext:
                     found = exc
             self._profiles[key] = found
         return self._profiles[key]
+
+    def readable(self, path: Path) -> bool:
+        """Whether a data file lies inside the roots (symlinks resolved), so the check may read it."""
+        try:
+            return is_within(path, self.roots)
+        except (ValueError, OSError, RuntimeError):
+            return False
 
     def profile(self, dataset: str, *, derived: bool = True) -> DatasetProfile | None:
         """The dataset's profile, or None when unknown (missing dataset, unreadable or unsupported file)."""

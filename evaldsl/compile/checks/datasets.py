@@ -1,5 +1,5 @@
-"""Check: dataset files exist, have a supported type, can be read (E310, E311, E316) and every row is well formed
-(E320, with the data's `file:line`)."""
+"""Check: dataset files lie inside the readable roots (E107, never opened otherwise), exist, have a supported
+type, can be read (E310, E311, E316) and every row is well formed (E320, with the data's `file:line`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from ...datasets.profile import DatasetProfile
 from ...datasets.reader import SUPPORTED, data_format
 from ...diagnostics import Diagnostic, Span
+from ..confine import dataset_refusal
 from .context import CheckContext
 
 
@@ -30,6 +31,10 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
                     hint=f'supported: {", ".join(sorted(set(SUPPORTED)))}; or set `format = "jsonl"` etc.',
                 )
             )
+            continue
+        refused = dataset_refusal(ds.name, ds.path, ctx.roots, span)
+        if refused is not None:  # not opened, not even looked at: its folder is not listed either
+            out.append(refused)
             continue
         if not ds.path.exists():
             near = (

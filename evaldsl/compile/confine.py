@@ -1,0 +1,92 @@
+"""What `check` may read: `.eval` sources and data files inside the allowed roots (the project root, plus the
+folders a caller allows), and the standard library. Anything else is refused by its name, before it is opened,
+so no byte of it can reach a diagnostic (docs/security-check.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ..diagnostics import Diagnostic, Span
+from ..project import is_within, project_root
+from ..resources import stdlib_dir
+
+EVAL_SUFFIX = ".eval"
+
+_ROOT_HINT = "the project root is the git repository holding the root spec, or the spec's folder outside git"
+
+
+def allowed_roots(spec: Path, extra: Iterable[Path] = ()) -> tuple[Path, ...]:
+    """The folders `check` reads inside for a root spec: its project root, then `extra` (e.g. `--allow-path`)."""
+    return (project_root(spec), *(Path(p).resolve() for p in extra))
+
+
+def _readable_roots(roots: Sequence[Path]) -> tuple[Path, ...]:
+    return (*roots, stdlib_dir())
+
+
+def locate_import(raw: str, here: Path, roots: Sequence[Path], span: Span | None) -> Path | Diagnostic | None:
+    """The `.eval` file a (non-`std/`) `import "raw"` written in folder `here` loads; a refusal (E105, E106) when
+    it names a file that is not `.eval` source or lies outside `roots`; None when there is no such file.
+
+    The refusal is decided from the name and the resolved path only: the file is never opened."""
+    written = Path(raw)
+    if written.suffix not in ("", EVAL_SUFFIX):
+        return _not_eval(raw, span)
+    try:
+        candidate = here / written
+        if candidate.suffix != EVAL_SUFFIX:
+            candidate = candidate.with_name(candidate.name + EVAL_SUFFIX)
+        resolved = candidate.resolve()
+    except (ValueError, OSError, RuntimeError):  # a NUL character, a symlink loop, an empty name...
+        return None
+    if not is_within(resolved, _readable_roots(roots)):
+        return Diagnostic(
+            code="E106",
+            message=f'import of "{raw}" refused: it lies outside the project root',
+            span=span,
+            hint=f"imports must be .eval files inside the project ({_ROOT_HINT})",
+        )
+    if resolved.suffix != EVAL_SUFFIX:  # a link named .eval that points at another kind of file
+        return _not_eval(raw, span)
+    try:
+        return resolved if resolved.is_file() else None
+    except (ValueError, OSError):
+        return None
+
+
+def _not_eval(raw: str, span: Span | None) -> Diagnostic:
+    return Diagnostic(
+        code="E105",
+        message=f'import of "{raw}" refused: only .eval files can be imported',
+        span=span,
+        hint="an import loads .eval source; data files are read by a `dataset` block",
+    )
+
+
+def dataset_refusal(name: str, path: Path, roots: Sequence[Path], span: Span | None) -> Diagnostic | None:
+    """E107 when a dataset's file lies outside `roots` (symlinks resolved); the file is not opened."""
+    try:
+        inside = is_within(path, roots)
+    except (ValueError, OSError, RuntimeError):
+        inside = False
+    if inside:
+        return None
+    return Diagnostic(
+        code="E107",
+        message=f"dataset `{name}`: its file lies outside the project root, so it is not read",
+        span=span,
+        hint=f"keep data files inside the project ({_ROOT_HINT}), or allow their folder explicitly "
+        "(`--allow-path DIR`)",
+    )
+
+
+def root_refusal(path: Path) -> Diagnostic | None:
+    """E105 for a root spec read from disk whose name does not end in `.eval` (its content is not shown)."""
+    if path.suffix == EVAL_SUFFIX:
+        return None
+    return Diagnostic(
+        code="E105",
+        message=f"{path} is not an .eval file, so it is not read",
+        hint="evaldsl checks .eval source files; rename the file if it is one",
+    )
