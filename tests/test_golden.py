@@ -96,6 +96,6 @@ def test_grammar_has_no_conflicts_or_token_collisions() -> None:
     """The runtime parser skips Lark's (slow) strict analysis; this is where it runs."""
     from lark import Lark
 
-    from evaldsl.resources import grammar_path
+    from evaldsl.compile.syntax import grammar_text
 
-    Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", strict=True)
+    Lark(grammar_text(), parser="lalr", strict=True)
