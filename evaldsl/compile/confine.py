@@ -1,6 +1,6 @@
 """What `check` may read: `.eval` sources and data files inside the allowed roots (the project root, plus the
 folders a caller allows), and the standard library. Anything else is refused by its name, before it is opened,
-so no byte of it can reach a diagnostic (docs/security-check.md)."""
+so no byte of it can reach a diagnostic; and no source is read past a size limit (docs/security-check.md)."""
 
 from __future__ import annotations
 
@@ -90,3 +90,45 @@ def root_refusal(path: Path) -> Diagnostic | None:
         message=f"{path} is not an .eval file, so it is not read",
         hint="evaldsl checks .eval source files; rename the file if it is one",
     )
+
+
+MAX_SOURCE_BYTES = 8 * 2**20  # one source file
+MAX_TOTAL_SOURCE_BYTES = 16 * 2**20  # a spec and all its imports
+
+
+def read_source(
+    path: Path, span: Span | None = None, limit: int = MAX_SOURCE_BYTES
+) -> tuple[str | None, Diagnostic | None]:
+    """File text, or a diagnostic for a missing, unreadable, binary, non-UTF-8 or too large file (more than
+    `limit` bytes: never read past that, so a link to a device or an endless file cannot exhaust memory)."""
+    try:
+        if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO, a socket, a device
+            return None, Diagnostic(code="E001", message=f"{path} is not a regular file", span=span)
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            return None, Diagnostic(
+                code="E006",
+                message=f"{path.name} is too large to check (more than {limit / 2**20:g} MiB)",
+                span=span,
+                hint=f"a source file holds at most {MAX_SOURCE_BYTES // 2**20} MiB, a spec with its imports "
+                f"{MAX_TOTAL_SOURCE_BYTES // 2**20} MiB; keep large data in dataset files",
+            )
+    except FileNotFoundError:
+        return None, Diagnostic(code="E001", message=f"file not found: {path}", span=span)
+    except IsADirectoryError:
+        return None, Diagnostic(code="E001", message=f"{path} is a folder, not an .eval file", span=span)
+    except OSError as exc:
+        return None, Diagnostic(code="E001", message=f"cannot read {path}: {exc.strerror}", span=span)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, Diagnostic(
+            code="E002",
+            message=f"{path} is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+            span=Span.point(str(path), line, column),
+            hint="save the file as UTF-8; is it really an .eval file?",
+        )
+    return text.removeprefix("\ufeff"), None

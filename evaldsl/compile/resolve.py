@@ -11,7 +11,7 @@ from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..project import project_root
 from ..resources import stdlib_dir
 from . import ast
-from .confine import allowed_roots, locate_import
+from .confine import MAX_SOURCE_BYTES, MAX_TOTAL_SOURCE_BYTES, allowed_roots, locate_import, read_source
 from .substitute import NOT_CONSTANT, Substitution, constant
 from .syntax import ParseFailure, parse_tree
 from .to_ast import to_module
@@ -20,6 +20,7 @@ DEFINITION_KINDS = ("dataset", "model", "prompt", "metric", "judge", "eval", "te
 _BLOCK_KINDS = {"dataset", "model", "prompt", "judge", "eval"}
 _ASSIGN_KINDS = {"model", "prompt", "metric", "eval"}
 _MAX_TEMPLATE_DEPTH = 16
+MAX_IMPORT_DEPTH = 64  # files in one chain of imports (each import is one level of recursion here)
 _MAX_INSTANCES = 10_000  # template instantiations per program: nesting with fan-out grows exponentially
 
 # Parses one file's text: `load_module`, or a caching equivalent (the language server's).
@@ -52,30 +53,6 @@ class Program:
         return list(self.definitions[kind])
 
 
-def read_source(path: Path, span: Span | None = None) -> tuple[str | None, Diagnostic | None]:
-    """File text, or a diagnostic for a missing, unreadable, binary or non-UTF-8 file."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None, Diagnostic(code="E001", message=f"file not found: {path}", span=span)
-    except IsADirectoryError:
-        return None, Diagnostic(code="E001", message=f"{path} is a folder, not an .eval file", span=span)
-    except OSError as exc:
-        return None, Diagnostic(code="E001", message=f"cannot read {path}: {exc.strerror}", span=span)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        return None, Diagnostic(
-            code="E002",
-            message=f"{path} is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
-            span=Span.point(str(path), line, column),
-            hint="save the file as UTF-8; is it really an .eval file?",
-        )
-    return text.removeprefix("\ufeff"), None
-
-
 def load_module(path: Path, text: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse and transform one file's text."""
     try:
@@ -103,6 +80,7 @@ class _Resolver:
         self._parse = parse
         self._expanding: list[str] = []  # templates being instantiated, outermost first
         self._instances = 0
+        self._read = 0  # characters of source loaded so far (bounded by MAX_TOTAL_SOURCE_BYTES)
 
     # ---- imports ----
     def load(self, path: Path, chain: tuple[Path, ...], span: Span | None) -> None:
@@ -120,17 +98,29 @@ class _Resolver:
             return
         if path in self._loaded:
             return
+        if len(chain) >= MAX_IMPORT_DEPTH:
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E004",
+                    message=f"imports nested too deeply: {path.name} is imported through {len(chain)} files",
+                    span=span,
+                    hint=f"a chain of imports is at most {MAX_IMPORT_DEPTH} files long",
+                )
+            )
+            return
         self._loaded.add(path)
         if not chain and self._root_text is not None:
             text: str | None = self._root_text
         elif path in self._overlay:
             text = self._overlay[path]
         else:
-            text, problem = read_source(path, span)
+            room = min(MAX_SOURCE_BYTES, max(MAX_TOTAL_SOURCE_BYTES - self._read, 0))
+            text, problem = read_source(path, span, room)
             if problem is not None:
                 self.diagnostics.append(problem)
                 return
         assert text is not None
+        self._read += len(text)
         self.program.sources[str(path)] = text
         module, errors = self._parse(path, text)
         self.diagnostics.extend(errors)

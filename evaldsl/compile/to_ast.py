@@ -223,6 +223,13 @@ class ToAst(Transformer):
 def to_module(tree: Tree, file: str) -> tuple[ast.Module, list[Diagnostic]]:
     """Transform a parse tree into a Module, with any value errors found on the way."""
     builder = ToAst(file)
-    entries = builder.transform(tree)
+    # One top-level entry at a time, each parse subtree dropped once transformed: the parse tree (tokens,
+    # positions) is several times the size of the AST, so a large file never holds both whole.
+    entries: list[Any] = []
+    children = tree.children
+    for i, child in enumerate(children):
+        children[i] = None  # type: ignore[call-overload]
+        entries.append(builder.transform(child) if isinstance(child, Tree) else child)
+        del child
     module = ast.Module(span=Span.point(file, 1, 1), path=file, entries=tuple(entries))
     return module, builder.errors
