@@ -123,7 +123,8 @@ def main() -> None:
             size = spec.stat().st_size / 1e6
             for _ in range(args.repeat):
                 wall, cpu, peak, written, last = measure(spec, expected)
-                print(f"{name:<12} {size:>8.2f} {wall:>8.2f} {cpu:>7.2f} {peak:>9.1f} {written / 1000:>10.1f}  {last[:50]}")
+                row = f"{name:<12} {size:>8.2f} {wall:>8.2f} {cpu:>7.2f} {peak:>9.1f} {written / 1000:>10.1f}"
+                print(f"{row}  {last[:50]}")
 
 
 if __name__ == "__main__":
