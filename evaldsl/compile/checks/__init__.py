@@ -7,7 +7,6 @@ from pathlib import Path
 
 from ...datasets.profile import ProfileCache
 from ...diagnostics import Diagnostic
-from ..confine import allowed_roots
 from ..spec import Spec
 from . import asserts, capabilities, datasets, evals, judges, metrics, python_metrics, references, templates
 from .context import CheckContext
@@ -36,7 +35,7 @@ def run_checks(
     """Every diagnostic from every check, in order; `broken`: names whose definitions did not compile;
     `profiles`: data file profiles to reuse (default: a fresh cache, each file read once); `roots`: the folders
     data files are read inside (default: the project root of the spec's root file)."""
-    readable = tuple(roots) if roots is not None else allowed_roots(spec.path)
+    readable = tuple(roots) if roots is not None else None
     ctx = CheckContext(spec, broken, profiles if profiles is not None else ProfileCache(), readable)
     found: list[Diagnostic] = []
     for check in CHECKS:

@@ -9,6 +9,7 @@ from pathlib import Path
 from ...datasets.profile import DatasetProfile, ProfileCache, dataset_profile
 from ...datasets.reader import DatasetError, data_format
 from ...project import is_within
+from ..confine import allowed_roots
 from ..spec import EvalDef, Spec
 
 
@@ -20,9 +21,9 @@ class CheckContext:
     broken: frozenset[str] = frozenset()
     # Data file profiles by (file, size, modification time): several datasets or evals on one file read it once.
     profiles: ProfileCache = field(default_factory=ProfileCache)
-    # The folders data files are read inside (the project root and any folder the caller allows); a file
-    # outside them is never opened (E107, reported by the datasets check).
-    roots: tuple[Path, ...] = ()
+    # The folders data files are read inside (default: the project root of the spec); a file outside them is
+    # never opened (E107, reported by the datasets check).
+    roots: tuple[Path, ...] | None = None
     _profiles: dict[tuple[str, bool], DatasetProfile | DatasetError | None] = field(default_factory=dict)
 
     def profile_or_error(self, dataset: str, *, derived: bool = True) -> DatasetProfile | DatasetError | None:
@@ -44,10 +45,14 @@ class CheckContext:
             self._profiles[key] = found
         return self._profiles[key]
 
+    def __post_init__(self) -> None:
+        if self.roots is None:
+            self.roots = allowed_roots(self.spec.path)
+
     def readable(self, path: Path) -> bool:
         """Whether a data file lies inside the roots (symlinks resolved), so the check may read it."""
         try:
-            return is_within(path, self.roots)
+            return is_within(path, self.roots or ())
         except (ValueError, OSError, RuntimeError):
             return False
 

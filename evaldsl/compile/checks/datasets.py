@@ -32,7 +32,7 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
                 )
             )
             continue
-        refused = dataset_refusal(ds.name, ds.path, ctx.roots, span)
+        refused = dataset_refusal(ds.name, ds.path, ctx.roots or (), span)
         if refused is not None:  # not opened, not even looked at: its folder is not listed either
             out.append(refused)
             continue
