@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from collections import Counter
@@ -55,9 +56,24 @@ class CompileError(Exception):
         self.diagnostics = diagnostics
 
 
+MAX_SUGGESTION_POOL = 100  # names compared per 'did you mean' (each comparison is a difflib ratio)
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A 'did you mean' hint for a misspelt name, or None when nothing is close."""
-    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    """A 'did you mean' hint for a misspelt name, or None when nothing is close.
+
+    Among many candidates (a spec of thousands of definitions, each unknown name a search) only a shortlist is
+    compared: names of a close length with the same first and last letter (a typo inside the name), and the
+    names nearest in sorted order (a typo at its end). The cost of a hint stays bounded, so thousands of
+    unknown names cannot make a check quadratic."""
+    pool = sorted(set(candidates))
+    if len(pool) > MAX_SUGGESTION_POOL:
+        half = MAX_SUGGESTION_POOL // 2
+        at = bisect.bisect_left(pool, name)
+        near = pool[max(0, at - half) : at + half]
+        ends = [c for c in pool if c[:1] == name[:1] and c[-1:] == name[-1:] and abs(len(c) - len(name)) <= 2]
+        pool = sorted({*near, *ends[:MAX_SUGGESTION_POOL]})
+    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     return f"did you mean `{matches[0]}`?" if matches else None
 
 

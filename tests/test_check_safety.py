@@ -17,7 +17,7 @@ from evaldsl import api
 from evaldsl.cli.app import app
 from evaldsl.compile.confine import MAX_SOURCE_BYTES, allowed_roots
 from evaldsl.compile.syntax import MAX_NESTING
-from evaldsl.diagnostics import MAX_PER_CODE, Diagnostic, Span, render, render_all
+from evaldsl.diagnostics import MAX_PER_CODE, Diagnostic, Span, did_you_mean, render, render_all
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "TOPSECRET-4f9a"
@@ -263,3 +263,24 @@ def test_a_5mb_string_checks_in_bounded_memory(project: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     peak_mib = int(proc.stdout.split()[-1]) / 1024
     assert peak_mib < 300, peak_mib
+
+
+# ---- suggestions stay cheap among thousands of names -------------------------------------------------------------
+
+
+def test_did_you_mean_is_bounded_among_thousands_of_names() -> None:
+    """Each unknown name compared itself with every definition: 500 unknown prompts among 2,000 took a minute."""
+    names = [f"prompt_{i}" for i in range(5000)]
+    began = time.process_time()
+    hints = [did_you_mean(f"promt_{i}", names) for i in range(0, 5000, 5)]
+    assert time.process_time() - began < 15
+    assert hints[1] == "did you mean `prompt_5`?"
+    assert did_you_mean("promt", ["prompt", "dataset"]) == "did you mean `prompt`?"
+
+
+def test_unknown_reference_hints_list_a_few_names(project: Path) -> None:
+    prompts = "".join(f'prompt p{i} = "{{{{ q }}}}"\n' for i in range(3000))
+    spec = project / "spec.eval"
+    spec.write_text(HEAD + prompts + EVAL.replace('prompt = "{{ q }}"', "prompt = zzz"))
+    (d,) = api.check(spec).errors
+    assert d.code == "E301" and d.hint is not None and d.hint.endswith("and 2,988 more") and len(d.hint) < 200
