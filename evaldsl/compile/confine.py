@@ -21,7 +21,8 @@ def allowed_roots(spec: Path, extra: Iterable[Path] = ()) -> tuple[Path, ...]:
     return (project_root(spec), *(Path(p).resolve() for p in extra))
 
 
-def _readable_roots(roots: Sequence[Path]) -> tuple[Path, ...]:
+def readable_roots(roots: Sequence[Path]) -> tuple[Path, ...]:
+    """`roots` and the packaged standard library (its modules and the data files they declare)."""
     return (*roots, stdlib_dir())
 
 
@@ -40,7 +41,7 @@ def locate_import(raw: str, here: Path, roots: Sequence[Path], span: Span | None
         resolved = candidate.resolve()
     except (ValueError, OSError, RuntimeError):  # a NUL character, a symlink loop, an empty name...
         return None
-    if not is_within(resolved, _readable_roots(roots)):
+    if not is_within(resolved, readable_roots(roots)):
         return Diagnostic(
             code="E106",
             message=f'import of "{raw}" refused: it lies outside the project root',
@@ -65,9 +66,10 @@ def _not_eval(raw: str, span: Span | None) -> Diagnostic:
 
 
 def dataset_refusal(name: str, path: Path, roots: Sequence[Path], span: Span | None) -> Diagnostic | None:
-    """E107 when a dataset's file lies outside `roots` (symlinks resolved); the file is not opened."""
+    """E107 when a dataset's file lies outside `roots` and the standard library (symlinks resolved); the file
+    is not opened."""
     try:
-        inside = is_within(path, roots)
+        inside = is_within(path, readable_roots(roots))
     except (ValueError, OSError, RuntimeError):
         inside = False
     if inside:

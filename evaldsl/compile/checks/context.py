@@ -9,7 +9,7 @@ from pathlib import Path
 from ...datasets.profile import DatasetProfile, ProfileCache, dataset_profile
 from ...datasets.reader import DatasetError, data_format
 from ...project import is_within
-from ..confine import allowed_roots
+from ..confine import allowed_roots, readable_roots
 from ..spec import EvalDef, Spec
 
 
@@ -52,7 +52,7 @@ class CheckContext:
     def readable(self, path: Path) -> bool:
         """Whether a data file lies inside the roots (symlinks resolved), so the check may read it."""
         try:
-            return is_within(path, self.roots or ())
+            return is_within(path, readable_roots(self.roots or ()))
         except (ValueError, OSError, RuntimeError):
             return False
 
