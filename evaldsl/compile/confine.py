@@ -78,8 +78,7 @@ def dataset_refusal(name: str, path: Path, roots: Sequence[Path], span: Span | N
         code="E107",
         message=f"dataset `{name}`: its file lies outside the project root, so it is not read",
         span=span,
-        hint=f"keep data files inside the project ({_ROOT_HINT}), or allow their folder explicitly "
-        "(`--allow-path DIR`)",
+        hint=f"keep data files inside the project ({_ROOT_HINT})",
     )
 
 
