@@ -284,3 +284,17 @@ def test_unknown_reference_hints_list_a_few_names(project: Path) -> None:
     spec.write_text(HEAD + prompts + EVAL.replace('prompt = "{{ q }}"', "prompt = zzz"))
     (d,) = api.check(spec).errors
     assert d.code == "E301" and d.hint is not None and d.hint.endswith("and 2,988 more") and len(d.hint) < 200
+
+
+def test_the_editor_does_not_read_data_outside_the_project(project: Path) -> None:
+    """The language server's field hover and completion read data files under the same rule as `check`."""
+    from evaldsl.lsp.fields import read_fields
+
+    (project / "in.tsv").write_text("q\nhello\n")
+    spec = project / "spec.eval"
+    spec.write_text('dataset x { path = "../outside/data.tsv" }\ndataset y { path = "in.tsv" }\n' + HEAD + EVAL)
+    result = api.check(spec)
+    assert result.spec is not None
+    assert read_fields(result.spec.datasets["x"]) is None
+    inside = read_fields(result.spec.datasets["y"])
+    assert inside is not None and list(inside.types) == ["q"]
