@@ -386,9 +386,9 @@ if pytest is not None:
         assert answer["traceback"] is None, answer["traceback"]
         assert answer["code"] in (0, 2), (answer, shown)
         assert not answer["secret_shown"], shown
-        assert answer["cpu"] < 30, (answer, shown)
-        assert answer["peak_mib"] < 500, (answer, shown)
-        assert answer["output_bytes"] < 300_000, (answer, shown)
+        assert answer["cpu"] < 15, (answer, shown)
+        assert answer["peak_mib"] < 400, (answer, shown)
+        assert answer["output_bytes"] < 50_000, (answer, shown)
 
     def test_seed_specs_are_clean() -> None:
         """The mutations start from valid specs (else the mutation test fuzzes only the error paths)."""
