@@ -399,17 +399,20 @@ if pytest is not None:
 # ---- script mode ------------------------------------------------------------------------------------------
 
 
+KINDS = ("text", "bytes", "soup", "mutation", "mutation", "text", "bytes", "soup", "mutation", "hostile")
+
+
 def run_volume(examples: int, seed: int) -> int:
     rnd = random.Random(seed)
     seeds = [(p, p.read_text(encoding="utf-8")) for p in SEED_SPECS]
-    counts = {"text": 0, "bytes": 0, "soup": 0, "mutation": 0}
+    counts = {"text": 0, "bytes": 0, "soup": 0, "mutation": 0, "hostile": 0}
     clean = crashes = 0
     slowest: tuple[float, str] = (0.0, "")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         byte_file = Path(tmp) / "input.eval"
         for i in range(examples):
-            kind = ("text", "bytes", "soup", "mutation", "mutation")[i % 5]
+            kind = KINDS[i % len(KINDS)]
             path, text = ROOT / "tests" / "fuzz_input.eval", None
             if kind == "text":
                 text = random_text(rnd)
@@ -418,6 +421,8 @@ def run_volume(examples: int, seed: int) -> int:
                 path = byte_file
             elif kind == "soup":
                 text = token_soup(rnd)
+            elif kind == "hostile":
+                text = hostile_spec(rnd)
             else:
                 path, original = rnd.choice(seeds)
                 text = mutate(original, rnd)
