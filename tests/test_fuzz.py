@@ -1,4 +1,6 @@
-"""Random text and bytes, token soup and mutated valid specs → `api.check` gives diagnostics, never raises.
+"""Random text and bytes, token soup and mutated valid specs → `api.check` gives diagnostics, never raises; hostile
+specs (deep nesting, huge literals, long lines, thousands of errors, refused imports) → the real `check` exits 0 or
+2 within bounds of CPU time, peak memory and output, without showing a byte of a file it must not read.
 
 Also a script: `python tests/test_fuzz.py --examples 20000` runs that many seeded inputs through the same
 properties and prints how many ran per kind (and any crash with the input that caused it).
@@ -7,13 +9,18 @@ properties and prints how many ran per kind (and any crash with the input that c
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import select
+import subprocess
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -150,6 +157,86 @@ def mutate(text: str, rnd: random.Random) -> str:
     return text
 
 
+# ---- structure-aware generator: hostile sizes and shapes ----------------------------------------------------
+
+_HEAD = 'dataset d { rows = [{ q = "2+2?", a = "4" }] }\nmodel m { provider = "mock", response = "{{ a }}" }\n'
+_EVAL = (
+    'eval e{i} {{ dataset = d, models = [m], prompt = "{prompt}", target = {target}, metrics = [{metric}]{extra} }}\n'
+)
+
+
+def _nested_value(rnd: random.Random) -> str:
+    """Lists, maps and calls inside one another, sometimes left unclosed."""
+    depth = rnd.choice((3, 31, 32, 33, 200, 3000))
+    kinds = [rnd.randrange(3) for _ in range(depth)]
+    opens = "".join(("[", "{ k = ", "f(")[k] for k in kinds)
+    closes = "".join(("]", " }", ")")[k] for k in reversed(kinds))
+    if rnd.random() < 0.15:
+        closes = closes[: rnd.randrange(len(closes))]
+    return opens + rnd.choice(("1", '"x"', "true", "q", "`q`")) + closes
+
+
+def _nested_jinja(rnd: random.Random) -> str:
+    """A Jinja expression nested by brackets, `not`s, a chain of `+`, unary minus or lists."""
+    depth = rnd.choice((5, 60, 70, 200, 2000))
+    return rnd.choice((
+        "(" * depth + "q" + ")" * depth,
+        "not " * depth + "q",
+        "q" + " + q" * depth,
+        "-" * depth + "1",
+        "[" * depth + "q" + "]" * depth,
+    ))
+
+
+def _number(rnd: random.Random) -> str:
+    n = rnd.choice((1, 40, 41, 4301, 20_000))
+    return rnd.choice(("", "-", "+")) + "1" + "9" * (n - 1) + rnd.choice(("", ".5", "e999", "e-999", "e5"))
+
+
+def _hazard(rnd: random.Random, i: int) -> str:
+    """One hostile statement (or a few thousand ordinary ones)."""
+    kind = rnd.randrange(8)
+    if kind == 0:
+        return _EVAL.format(i=i, prompt="{{ q }}", target='"{{ a }}"', metric="exact_match",
+                            extra=", description = " + _nested_value(rnd))
+    if kind == 1:
+        jinja = _nested_jinja(rnd)
+        if rnd.random() < 0.5:
+            return _EVAL.format(i=i, prompt="{{ " + jinja + " }}", target='"{{ a }}"', metric="exact_match", extra="")
+        return _EVAL.format(i=i, prompt="{{ q }}", target=f"`{jinja}`", metric="exact_match", extra="")
+    if kind == 2:
+        return f"dataset n{i} {{ rows = [{{ q = {_number(rnd)} }}], limit = {_number(rnd)} }}\n"
+    if kind == 3:  # one long line: a huge string, junk, or a huge name
+        n = rnd.choice((10_000, 200_000, 1_000_000))
+        return rnd.choice((
+            f'prompt p{i} = "' + "x" * n + '{{ q }}"\n',
+            f"eval e{i} {{ dataset = d }} " + "junk " * (n // 5) + "\n",
+            "eval " + "a" * n + " { }\n",
+        ))
+    if kind == 4:  # many errors
+        count = rnd.choice((10, 300, 1500))
+        return "".join(
+            _EVAL.format(i=f"{i}_{j}", prompt="{{ q }}", target='"{{ a }}"', metric=f"nope{j}", extra="")
+            for j in range(count)
+        )
+    if kind == 5:  # refused by name: never opened, never shown
+        return "import " + rnd.choice(('"secrets.txt"', '"secret"', '"../outside/x.eval"', '"/proc/self/environ"',
+                                       '"../../../../../../../../etc/shadow"', '"link.eval"')) + "\n"
+    if kind == 6:
+        return f'dataset o{i} {{ path = "' + rnd.choice(("../outside/data.tsv", "secrets.txt", "/etc/passwd")) + (
+            '", format = "tsv" }\n'
+        )
+    depth = rnd.choice((10, 100, 1000))
+    body = "{% if q %}" * depth + "{{ q }}" + "{% endif %}" * depth
+    return _EVAL.format(i=i, prompt=body, target='"{{ a }}"', metric="exact_match", extra="")
+
+
+def hostile_spec(rnd: random.Random) -> str:
+    """A spec of valid definitions and one to three hazards: deep nesting (values, templates, expressions),
+    huge numbers, long lines, thousands of errors, imports and data paths that must be refused by name."""
+    return _HEAD + "".join(_hazard(rnd, i) for i in range(rnd.randint(1, 3)))
+
+
 # ---- the property -----------------------------------------------------------------------------------------
 
 
@@ -237,6 +324,72 @@ if pytest is not None:
         result = check_text(ROOT / "tests" / "fuzz_input.eval", text)
         assert [d.code for d in result.diagnostics] == [code]
 
+    # ---- structure-aware: hostile sizes and shapes, through the real command, with bounds ----
+
+    class _Worker:
+        """tests/check_worker.py, restarted when it exits (it does after each spec where peaks cannot be reset)."""
+
+        def __init__(self, log: Path):
+            self.proc: subprocess.Popen[str] | None = None
+            self.log = log
+
+        def check(self, spec: Path, timeout: float = 120) -> dict[str, Any]:
+            if self.proc is None or self.proc.poll() is not None:
+                self.proc = subprocess.Popen(
+                    [sys.executable, str(ROOT / "tests" / "check_worker.py")], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=self.log.open("a"), text=True,
+                    env={**os.environ, "PYTHONPATH": str(ROOT)},
+                )
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.proc.stdin.write(f"{spec}\n")
+            self.proc.stdin.flush()
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+            if not ready:
+                self.proc.kill()
+                raise AssertionError(f"check took over {timeout} s on {spec.read_text()[:300]!r}")
+            line = self.proc.stdout.readline()
+            assert line, f"the worker died: {self.log.read_text()[-3000:]}"
+            return dict(json.loads(line))
+
+        def close(self) -> None:
+            if self.proc is not None and self.proc.poll() is None:
+                assert self.proc.stdin is not None
+                self.proc.stdin.close()
+                self.proc.wait(timeout=30)
+
+    @pytest.fixture(scope="module")
+    def hostile_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, _Worker]]:
+        """A project folder with secrets beside the spec and outside it, and a checking worker."""
+        from tests.check_worker import SECRET
+
+        base = tmp_path_factory.mktemp("hostile")
+        project, outside = base / "project", base / "outside"
+        project.mkdir()
+        outside.mkdir()
+        for path in (project / "secrets.txt", project / "secret", outside / "x.eval"):
+            path.write_text(f"{SECRET} = 1\n")
+        (outside / "data.tsv").write_text(f"q\n{SECRET}\n")
+        (project / "link.eval").symlink_to(project / "secrets.txt")
+        worker = _Worker(base / "worker.log")
+        yield project, worker
+        worker.close()
+
+    @settings(FUZZ, max_examples=30)
+    @given(st.randoms(use_true_random=False))
+    def test_hostile_specs_are_bounded(hostile_project: tuple[Path, _Worker], rnd: random.Random) -> None:
+        """Exit 0 or 2, never a traceback, never a secret; CPU, peak memory and output bounded per input."""
+        project, worker = hostile_project
+        spec = project / "spec.eval"
+        spec.write_text(hostile_spec(rnd), encoding="utf-8")
+        answer = worker.check(spec)
+        shown = spec.read_text()[:300]
+        assert answer["traceback"] is None, answer["traceback"]
+        assert answer["code"] in (0, 2), (answer, shown)
+        assert not answer["secret_shown"], shown
+        assert answer["cpu"] < 15, (answer, shown)
+        assert answer["peak_mib"] < 400, (answer, shown)
+        assert answer["output_bytes"] < 50_000, (answer, shown)
+
     def test_seed_specs_are_clean() -> None:
         """The mutations start from valid specs (else the mutation test fuzzes only the error paths)."""
         for seed in SEED_SPECS:
@@ -246,17 +399,20 @@ if pytest is not None:
 # ---- script mode ------------------------------------------------------------------------------------------
 
 
+KINDS = ("text", "bytes", "soup", "mutation", "mutation", "text", "bytes", "soup", "mutation", "hostile")
+
+
 def run_volume(examples: int, seed: int) -> int:
     rnd = random.Random(seed)
     seeds = [(p, p.read_text(encoding="utf-8")) for p in SEED_SPECS]
-    counts = {"text": 0, "bytes": 0, "soup": 0, "mutation": 0}
+    counts = {"text": 0, "bytes": 0, "soup": 0, "mutation": 0, "hostile": 0}
     clean = crashes = 0
     slowest: tuple[float, str] = (0.0, "")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         byte_file = Path(tmp) / "input.eval"
         for i in range(examples):
-            kind = ("text", "bytes", "soup", "mutation", "mutation")[i % 5]
+            kind = KINDS[i % len(KINDS)]
             path, text = ROOT / "tests" / "fuzz_input.eval", None
             if kind == "text":
                 text = random_text(rnd)
@@ -265,6 +421,8 @@ def run_volume(examples: int, seed: int) -> int:
                 path = byte_file
             elif kind == "soup":
                 text = token_soup(rnd)
+            elif kind == "hostile":
+                text = hostile_spec(rnd)
             else:
                 path, original = rnd.choice(seeds)
                 text = mutate(original, rnd)

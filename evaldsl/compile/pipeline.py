@@ -12,6 +12,7 @@ from ..access import Access
 from ..datasets.profile import ProfileCache
 from ..diagnostics import Diagnostic, Span, sort_key
 from .checks import run_checks
+from .confine import allowed_roots, root_refusal
 from .lower import lower
 from .resolve import ModuleParser, load_module, read_source, resolve
 from .spec import Spec
@@ -47,9 +48,17 @@ def compile_spec(
     access: Access | None = None,
 ) -> CheckResult:
     """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position. `access`: the
-    folders and modules the user allowed beyond the project (default: none)."""
+    folders and modules the user allowed beyond the project (default: none).
+
+    Imports and data files are read only inside the spec's project root, the folders `access` allows and the
+    standard library; anything else is refused by name and never opened."""
     path = Path(path)
+    access = access or Access()
+    readable = allowed_roots(path, access.allow_paths)
     if text is None:
+        refused = root_refusal(path) if path.is_file() else None
+        if refused is not None:
+            return CheckResult(path, None, [refused])
         text, problem = read_source(path)
         if problem is not None:
             return CheckResult(path, None, [problem])
@@ -62,14 +71,14 @@ def compile_spec(
             hint="start with a `dataset`, a `model` and an `eval` block (see the README)",
         )
         return CheckResult(path, None, [empty], {str(path.resolve()): text})
-    program, diagnostics = resolve(path, text, overlay=overlay, parse=parser)
+    program, diagnostics = resolve(path, text, overlay=overlay, parse=parser, roots=readable)
     spec, lowering = lower(program)
     diagnostics = diagnostics + lowering
     # Definitions that did not compile were reported; references to them must not be reported as unknown too.
     # All else the checks find in the parts that did compile is reported, so one pass shows every problem.
     compiled = {*spec.datasets, *spec.models, *spec.prompts, *spec.metrics, *spec.judges, *spec.evals}
     written = {name for table in program.definitions.values() for name in table} | program.dropped
-    diagnostics += run_checks(spec, frozenset(written - compiled), profiles, access)
+    diagnostics += run_checks(spec, frozenset(written - compiled), profiles, access, readable)
     unique: dict[tuple[object, ...], Diagnostic] = {}
     for d in diagnostics:
         unique.setdefault((d.code, d.message, sort_key(d)), d)

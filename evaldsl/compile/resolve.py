@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..diagnostics import Diagnostic, Span, did_you_mean
+from ..project import project_root
 from ..resources import stdlib_dir
 from . import ast
+from .confine import MAX_SOURCE_BYTES, MAX_TOTAL_SOURCE_BYTES, allowed_roots, locate_import, read_source
 from .substitute import NOT_CONSTANT, Substitution, constant
 from .syntax import ParseFailure, parse_tree
 from .to_ast import to_module
@@ -18,6 +20,7 @@ DEFINITION_KINDS = ("dataset", "model", "prompt", "metric", "judge", "eval", "te
 _BLOCK_KINDS = {"dataset", "model", "prompt", "judge", "eval"}
 _ASSIGN_KINDS = {"model", "prompt", "metric", "eval"}
 _MAX_TEMPLATE_DEPTH = 16
+MAX_IMPORT_DEPTH = 64  # files in one chain of imports (each import is one level of recursion here)
 _MAX_INSTANCES = 10_000  # template instantiations per program: nesting with fan-out grows exponentially
 
 # Parses one file's text: `load_module`, or a caching equivalent (the language server's).
@@ -50,30 +53,6 @@ class Program:
         return list(self.definitions[kind])
 
 
-def read_source(path: Path, span: Span | None = None) -> tuple[str | None, Diagnostic | None]:
-    """File text, or a diagnostic for a missing, unreadable, binary or non-UTF-8 file."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None, Diagnostic(code="E001", message=f"file not found: {path}", span=span)
-    except IsADirectoryError:
-        return None, Diagnostic(code="E001", message=f"{path} is a folder, not an .eval file", span=span)
-    except OSError as exc:
-        return None, Diagnostic(code="E001", message=f"cannot read {path}: {exc.strerror}", span=span)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        return None, Diagnostic(
-            code="E002",
-            message=f"{path} is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
-            span=Span.point(str(path), line, column),
-            hint="save the file as UTF-8; is it really an .eval file?",
-        )
-    return text.removeprefix("\ufeff"), None
-
-
 def load_module(path: Path, text: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse and transform one file's text."""
     try:
@@ -84,8 +63,16 @@ def load_module(path: Path, text: str) -> tuple[ast.Module | None, list[Diagnost
 
 
 class _Resolver:
-    def __init__(self, root: Path, root_text: str | None, overlay: Mapping[Path, str], parse: ModuleParser):
+    def __init__(
+        self,
+        root: Path,
+        root_text: str | None,
+        overlay: Mapping[Path, str],
+        parse: ModuleParser,
+        roots: tuple[Path, ...],
+    ):
         self.program = Program(root=root)
+        self._roots = roots
         self.diagnostics: list[Diagnostic] = []
         self._loaded: set[Path] = set()
         self._root_text = root_text
@@ -93,6 +80,7 @@ class _Resolver:
         self._parse = parse
         self._expanding: list[str] = []  # templates being instantiated, outermost first
         self._instances = 0
+        self._read = 0  # characters of source loaded so far (bounded by MAX_TOTAL_SOURCE_BYTES)
 
     # ---- imports ----
     def load(self, path: Path, chain: tuple[Path, ...], span: Span | None) -> None:
@@ -110,17 +98,29 @@ class _Resolver:
             return
         if path in self._loaded:
             return
+        if len(chain) >= MAX_IMPORT_DEPTH:
+            self.diagnostics.append(
+                Diagnostic(
+                    code="E004",
+                    message=f"imports nested too deeply: {path.name} is imported through {len(chain)} files",
+                    span=span,
+                    hint=f"a chain of imports is at most {MAX_IMPORT_DEPTH} files long",
+                )
+            )
+            return
         self._loaded.add(path)
         if not chain and self._root_text is not None:
             text: str | None = self._root_text
         elif path in self._overlay:
             text = self._overlay[path]
         else:
-            text, problem = read_source(path, span)
+            room = min(MAX_SOURCE_BYTES, max(MAX_TOTAL_SOURCE_BYTES - self._read, 0))
+            text, problem = read_source(path, span, room)
             if problem is not None:
                 self.diagnostics.append(problem)
                 return
         assert text is not None
+        self._read += len(text)
         self.program.sources[str(path)] = text
         module, errors = self._parse(path, text)
         self.diagnostics.extend(errors)
@@ -137,8 +137,14 @@ class _Resolver:
 
     def _import_path(self, entry: ast.Import, here: Path) -> Path | None:
         raw = entry.path
-        target = import_target(raw, here)
-        if target is not None:
+        if not raw.startswith("std/"):
+            found = locate_import(raw, here, self._roots, entry.span)  # refused by name, never opened
+            if isinstance(found, Diagnostic):
+                self.diagnostics.append(found)
+                return None
+            if found is not None:
+                return found
+        elif (target := import_target(raw, here)) is not None:
             return target
         if raw.startswith("std/"):
             available = sorted("std/" + p.stem for p in stdlib_dir().glob("*.eval"))
@@ -422,15 +428,8 @@ def import_target(raw: str, here: Path) -> Path | None:
         except (ValueError, OSError):  # `std//`, a NUL character...: no such module
             pass
         return None
-    try:
-        candidate = (here / raw).resolve()
-        if candidate.is_file():
-            return candidate
-        if candidate.suffix != ".eval" and candidate.with_suffix(".eval").is_file():
-            return candidate.with_suffix(".eval")
-    except (ValueError, OSError, RuntimeError):  # a NUL character, a symlink loop...: not found either way
-        pass
-    return None
+    found = locate_import(raw, here, (project_root(here),), None)
+    return found if isinstance(found, Path) else None
 
 
 def resolve(
@@ -439,11 +438,14 @@ def resolve(
     *,
     overlay: Mapping[Path, str] | None = None,
     parse: ModuleParser = load_module,
+    roots: Sequence[Path] | None = None,
 ) -> tuple[Program, list[Diagnostic]]:
     """Load `path` (or the given text as its content) with its imports and expand every template instance.
 
-    `overlay` maps resolved paths to texts used instead of the files' contents (an editor's unsaved buffers).
+    `overlay` maps resolved paths to texts used instead of the files' contents (an editor's unsaved buffers);
+    imports are read only inside `roots` (default: the spec's project root) and the standard library.
     """
-    resolver = _Resolver(path.resolve(), text, overlay or {}, parse)
+    allowed = tuple(roots) if roots is not None else allowed_roots(path)
+    resolver = _Resolver(path.resolve(), text, overlay or {}, parse, allowed)
     resolver.load(path, (), None)
     return resolver.program, resolver.diagnostics

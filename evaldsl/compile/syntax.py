@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -45,6 +46,12 @@ class ParseFailure(Exception):
         self.diagnostic = diagnostic
 
 
+def grammar_text() -> str:
+    """The grammar; its possessive repeats (`*+`, Python 3.11+) read as plain ones where `re` lacks them."""
+    text = grammar_path().read_text(encoding="utf-8")
+    return text if sys.version_info >= (3, 11) else text.replace(")*+", ")*")
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     """The LALR parser, built once per process.
@@ -53,7 +60,7 @@ def parser() -> Lark:
     freedom from conflicts and collisions is checked once, by the test suite (tests/test_golden.py).
     """
     return Lark(
-        grammar_path().read_text(encoding="utf-8"),
+        grammar_text(),
         parser="lalr",
         propagate_positions=True,
         maybe_placeholders=False,
@@ -71,11 +78,41 @@ def _tokens(text: str) -> Iterator[Token]:
 
 
 def parse_tree(text: str, file: str) -> Tree:
-    """Parse source text; raise `ParseFailure` with one diagnostic on a syntax error."""
+    """Parse source text; raise `ParseFailure` with one diagnostic on a syntax error or on nesting deeper than
+    MAX_NESTING (every later stage walks values recursively)."""
     try:
-        return parser().parse(text)
+        tree = parser().parse(text)
     except UnexpectedInput as exc:
         raise ParseFailure(_diagnose(exc, text, file)) from None
+    too_deep = _too_deep(tree, file)
+    if too_deep is not None:
+        raise ParseFailure(too_deep)
+    return tree
+
+
+MAX_NESTING = 32  # lists, maps, calls and blocks inside one another
+_NESTING = {"list_value": "list", "map_value": "map", "call": "call", "anon_block": "block", "named_block": "block"}
+
+
+def _too_deep(tree: Tree, file: str) -> Diagnostic | None:
+    """E004 at the first list, map, call or block nested more than MAX_NESTING deep (walked without recursion:
+    the LALR parser itself nests without limit)."""
+    stack: list[tuple[Tree, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        kind = _NESTING.get(node.data)
+        if kind is not None or node.data == "template_def":
+            depth += 1
+            if depth > MAX_NESTING:
+                meta = node.meta
+                return Diagnostic(
+                    code="E004",
+                    message=f"nested too deeply: this {kind or 'template'} is inside {depth - 1} others",
+                    span=Span.point(file, getattr(meta, "line", 1), getattr(meta, "column", 1)),
+                    hint=f"lists, maps, calls and blocks nest at most {MAX_NESTING} deep",
+                )
+        stack.extend((child, depth) for child in node.children if isinstance(child, Tree))
+    return None
 
 
 def _expected(names: set[str] | frozenset[str]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
@@ -102,22 +102,55 @@ def evaluate(source: str, variables: Mapping[str, Any]) -> Any:
     return value
 
 
-def template_syntax_error(source: str) -> tuple[str, int] | None:
-    """(message, 1-based line within the template) for a template that does not compile, else None."""
-    try:
-        _env().parse(source)
-    except TemplateSyntaxError as exc:
-        return exc.message or "syntax error", exc.lineno or 1
+MAX_TEMPLATE_DEPTH = 64  # nodes of a template's syntax tree inside one another
+
+
+class SyntaxProblem(NamedTuple):
+    """Why a template or expression does not compile: the message, the 1-based line within the template, and
+    whether it is nested too deeply (deeper than MAX_TEMPLATE_DEPTH, or deep enough to exhaust the parser)."""
+
+    message: str
+    line: int = 1
+    too_deep: bool = False
+
+
+_TOO_DEEP = f"nested more than {MAX_TEMPLATE_DEPTH} deep"
+
+
+def _depth_problem(tree: nodes.Node) -> SyntaxProblem | None:
+    """A problem when the syntax tree is deeper than MAX_TEMPLATE_DEPTH (measured without recursion: the
+    analyses after this walk the tree recursively)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_TEMPLATE_DEPTH:
+            return SyntaxProblem(_TOO_DEEP, getattr(node, "lineno", 1) or 1, True)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
     return None
 
 
-def expression_syntax_error(source: str) -> str | None:
-    """The message for a backtick expression that does not compile, else None."""
+def template_syntax_error(source: str) -> SyntaxProblem | None:
+    """Why a template does not compile (message and 1-based line within the template), else None."""
     try:
-        _expression(source)
+        tree = _env().parse(source)
     except TemplateSyntaxError as exc:
-        return exc.message or "syntax error"
-    return None
+        return SyntaxProblem(exc.message or "syntax error", exc.lineno or 1)
+    except RecursionError:  # brackets or unary operators nested past what the parser's recursion allows
+        return SyntaxProblem(_TOO_DEEP, 1, True)
+    return _depth_problem(tree)
+
+
+def expression_syntax_error(source: str) -> SyntaxProblem | None:
+    """Why a backtick expression does not compile, else None."""
+    try:
+        problem = _depth_problem(parse_ast(source, True))
+        if problem is None:
+            _expression(source)
+    except TemplateSyntaxError as exc:
+        return SyntaxProblem(exc.message or "syntax error")
+    except RecursionError:
+        return SyntaxProblem(_TOO_DEEP, 1, True)
+    return problem
 
 
 def parse_ast(source: str, expression: bool) -> nodes.Template:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from typing import Any
@@ -12,6 +13,8 @@ from ..diagnostics import Diagnostic, Span
 from . import ast
 
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
+MAX_NUMBER_CHARS = 40  # a spec's numbers are counts, seeds and thresholds; Python refuses ints over 4,300 digits
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _INT = re.compile(r"[+-]?[0-9]+\Z")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?\Z")
 
@@ -56,22 +59,10 @@ class ToAst(Transformer):
         )
 
     def _unescape(self, body: str, tok: Token) -> str:
-        out: list[str] = []
-        i = 0
-        while i < len(body):
-            ch = body[i]
-            if ch == "\\" and i + 1 < len(body):
-                nxt = body[i + 1]
-                if nxt in _ESCAPES:
-                    out.append(_ESCAPES[nxt])
-                else:
-                    # Unknown escapes are kept verbatim (so regex patterns like "\\b" and "\d" both work).
-                    out.append(ch + nxt)
-                i += 2
-                continue
-            out.append(ch)
-            i += 1
-        return "".join(out)
+        if "\\" not in body:
+            return body
+        # Unknown escapes are kept verbatim (so regex patterns like "\\b" and "\d" both work).
+        return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), body)
 
     # ---- values ----
     @v_args(meta=True)
@@ -87,6 +78,18 @@ class ToAst(Transformer):
         tok = children[0]
         text = str(tok)
         span = self._tok_span(tok)
+        too_long = len(text) > MAX_NUMBER_CHARS
+        if too_long or (_FLOAT.match(text) and not math.isfinite(float(text))):
+            shown = f"`{text[:20]}…` ({len(text):,} characters)" if too_long else f"`{text}` (not a finite number)"
+            self.errors.append(
+                Diagnostic(
+                    code="E005",
+                    message=f"number too large: {shown}",
+                    span=span,
+                    hint=f"a number is finite and written in at most {MAX_NUMBER_CHARS} characters",
+                )
+            )
+            return ast.Num(span=span, value=0)
         if _INT.match(text):
             return ast.Num(span=span, value=int(text))
         if _FLOAT.match(text):
@@ -220,6 +223,13 @@ class ToAst(Transformer):
 def to_module(tree: Tree, file: str) -> tuple[ast.Module, list[Diagnostic]]:
     """Transform a parse tree into a Module, with any value errors found on the way."""
     builder = ToAst(file)
-    entries = builder.transform(tree)
+    # One top-level entry at a time, each parse subtree dropped once transformed: the parse tree (tokens,
+    # positions) is several times the size of the AST, so a large file never holds both whole.
+    entries: list[Any] = []
+    children = tree.children
+    for i, child in enumerate(children):
+        children[i] = None  # type: ignore[call-overload]
+        entries.append(builder.transform(child) if isinstance(child, Tree) else child)
+        del child
     module = ast.Module(span=Span.point(file, 1, 1), path=file, entries=tuple(entries))
     return module, builder.errors

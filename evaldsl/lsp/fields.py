@@ -4,11 +4,14 @@ version): each field's type(s), whether some rows lack it, and the first row as 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from ..compile.confine import readable_roots
 from ..compile.spec import DatasetDef
 from ..datasets.profile import FieldProfile, ProfileCache, dataset_profile
 from ..datasets.rows import DatasetError
+from ..project import is_within, project_root
 
 _WORDS = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "list": "list", "dict": "map",
           "null": "null"}  # fmt: skip
@@ -34,7 +37,14 @@ def _type(field: FieldProfile, example: Any) -> str:
 
 
 def read_fields(ds: DatasetDef, profiles: ProfileCache | None = None) -> DatasetFields | None:
-    """The fields of a dataset with their types, or None when it cannot be read (missing file...)."""
+    """The fields of a dataset with their types, or None when it cannot be read (missing file...) or lies outside
+    the project of the file declaring it (never read: as `check`, E331)."""
+    if ds.path is not None:
+        try:
+            if not is_within(ds.path, readable_roots((project_root(Path(ds.span.file)),))):
+                return None
+        except (ValueError, OSError, RuntimeError):
+            return None
     try:
         profile = dataset_profile(ds, profiles)
     except DatasetError:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ...access import Access
 from ...datasets.profile import ProfileCache
@@ -45,11 +46,15 @@ def run_checks(
     broken: frozenset[str] = frozenset(),
     profiles: ProfileCache | None = None,
     access: Access | None = None,
+    roots: Sequence[Path] | None = None,
 ) -> list[Diagnostic]:
     """Every diagnostic from every check, in order; `broken`: names whose definitions did not compile;
     `profiles`: data file profiles to reuse (default: a fresh cache, each file read once); `access`: what the
-    user allowed beyond the project (default: nothing)."""
-    ctx = CheckContext(spec, broken, profiles if profiles is not None else ProfileCache(), access or Access())
+    user allowed beyond the project (default: nothing); `roots`: the folders data files are read inside
+    (default: the project root of the spec's root file and the folders `access` allows)."""
+    access = access or Access()
+    readable = tuple(roots) if roots is not None else None
+    ctx = CheckContext(spec, broken, profiles if profiles is not None else ProfileCache(), access, readable)
     found: list[Diagnostic] = []
     for check in CHECKS:
         found.extend(check(ctx))

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ...access import Access
 from ...datasets.profile import DatasetProfile, ProfileCache, dataset_profile
 from ...datasets.reader import DatasetError, data_format
+from ...project import is_within
+from ..confine import allowed_roots, readable_roots
 from ..spec import EvalDef, Spec
 
 
@@ -21,6 +24,9 @@ class CheckContext:
     profiles: ProfileCache = field(default_factory=ProfileCache)
     # What the user allowed beyond the project (--allow-path, --allow-python); files elsewhere are never read.
     access: Access = field(default_factory=Access)
+    # The folders data files are read inside (default: the project root of the spec and the folders `access`
+    # allows); a file outside them is never opened (E331, reported by the confinement check).
+    roots: tuple[Path, ...] | None = None
     _profiles: dict[tuple[str, bool], DatasetProfile | DatasetError | None] = field(default_factory=dict)
 
     def profile_or_error(self, dataset: str, *, derived: bool = True) -> DatasetProfile | DatasetError | None:
@@ -33,12 +39,7 @@ class CheckContext:
             found: DatasetProfile | DatasetError | None = None
             if ds is not None and (
                 ds.rows is not None
-                or (
-                    ds.path
-                    and self.access.allows_path(ds.path, self.spec.path)
-                    and ds.path.is_file()
-                    and data_format(ds.path, ds.format)
-                )
+                or (ds.path and self.readable(ds.path) and ds.path.is_file() and data_format(ds.path, ds.format))
             ):
                 try:
                     found = dataset_profile(ds if derived else ds.model_copy(update={"fields": ()}), self.profiles)
@@ -46,6 +47,17 @@ class CheckContext:
                     found = exc
             self._profiles[key] = found
         return self._profiles[key]
+
+    def __post_init__(self) -> None:
+        if self.roots is None:
+            self.roots = allowed_roots(self.spec.path, self.access.allow_paths)
+
+    def readable(self, path: Path) -> bool:
+        """Whether a data file lies inside the roots (symlinks resolved), so the check may read it."""
+        try:
+            return is_within(path, readable_roots(self.roots or ()))
+        except (ValueError, OSError, RuntimeError):
+            return False
 
     def profile(self, dataset: str, *, derived: bool = True) -> DatasetProfile | None:
         """The dataset's profile, or None when unknown (missing dataset, unreadable or unsupported file)."""

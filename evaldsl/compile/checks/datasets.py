@@ -1,5 +1,5 @@
-"""Check: dataset files exist, have a supported type, can be read (E310, E311, E316) and every row is well formed
-(E320, with the data's `file:line`)."""
+"""Check: dataset files inside the readable roots (outside: E331, never opened) exist, have a supported
+type, can be read (E310, E311, E316) and every row is well formed (E320, with the data's `file:line`)."""
 
 from __future__ import annotations
 

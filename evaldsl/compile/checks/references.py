@@ -14,11 +14,18 @@ def _unknown(kind: str, ref: NameRef, known: list[str], code: str = "E301", what
         span=ref.span,
         hint=did_you_mean(ref.name, known)
         or (
-            f"defined {kind}s: {', '.join(sorted(known))}"
+            f"defined {kind}s: {_listing(known)}"
             if known
             else f"no {kind} is defined; add `{kind} {ref.name} {{ ... }}`"
         ),
     )
+
+
+def _listing(names: list[str], shown: int = 12) -> str:
+    """The first names in sorted order; past `shown`, a count of the rest (a spec may define thousands)."""
+    ordered = sorted(names)
+    more = len(ordered) - shown
+    return ", ".join(ordered[:shown]) + (f" and {more:,} more" if more > 0 else "")
 
 
 def check(ctx: CheckContext) -> list[Diagnostic]:

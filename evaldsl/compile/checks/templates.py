@@ -1,5 +1,5 @@
-"""Check: Jinja templates and expressions compile (E308), stay in the sandbox (E314), and read the dataset's
-fields as its rows have them (E309, E321, E322, W304: see field_use)."""
+"""Check: Jinja templates and expressions compile (E308) and nest at most MAX_TEMPLATE_DEPTH deep (E004), stay in
+the sandbox (E314), and read the dataset's fields as its rows have them (E309, E321, E322, W304: see field_use)."""
 
 from __future__ import annotations
 
@@ -25,34 +25,41 @@ _MODE_SHAPES = {"generate": {"target", "incorrect"}, "choice": {"choices", "labe
 
 
 def _syntax(value: SampleValue) -> Diagnostic | None:
-    if value.kind == "template":
-        problem = template_syntax_error(value.source)
-        if problem is None:
-            return None
-        message, lineno = problem
+    if value.kind not in ("template", "expr"):
+        return None
+    template = value.kind == "template"
+    problem = (template_syntax_error if template else expression_syntax_error)(value.source)
+    if problem is None:
+        return None
+    span = value.span
+    if template:
         # A multi-line string drops a blank first and last line: when the source spans two lines more than
         # the value, the value's line 1 is the string's second source line.
         raw_lines = value.span.end_line - value.span.line + 1
         first_dropped = 1 if raw_lines - (value.source.count("\n") + 1) >= 2 else 0
-        line = min(value.span.line + first_dropped + lineno - 1, value.span.end_line)
+        line = min(value.span.line + first_dropped + problem.line - 1, value.span.end_line)
         span = value.span if line == value.span.line else Span.point(value.span.file, line, 1)
+    what = "template" if template else "expression"
+    if problem.too_deep:
+        return Diagnostic(
+            code="E004",
+            message=f"{what} {problem.message}",
+            span=span,
+            hint="split it up: set parts with `{% set %}`, or derive them with `field` in the dataset",
+        )
+    if template:
         return Diagnostic(
             code="E308",
-            message=f"template syntax error: {message}",
+            message=f"template syntax error: {problem.message}",
             span=span,
             hint="check `{{ ... }}` and `{% ... %}` pairs",
         )
-    if value.kind == "expr":
-        expr_message = expression_syntax_error(value.source)
-        if expr_message is None:
-            return None
-        return Diagnostic(
-            code="E308",
-            message=f"expression syntax error: {expr_message}",
-            span=value.span,
-            hint='a backtick holds one Jinja expression, e.g. `row.answer.split("; ")`',
-        )
-    return None
+    return Diagnostic(
+        code="E308",
+        message=f"expression syntax error: {problem.message}",
+        span=span,
+        hint='a backtick holds one Jinja expression, e.g. `row.answer.split("; ")`',
+    )
 
 
 def _unsafe(value: SampleValue) -> Diagnostic | None:
