@@ -291,9 +291,13 @@ class Lowerer:
                 value.span if value is not None else span,
             )
             return None
+        names = {  # an extractor's `metric = exact_match`: the name of the metric scoring the part
+            k.name: k.value for k in value.kwargs if k.name == "metric" and isinstance(k.value, ast.Ref)
+        }
+        named = {k: v.name for k, v in names.items()}
         try:
             args = tuple(as_const(a) for a in value.args)
-            params = {k.name: as_const(k.value) for k in value.kwargs}
+            params = {k.name: named[k.name] if k.name in named else as_const(k.value) for k in value.kwargs}
         except BadValue as bad:
             self.error("E303", f"metric arguments must be {bad.expected}", value.span)
             return None
@@ -306,6 +310,7 @@ class Lowerer:
             args=args,
             params=params,
             base_dir=d.base_dir,
+            ref_spans={k: v.span for k, v in names.items()},
         )
 
     def judge(self, d: Definition) -> JudgeDef | None:

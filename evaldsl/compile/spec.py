@@ -104,6 +104,7 @@ class MetricDef(Typed):
     args: tuple[Any, ...] = ()  # positional arguments, bound to the family's parameters in order
     params: dict[str, Any] = Field(default_factory=dict)
     base_dir: Path  # the folder of the declaring file: python metric modules are looked up there
+    ref_spans: dict[str, Span] = Field(default_factory=dict)  # parameters written as a name (`metric = em`)
 
 
 class JudgeDef(Typed):

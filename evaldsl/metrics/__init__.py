@@ -15,12 +15,22 @@ from evaldsl.metrics.base import CorpusMetric, Metric, MetricError, SampleMetric
 from evaldsl.metrics.choice import MC1, MC2, Accuracy, AccuracyNorm
 from evaldsl.metrics.overlap import BLEU_TOKENIZERS, Bleu, Chrf, Rouge
 from evaldsl.metrics.perplexity import LoglikRatio
+from evaldsl.metrics.structured import (
+    JsonSchema,
+    JsonValid,
+    compile_pattern,
+    extracted,
+    inner_of,
+    load_schema,
+    parse_path,
+)
 from evaldsl.metrics.text import Contains, ExactMatch, Regex, TokenOverlap
 from evaldsl.metrics.truthfulqa import SCORERS, STATISTICS, TruthfulQAGen, truthfulqa_references
 from evaldsl.metrics.user import PythonMetric
 
 __all__ = [
     "BUILTIN_METRICS",
+    "EXTRACTORS",
     "CorpusMetric",
     "Metric",
     "MetricError",
@@ -81,6 +91,33 @@ def _python(
     return PythonMetric(name=name or "python", path=path, base_dir=base_dir)
 
 
+def _json_schema(
+    *, name: str | None = None, base_dir: Path | None = None, schema: Any, fences: bool = True
+) -> Metric:
+    return JsonSchema(name=name or "json_schema", schema=load_schema(schema, base_dir), fences=fences)
+
+
+def _extracted(
+    *,
+    name: str | None = None,
+    base_dir: Path | None = None,
+    metric: Any = "exact_match",
+    path: str | None = None,
+    regex: str | None = None,
+    fences: bool = True,
+) -> Metric:
+    label = name or ("json_field" if path is not None else "extract")
+    family, params = inner_of(metric)
+    inner = build_metric(family, params, name=label, base_dir=base_dir)
+    if path is not None:
+        return extracted(inner, label, path=parse_path(path), fences=fences)
+    return extracted(inner, label, pattern=compile_pattern(regex or "", label))
+
+
+EXTRACTORS = frozenset({"json_field", "extract"})
+"""Metric families that score a part of the prediction with another metric (their `metric` parameter)."""
+
+
 def _specs() -> dict[str, MetricSpec]:
     specs: list[MetricSpec] = []
     norm = {"normalize": bool}
@@ -133,6 +170,49 @@ def _specs() -> dict[str, MetricSpec]:
             _python,
             positional=("path",),
             required=frozenset({"path"}),
+            range=None,
+        )
+    )
+    fences = "a markdown code fence around the whole reply is removed first (fences = false: not)"
+    specs.append(
+        MetricSpec("json_valid", GENERATE, {"fences": bool}, f"1 if the output is one JSON document, else 0; {fences}.",
+                   _maker("json_valid", JsonValid))
+    )  # fmt: skip
+    specs.append(
+        MetricSpec(
+            "json_schema",
+            GENERATE,
+            {"schema": (dict, str), "fences": bool},
+            "1 if the output is JSON that the JSON Schema accepts, else 0; `schema` is an inline map or a .json "
+            f"file in the project (relative to this file); {fences}.",
+            _json_schema,
+            positional=("schema",),
+            required=frozenset({"schema"}),
+        )
+    )
+    inner = "; `metric` (default exact_match) scores the part against the references, an empty part when none"
+    specs.append(
+        MetricSpec(
+            "json_field",
+            GENERATE,
+            {"path": str, "metric": (str, dict), "fences": bool},
+            f'The value at `path` ("answer", "items[0].name") of the JSON output{inner}.',
+            _extracted,
+            positional=("path",),
+            required=frozenset({"path"}),
+            range=None,
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "extract",
+            GENERATE,
+            {"regex": str, "metric": (str, dict)},
+            f'The first match of `regex` in the output (its first group when it has one: "#### (\\S+)")'
+            f"{inner}.",
+            _extracted,
+            positional=("regex",),
+            required=frozenset({"regex"}),
             range=None,
         )
     )
@@ -299,10 +379,18 @@ def metric_direction(kind: str, params: Mapping[str, Any]) -> tuple[bool, tuple[
     """(higher_is_better, range) of a configured metric: from the catalogue, or the metric's own
     `higher_is_better` parameter where it has one (python metrics)."""
     spec = BUILTIN_METRICS[kind]
+    if kind in EXTRACTORS:  # the direction and range of the metric scoring the part
+        try:
+            family, inner = inner_of(params.get("metric", "exact_match"))
+        except MetricError:
+            family, inner = "exact_match", {}
+        return metric_direction(family if family in BUILTIN_METRICS else "exact_match", inner)
     return bool(params.get("higher_is_better", spec.higher_is_better)), spec.range
 
 
-_TYPE_WORDS: dict[type, str] = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_TYPE_WORDS: dict[type, str] = {
+    str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a map"
+}
 
 
 def bind_params(

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..compile.spec import DatasetDef, EvalDef, JudgeDef, MetricDef, PromptDef, Spec
 from ..hashing import content_hash, file_hash, without_spans
-from ..metrics import BUILTIN_METRICS, bind_params, metric_direction
+from ..metrics import BUILTIN_METRICS, EXTRACTORS, bind_params, metric_direction
 from ..metrics.user import module_file
 from .graph import (
     AggregateNode,
@@ -78,11 +78,19 @@ def _eval_prompt(spec: Spec, ev: EvalDef) -> PromptDef | None:
 
 
 def _source_hash(family: str, params: dict[str, Any], mdef: MetricDef | None) -> str | None:
-    """A python metric's module source is part of its meaning: editing the module changes the node's hash."""
-    if family != "python" or mdef is None:
+    """A python metric's module source (or a json_schema's schema file) is part of its meaning: editing the
+    file changes the node's hash; an extractor has the hash of the metric scoring its part."""
+    if family in EXTRACTORS and isinstance(params.get("metric"), dict):
+        return _source_hash(params["metric"]["family"], params["metric"]["params"], mdef)
+    if mdef is None:
         return None
-    module = str(params.get("path", "")).partition(":")[0]
-    path = module_file(mdef.base_dir, module) if module else None
+    if family == "json_schema" and isinstance(params.get("schema"), str):
+        path = mdef.base_dir / params["schema"]
+    elif family == "python":
+        module = str(params.get("path", "")).partition(":")[0]
+        path = module_file(mdef.base_dir, module) if module else None
+    else:
+        return None
     try:
         return file_hash(path) if path is not None else "unresolved"
     except OSError:
@@ -134,10 +142,7 @@ class _Planner:
 
     def metric(self, ev: EvalDef, model: str, call_id: str, name: str) -> str:
         mdef = self.spec.metrics.get(name)
-        if mdef is not None:
-            family, (params, _) = mdef.family, bind_params(BUILTIN_METRICS[mdef.family], mdef.args, mdef.params)
-        else:
-            family, params = name, {}
+        family, params = self.configured(name, ())
         higher, value_range = metric_direction(family, params)
         return self.add(
             MetricNode(
@@ -154,6 +159,19 @@ class _Planner:
                 base_dir=mdef.base_dir if mdef is not None else self.spec.path.parent,
             )
         )
+
+    def configured(self, name: str, chain: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+        """A metric name → (family, bound parameters); an extractor's `metric` that names a `metric` definition
+        becomes that definition's {family, params}, so the node's hash covers it (the check refused cycles)."""
+        mdef = self.spec.metrics.get(name)
+        if mdef is None or name in chain:
+            return name, {}
+        params, _ = bind_params(BUILTIN_METRICS[mdef.family], mdef.args, mdef.params)
+        inner = params.get("metric")
+        if mdef.family in EXTRACTORS and isinstance(inner, str) and inner in self.spec.metrics:
+            family, inner_params = self.configured(inner, (*chain, name))
+            params["metric"] = {"family": family, "params": inner_params}
+        return mdef.family, params
 
     def judge(self, ev: EvalDef, judge: JudgeDef, model: str, other: str | None, calls: dict[str, str]) -> str:
         return self.add(

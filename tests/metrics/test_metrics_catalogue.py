@@ -12,7 +12,12 @@ from evaldsl.metrics import BUILTIN_METRICS, CorpusMetric, MetricError, SampleMe
 from evaldsl.metrics.base import MetricInput
 
 MODES = {"generate", "choice", "perplexity"}
-REQUIRED_EXAMPLE = {"regex": {"pattern": "x"}}
+REQUIRED_EXAMPLE: dict[str, dict[str, object]] = {
+    "regex": {"pattern": "x"},
+    "json_schema": {"schema": {"type": "object"}},
+    "json_field": {"path": "answer"},
+    "extract": {"regex": "#### (\\d+)"},
+}
 
 
 def test_catalogue_is_a_constant_and_consistent() -> None:

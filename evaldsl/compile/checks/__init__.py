@@ -7,7 +7,7 @@ from collections.abc import Callable
 from ...datasets.profile import ProfileCache
 from ...diagnostics import Diagnostic
 from ..spec import Spec
-from . import asserts, capabilities, datasets, evals, judges, metrics, python_metrics, references, templates
+from . import asserts, capabilities, datasets, evals, judges, metrics, python_metrics, references, structured, templates
 from .context import CheckContext
 
 Check = Callable[[CheckContext], list[Diagnostic]]
@@ -18,6 +18,7 @@ CHECKS: tuple[Check, ...] = (
     evals.check,
     metrics.check,
     python_metrics.check,
+    structured.check,
     capabilities.check,
     judges.check,
     templates.check,

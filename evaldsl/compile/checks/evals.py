@@ -6,7 +6,8 @@ from ...diagnostics import Diagnostic
 from ..spec import EvalDef
 from .context import CheckContext
 
-_NEEDS_NO_TARGET = {"regex", "python"}
+_NEEDS_NO_TARGET = {"regex", "python", "json_valid", "json_schema"}
+_EXTRACTORS = {"json_field", "extract"}  # need a target when the metric scoring their part does
 _MODE_ATTRS = {
     "generate": {"target", "incorrect"},
     "choice": {"choices", "labels", "delimiter"},
@@ -18,10 +19,19 @@ def _needs_target(ctx: CheckContext, ev: EvalDef) -> bool:
     for ref in ev.metrics:
         if ref.name in ctx.spec.judges:
             continue
-        family = ctx.spec.metrics[ref.name].family if ref.name in ctx.spec.metrics else ref.name
-        if family not in _NEEDS_NO_TARGET:
+        if _compares(ctx, ref.name, 0):
             return True
     return False
+
+
+def _compares(ctx: CheckContext, name: str, depth: int) -> bool:
+    """Whether the metric `name` compares the output with references."""
+    mdef = ctx.spec.metrics.get(name)
+    family = mdef.family if mdef is not None else name
+    if mdef is not None and family in _EXTRACTORS and depth < 8:
+        inner = mdef.params.get("metric", "exact_match")
+        return not isinstance(inner, str) or _compares(ctx, inner, depth + 1)
+    return family not in _NEEDS_NO_TARGET
 
 
 def check(ctx: CheckContext) -> list[Diagnostic]:
