@@ -31,4 +31,5 @@ def test_every_attribute_is_documented_and_typed() -> None:
             assert attr.doc.strip().endswith((".", ")")), f"{kind}.{attr.name}: document it in a sentence"
             assert attr.type_label, f"{kind}.{attr.name}"
     assert BLOCKS["eval"]["max_tokens"].default == 256  # generation overrides come from GenerationParams
-    assert BLOCKS["fewshot"]["from"].required and BLOCKS["model"]["provider"].choices == ("hf", "litellm", "mock")
+    assert BLOCKS["fewshot"]["from"].required
+    assert BLOCKS["model"]["provider"].choices == ("hf", "litellm", "mock", "python")

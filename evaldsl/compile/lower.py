@@ -11,7 +11,14 @@ from pydantic import ValidationError
 from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..judges.config import JudgeError
 from . import ast
-from .model_config import DEFAULT_MODEL_ID, GenerationParams, ModelConfig
+from .model_config import (
+    APP_PROVIDERS,
+    DEFAULT_MODEL_ID,
+    PROVIDER_ONLY,
+    GenerationParams,
+    ModelConfig,
+    provider_settings,
+)
 from .resolve import Definition, Program
 from .schema import BLOCKS
 from .spec import (
@@ -226,11 +233,20 @@ class Lowerer:
         if provider is None:
             provider = "hf" if str(settings.get("id", "")).lower() == DEFAULT_MODEL_ID else "litellm"
             settings["provider"] = provider
-        if provider in ("hf", "litellm") and not settings.get("id"):
+        if provider in ("hf", "litellm", "python") and not settings.get("id"):
             self.required("model", d.name, values, "id", span)
             return None
         if "response" in settings and provider != "mock":
             self.error("E302", '`response` only applies to `provider = "mock"`', values["response"][1].name_span)
+        for attr, only in PROVIDER_ONLY.items():
+            if attr in settings and provider in APP_PROVIDERS and provider not in only:
+                self.error(
+                    "E374",
+                    f"`{attr}` does not apply to `provider = \"{provider}\"` (only {', '.join(only)})",
+                    values[attr][1].name_span,
+                    f"{provider} models take: {', '.join(provider_settings(provider))}",
+                )
+                settings.pop(attr)
         generation = {k: settings.pop(k) for k in list(settings) if k in GenerationParams.model_fields}
         try:
             config = ModelConfig(

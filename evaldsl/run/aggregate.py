@@ -111,6 +111,10 @@ def sample_records(
             output = {"output": out.text, "latency": out.latency_s, "prompt_tokens": out.prompt_tokens,
                       "completion_tokens": out.completion_tokens, "cost": out.cost,
                       "finish_reason": out.finish_reason}  # fmt: skip
+            if out.metadata is not None:
+                output["metadata"] = out.metadata
+            if out.tool_calls is not None:
+                output["tool_calls"] = list(out.tool_calls)
         elif isinstance(out, ChoiceScores):
             output = {"choices": list(sample.choices), "labels": list(sample.labels), "logliks": list(out.logliks)}
         elif isinstance(out, TextScore):

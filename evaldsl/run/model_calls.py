@@ -114,7 +114,8 @@ class ModelCalls:
         keys = [cache_key(identity, op, provider.request_key(r)) for r in requests]
         outputs: list[Any] = [None] * len(requests)
         cached = [False] * len(requests)
-        if self.use_cache and requests:
+        use_cache = self.use_cache and model.cache
+        if use_cache and requests:
             hits = self.store.cache_get_many(keys)
             for k, key in enumerate(keys):
                 if key in hits:
@@ -136,7 +137,7 @@ class ModelCalls:
                         outputs[k] = result
                         self.model_calls += 1
                         failed = result.error is not None
-                        if not failed:
+                        if not failed and model.cache:
                             self.store.cache_put(keys[k], op, asdict(result))
                         self.progress.advance(task, errors=int(failed))
                         if failed and counted:

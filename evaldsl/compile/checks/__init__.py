@@ -7,7 +7,19 @@ from collections.abc import Callable
 from ...datasets.profile import ProfileCache
 from ...diagnostics import Diagnostic
 from ..spec import Spec
-from . import asserts, capabilities, datasets, evals, judges, metrics, python_metrics, references, structured, templates
+from . import (
+    asserts,
+    capabilities,
+    datasets,
+    evals,
+    judges,
+    metrics,
+    providers,
+    python_metrics,
+    references,
+    structured,
+    templates,
+)
 from .context import CheckContext
 
 Check = Callable[[CheckContext], list[Diagnostic]]
@@ -19,6 +31,7 @@ CHECKS: tuple[Check, ...] = (
     metrics.check,
     python_metrics.check,
     structured.check,
+    providers.check,
     capabilities.check,
     judges.check,
     templates.check,

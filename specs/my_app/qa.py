@@ -1,0 +1,28 @@
+"""The toy application's entry points, as `provider = "python"` models call them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from my_app.knowledge import retrieve
+
+
+def answer(messages, row, settings):
+    """Answer the last user message from the retrieved facts; report what was retrieved as metadata."""
+    question = messages[-1]["content"]
+    facts = retrieve(question)
+    if not facts:
+        return {"output": "I don't know.", "metadata": {"retrieved": 0}}
+    city = facts[0].rstrip(".").split()[-1]
+    return {
+        "output": city,
+        "metadata": {"retrieved": len(facts), "sources": facts},
+        "usage": {"prompt_tokens": len(question.split()), "completion_tokens": 1},
+        "cost": 0.0,
+    }
+
+
+async def answer_async(messages, row):
+    """The same, as an async function that takes only the messages and the row."""
+    await asyncio.sleep(0)
+    return answer(messages, row, {})["output"]
