@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .compile import ast
+from .compile.environment import OverrideError, parse_override
 from .compile.pipeline import CheckResult, compile_spec
 from .compile.resolve import ModuleParser, Program, load_module, read_source, resolve
 from .compile.spec import Spec
@@ -27,6 +28,7 @@ __all__ = [
     "EvalModelResult",
     "Graph",
     "MetricSummary",
+    "OverrideError",
     "PlanError",
     "RunConfig",
     "RunResult",
@@ -66,15 +68,18 @@ def check(
     overlay: Mapping[Path, str] | None = None,
     parser: ModuleParser = load_module,
     profiles: ProfileCache | None = None,
+    sets: Sequence[str] = (),
 ) -> CheckResult:
     """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position.
 
     `overlay` maps resolved paths of imported files to texts to use instead of their contents (an editor's unsaved
     buffers); `parser` parses one file (a caching equivalent of `load_module` may be given); `profiles` is a cache
     of data file profiles to use and fill (a long-lived caller such as an editor keeps one; files are read again
-    when their size or modification time changes); by default each check makes its own.
+    when their size or modification time changes); by default each check makes its own. `sets` are
+    `NAME.attribute=VALUE` values replacing attributes (OverrideError when one names nothing).
     """
-    return compile_spec(path, text, overlay=overlay, parser=parser, profiles=profiles)
+    overrides = [parse_override(text) for text in sets]
+    return compile_spec(path, text, overlay=overlay, parser=parser, profiles=profiles, overrides=overrides)
 
 
 def plan(
@@ -95,9 +100,10 @@ def compile(
     evals: Sequence[str] | None = None,
     models: Sequence[str] | None = None,
     limit: int | None = None,
+    sets: Sequence[str] = (),
 ) -> Graph:
     """check + plan; raises CompileError when the spec has errors."""
-    result = check(path)
+    result = check(path, sets=sets)
     if not result.ok or result.spec is None:
         raise CompileError(result.diagnostics)
     return plan(result.spec, evals=evals, models=models, limit=limit)

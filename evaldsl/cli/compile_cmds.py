@@ -18,6 +18,22 @@ def _err(text: str) -> None:
     typer.echo(text, err=True)
 
 
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", metavar="NAME.ATTR=VALUE", help="Set an attribute of a definition (repeatable), "
+                 "checked like the file: --set trivia.limit=50 --set candidate.id=./ckpt."),
+]  # fmt: skip
+
+
+def checked(path: Path, sets: list[str] | None) -> api.CheckResult:
+    """`api.check` with --set values; one line and exit 2 when a --set names nothing."""
+    try:
+        return api.check(path, sets=sets or ())
+    except api.OverrideError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_COMPILE) from None
+
+
 class GraphFormat(str, Enum):
     text = "text"
     dot = "dot"
@@ -27,11 +43,12 @@ class GraphFormat(str, Enum):
 def check(
     specs: Annotated[list[Path], typer.Argument(help="One or more .eval files.")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
+    sets: SetOption = None,
 ) -> None:
     """Compile specs without running them; print diagnostics with file:line:col."""
     failed = False
     for path in specs:
-        result = api.check(path)
+        result = checked(path, sets)
         if result.diagnostics:
             _err(render_all(result.diagnostics, result.sources))
         if result.ok:
@@ -51,11 +68,12 @@ def graph(
     eval: Annotated[list[str] | None, typer.Option("--eval", help="Only these evals.")] = None,
     model: Annotated[list[str] | None, typer.Option("--model", help="Only these models.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N samples per eval.")] = None,
+    sets: SetOption = None,
 ) -> None:
     """Show the compiled execution graph."""
     from ..report.graph_view import to_dot, to_json, to_text
 
-    result = api.check(spec)
+    result = checked(spec, sets)
     if not result.ok or result.spec is None:
         _err(render_all(result.diagnostics, result.sources))
         raise typer.Exit(EXIT_COMPILE)

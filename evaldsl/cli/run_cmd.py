@@ -14,6 +14,8 @@ from ..diagnostics import render_all
 from ..plan import PlanError
 from ..results import EXIT_COMPILE, RunResult
 from ..store.locate import store_for_run
+from .compile_cmds import SetOption
+from .compile_cmds import checked as checked_with_sets
 
 
 class OutputFormat(str, Enum):
@@ -88,6 +90,7 @@ def run(
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Also write JUnit XML (one test per eval × model).")
     ] = None,
+    sets: SetOption = None,
 ) -> None:
     """Compile and run a spec; print a results table (or JSON) and store the run."""
     from rich.console import Console
@@ -95,7 +98,7 @@ def run(
     from ..report.console import PlainProgress, RichProgress
     from ..report.export import ExportError, write_junit
 
-    checked = api.check(spec)
+    checked = checked_with_sets(spec, sets)
     if not checked.ok or checked.spec is None:
         _err(render_all(checked.diagnostics, checked.sources))
         raise typer.Exit(EXIT_COMPILE)
@@ -108,7 +111,7 @@ def run(
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_COMPILE) from None
     options = {"eval": eval, "model": model, "limit": limit, "no_cache": no_cache, "max_errors": max_errors,
-               "max_error_rate": max_error_rate, "seed": seed}  # fmt: skip
+               "max_error_rate": max_error_rate, "seed": seed, "set": sets or []}  # fmt: skip
     config = api.RunConfig(store_dir=store_for_run(spec, store), use_cache=not no_cache, max_errors=max_errors,
                            seed=seed, options=options)  # fmt: skip
     err_console = Console(stderr=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..judges.config import JudgeError
 from . import ast
+from .environment import env_value, is_env_call
 from .model_config import (
     APP_PROVIDERS,
     DEFAULT_MODEL_ID,
@@ -52,8 +54,9 @@ class _Values(dict):  # type: ignore[type-arg]
 class Lowerer:
     """Turns each `Definition` into its typed form, collecting diagnostics."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, environ: Mapping[str, str]):
         self.program = program
+        self.environ = environ  # what `env("NAME")` reads
         self.diagnostics: list[Diagnostic] = []
 
     # ---- helpers ----
@@ -108,6 +111,14 @@ class Lowerer:
                         did_you_mean(entry.name, schema) or f"{kind} attributes: {', '.join(sorted(schema))}",
                     )
                     continue
+                if is_env_call(entry.value):
+                    assert isinstance(entry.value, ast.Call)
+                    literal, problem = env_value(kind, entry.name, entry.value, self.environ)
+                    if literal is None:
+                        values.invalid.add(entry.name)  # type: ignore[attr-defined]
+                        self.diagnostics.append(problem)  # type: ignore[arg-type]
+                        continue
+                    entry = entry.model_copy(update={"value": literal})
                 try:
                     values[entry.name] = (convert(entry.value), entry)
                 except BadValue as bad:
@@ -442,9 +453,9 @@ def _render_default(value: ast.Value | None) -> str | None:
     return str(c)
 
 
-def lower(program: Program) -> tuple[Spec, list[Diagnostic]]:
-    """Build the typed Spec from a resolved program."""
-    lw = Lowerer(program)
+def lower(program: Program, environ: Mapping[str, str] | None = None) -> tuple[Spec, list[Diagnostic]]:
+    """Build the typed Spec from a resolved program; `env("NAME")` reads `environ` (default: the process's)."""
+    lw = Lowerer(program, os.environ if environ is None else environ)
     out: dict[str, dict[str, Any]] = {k: {} for k in ("dataset", "model", "prompt", "metric", "judge", "eval")}
     for kind, table in out.items():
         convert = getattr(lw, kind)

@@ -4,13 +4,14 @@ sorted by position, out (parse, resolve imports and templates, lower, check)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..datasets.profile import ProfileCache
 from ..diagnostics import Diagnostic, Span, sort_key
 from .checks import run_checks
+from .environment import Override, apply_overrides
 from .lower import lower
 from .resolve import ModuleParser, load_module, read_source, resolve
 from .spec import Spec
@@ -43,8 +44,10 @@ def compile_spec(
     overlay: Mapping[Path, str] | None = None,
     parser: ModuleParser = load_module,
     profiles: ProfileCache | None = None,
+    overrides: Sequence[Override] = (),
 ) -> CheckResult:
-    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position."""
+    """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position. `overrides`
+    (`--set NAME.attribute=VALUE`) replace attributes before typing (OverrideError when one names nothing)."""
     path = Path(path)
     if text is None:
         text, problem = read_source(path)
@@ -60,6 +63,7 @@ def compile_spec(
         )
         return CheckResult(path, None, [empty], {str(path.resolve()): text})
     program, diagnostics = resolve(path, text, overlay=overlay, parse=parser)
+    given = apply_overrides(program, overrides)
     spec, lowering = lower(program)
     diagnostics = diagnostics + lowering
     # Definitions that did not compile were reported; references to them must not be reported as unknown too.
@@ -70,5 +74,12 @@ def compile_spec(
     unique: dict[tuple[object, ...], Diagnostic] = {}
     for d in diagnostics:
         unique.setdefault((d.code, d.message, sort_key(d)), d)
-    ordered = sorted(unique.values(), key=sort_key)
+    ordered = [_from_set(d, given) for d in sorted(unique.values(), key=sort_key)]
     return CheckResult(path, spec, ordered, program.sources)
+
+
+def _from_set(d: Diagnostic, given: Mapping[Span, str]) -> Diagnostic:
+    """A diagnostic about a value given with --set says so (its span is the attribute it replaced)."""
+    if d.span is None or d.span not in given:
+        return d
+    return d.model_copy(update={"message": f"{d.message} (from --set {given[d.span]})"})
