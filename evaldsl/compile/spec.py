@@ -189,6 +189,9 @@ class EvalDef(Typed):
     limit: Annotated[int | None, Attr("count", "At most this many samples; 0 = all.")] = None
     max_error_rate: Annotated[float, Attr("rate", "The share of samples that may fail (render, model call, "
                                                   "metric or judge) before the eval fails; 0 = none.")] = 0.0
+    epochs: Annotated[int, Attr("positive", "Run each sample this many times (each attempt a distinct draw, "
+                                            "cached on its own); a metric averages each sample's attempts first, "
+                                            "and confidence intervals resample samples, not attempts.")] = 1
     overrides: dict[str, Any] = Field(default_factory=dict)  # generation settings set for this eval
     description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
 

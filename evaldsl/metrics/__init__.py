@@ -15,6 +15,7 @@ from evaldsl.metrics.base import CorpusMetric, Metric, MetricError, SampleMetric
 from evaldsl.metrics.choice import MC1, MC2, Accuracy, AccuracyNorm
 from evaldsl.metrics.overlap import BLEU_TOKENIZERS, Bleu, Chrf, Rouge
 from evaldsl.metrics.perplexity import LoglikRatio
+from evaldsl.metrics.repeats import AcrossAttempts
 from evaldsl.metrics.structured import (
     JsonSchema,
     JsonValid,
@@ -31,6 +32,7 @@ from evaldsl.metrics.user import PythonMetric
 __all__ = [
     "BUILTIN_METRICS",
     "EXTRACTORS",
+    "REPEATS",
     "CorpusMetric",
     "Metric",
     "MetricError",
@@ -113,6 +115,26 @@ def _extracted(
         return extracted(inner, label, path=parse_path(path), fences=fences)
     return extracted(inner, label, pattern=compile_pattern(regex or "", label))
 
+
+def _across(statistic: str, family: str) -> Callable[..., Metric]:
+    def factory(
+        *, name: str | None = None, base_dir: Path | None = None, metric: Any = "exact_match", k: int = 1,
+        threshold: float = 1.0,
+    ) -> Metric:  # fmt: skip
+        label = name or family
+        inner_family, params = inner_of(metric)
+        inner = build_metric(inner_family, params, name=label, base_dir=base_dir)
+        if not isinstance(inner, SampleMetric) or inner.kind != "sample":
+            raise MetricError(f"metric {label!r}: {family} needs a per-sample metric, not the corpus metric "
+                              f"{inner_family!r}")  # fmt: skip
+        return AcrossAttempts(name=label, inner=inner, statistic=statistic, k=k,  # type: ignore[arg-type]
+                              threshold=float(threshold))  # fmt: skip
+
+    return factory
+
+
+REPEATS = frozenset({"pass_at", "pass_all", "attempt_variance"})
+"""Metric families scored over each sample's attempts (an eval's `epochs`)."""
 
 EXTRACTORS = frozenset({"json_field", "extract"})
 """Metric families that score a part of the prediction with another metric (their `metric` parameter)."""
@@ -216,6 +238,23 @@ def _specs() -> dict[str, MetricSpec]:
             range=None,
         )
     )
+    attempt = "an attempt passes when `metric` (default exact_match) scores at least `threshold` (default 1)"
+    specs.append(
+        MetricSpec("pass_at", GENERATE, {"k": int, "metric": (str, dict), "threshold": (int, float)},
+                   f"pass@k over each sample's attempts (eval `epochs` >= k), the unbiased estimator of Chen et al. "
+                   f"2021; {attempt}.", _across("pass_at", "pass_at"), positional=("k",), required=frozenset({"k"}))
+    )  # fmt: skip
+    specs.append(
+        MetricSpec("pass_all", GENERATE, {"k": int, "metric": (str, dict), "threshold": (int, float)},
+                   f"The chance that k of a sample's attempts all pass (eval `epochs` >= k); {attempt}.",
+                   _across("pass_all", "pass_all"), positional=("k",), required=frozenset({"k"}))
+    )  # fmt: skip
+    specs.append(
+        MetricSpec("attempt_variance", GENERATE, {"metric": (str, dict)},
+                   "The variance of `metric` (default exact_match) across each sample's attempts (eval `epochs` "
+                   ">= 2), averaged over samples; lower is more consistent.",
+                   _across("variance", "attempt_variance"), higher_is_better=False, range=(0.0, None))
+    )  # fmt: skip
     specs.append(
         MetricSpec(
             "bleu",

@@ -43,6 +43,7 @@ class RenderNode(GraphNode):
     delimiter: str = " "
     limit: int | None = None
     fewshot_input: str | None = None  # id of the LoadNode of the few-shot dataset
+    epochs: int = 1  # attempts per sample (hashed only when more than one)
 
 
 class ModelNode(GraphNode):

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..compile.spec import DatasetDef, EvalDef, JudgeDef, MetricDef, PromptDef, Spec
 from ..hashing import content_hash, file_hash, without_spans
-from ..metrics import BUILTIN_METRICS, EXTRACTORS, bind_params, metric_direction
+from ..metrics import BUILTIN_METRICS, EXTRACTORS, REPEATS, bind_params, metric_direction
 from ..metrics.user import module_file
 from .graph import (
     AggregateNode,
@@ -44,6 +44,8 @@ def _portable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _finish(node: Node, nodes: dict[str, Node]) -> Node:
     payload = _portable(without_spans(node.model_dump(mode="json", exclude=_NOT_HASHED)))
+    if payload.get("epochs") == 1:
+        del payload["epochs"]  # one attempt per sample is what every graph did before `epochs` existed
     own = content_hash(payload)
     upstream = [nodes[i].hash for i in node.inputs]
     return node.model_copy(update={"config_hash": own, "hash": content_hash({"node": own, "inputs": upstream})})
@@ -80,7 +82,7 @@ def _eval_prompt(spec: Spec, ev: EvalDef) -> PromptDef | None:
 def _source_hash(family: str, params: dict[str, Any], mdef: MetricDef | None) -> str | None:
     """A python metric's module source (or a json_schema's schema file) is part of its meaning: editing the
     file changes the node's hash; an extractor has the hash of the metric scoring its part."""
-    if family in EXTRACTORS and isinstance(params.get("metric"), dict):
+    if family in EXTRACTORS | REPEATS and isinstance(params.get("metric"), dict):
         return _source_hash(params["metric"]["family"], params["metric"]["params"], mdef)
     if mdef is None:
         return None
@@ -137,6 +139,7 @@ class _Planner:
                 delimiter=ev.delimiter,
                 limit=min(caps) if caps else None,
                 fewshot_input=fewshot_id,
+                epochs=ev.epochs,
             )
         )
 
@@ -168,7 +171,7 @@ class _Planner:
             return name, {}
         params, _ = bind_params(BUILTIN_METRICS[mdef.family], mdef.args, mdef.params)
         inner = params.get("metric")
-        if mdef.family in EXTRACTORS and isinstance(inner, str) and inner in self.spec.metrics:
+        if mdef.family in EXTRACTORS | REPEATS and isinstance(inner, str) and inner in self.spec.metrics:
             family, inner_params = self.configured(inner, (*chain, name))
             params["metric"] = {"family": family, "params": inner_params}
         return mdef.family, params

@@ -34,8 +34,8 @@ from .aggregate import evaluate_assert, sample_records, summarise
 from .errors import RunFailed, RunStopped
 from .judging import JudgeScores, run_judge
 from .model_calls import ModelCalls, NoProgress, Progress
-from .samples import Sample, render_samples
-from .scoring import MetricScores, Output, score_metric
+from .samples import Sample, render_samples, repeat
+from .scoring import MetricScores, Output, over_rows, score_metric
 
 __all__ = ["NoProgress", "Progress", "RunConfig", "run_graph"]
 
@@ -95,12 +95,16 @@ class _Execution:
             assert isinstance(shot_node, LoadNode)
             shots = fewshot_rows(self.rows(shot_node, None), fewshot.k, fewshot.seed)
         derived = frozenset(name for name, _ in load.dataset.fields)
-        return render_samples(render, self.rows(load, render.limit), shots, derived)
+        return repeat(render_samples(render, self.rows(load, render.limit), shots, derived), render.epochs)
 
     def _request(self, node: ModelNode, render: RenderNode, sample: Sample) -> Any:
         if node.kind == "generate":
             params = node.model.generation
             draw = None if params.deterministic else f"row:{sample.row_id}"
+            if sample.epoch:  # a further attempt: its own draw (and seed), cached on its own
+                draw = f"row:{sample.row_id}:epoch:{sample.epoch}"
+                if params.seed is not None:
+                    params = params.model_copy(update={"seed": params.seed + sample.epoch})
             return GenerateRequest(messages=sample.messages, params=params, variables=sample.variables, draw=draw)
         if node.kind == "score_choices":
             continuations = tuple(render.delimiter + c for c in sample.choices)
@@ -142,6 +146,8 @@ async def _run_eval(
 ) -> tuple[list[EvalModelResult], list[AssertOutcome]]:
     """Every model of one eval: call, score, judge, aggregate, assert; then its samples are stored."""
     samples = ex.samples(ev)
+    render = ex.graph.node(ev.render)
+    epochs = render.epochs if isinstance(render, RenderNode) else 1
     outputs_by_model: dict[str, list[Output]] = {}
     results, asserts = [], []
     seed, n_boot = ex.config.seed, ex.config.n_boot
@@ -154,7 +160,7 @@ async def _run_eval(
         for metric_id in run.metrics:
             mnode = ex.graph.node(metric_id)
             assert isinstance(mnode, MetricNode)
-            metrics.append(score_metric(mnode, samples, outputs, seed=seed, n_boot=n_boot))
+            metrics.append(score_metric(mnode, samples, outputs, seed=seed, n_boot=n_boot, epochs=epochs))
         judges: list[JudgeScores] = []
         for judge_id in run.judges:
             jnode = ex.graph.node(judge_id)
@@ -164,7 +170,10 @@ async def _run_eval(
                 assert isinstance(other_call, ModelNode)
                 outputs_by_model[jnode.other_model], _ = await ex.call_model(other_call, samples)
             other = outputs_by_model.get(jnode.other_model) if jnode.other_model else None
-            judges.append(await run_judge(ex.calls, jnode, samples, outputs, other, seed=seed, n_boot=n_boot))
+            judged = await run_judge(ex.calls, jnode, samples, outputs, other, seed=seed, n_boot=n_boot)
+            if epochs > 1:
+                judged.summary = over_rows(judged.summary, judged.scores, epochs, seed=seed, n_boot=n_boot)
+            judges.append(judged)
         aggregate = ex.graph.node(run.aggregate)
         assert isinstance(aggregate, AggregateNode)
         hashes = ex.hashes(ev, call, run.metrics + run.judges)

@@ -4,7 +4,7 @@ key per sample."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..compile.spec import SampleValue
@@ -31,6 +31,7 @@ class Sample:
     labels: tuple[int, ...] = ()
     text: str | None = None
     error: str | None = None
+    epoch: int = 0  # which attempt at the row this is (an eval's `epochs`)
 
     @property
     def variables(self) -> dict[str, Any]:
@@ -143,3 +144,10 @@ def render_samples(
         )
         samples.append(sample)
     return samples
+
+
+def repeat(samples: Sequence[Sample], epochs: int) -> list[Sample]:
+    """Each sample `epochs` times in a row (attempt e of row r at index r * epochs + e)."""
+    if epochs <= 1:
+        return list(samples)
+    return [replace(s, index=s.index * epochs + e, epoch=e) for s in samples for e in range(epochs)]

@@ -26,3 +26,12 @@ async def answer_async(messages, row):
     """The same, as an async function that takes only the messages and the row."""
     await asyncio.sleep(0)
     return answer(messages, row, {})["output"]
+
+
+def sometimes(messages, row, settings):
+    """A flaky answerer for specs/repeats.eval: right about half of the time, decided by the question and the
+    attempt's seed (so every attempt is reproducible)."""
+    import random
+
+    draw = random.Random(f"{messages[-1]['content']}|{settings['seed']}").random()
+    return answer(messages, row, settings)["output"] if draw < 0.5 else "Atlantis"

@@ -17,6 +17,8 @@ REQUIRED_EXAMPLE: dict[str, dict[str, object]] = {
     "json_schema": {"schema": {"type": "object"}},
     "json_field": {"path": "answer"},
     "extract": {"regex": "#### (\\d+)"},
+    "pass_at": {"k": 2},
+    "pass_all": {"k": 2},
 }
 
 

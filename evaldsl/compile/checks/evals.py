@@ -7,7 +7,8 @@ from ..spec import EvalDef
 from .context import CheckContext
 
 _NEEDS_NO_TARGET = {"regex", "python", "json_valid", "json_schema"}
-_EXTRACTORS = {"json_field", "extract"}  # need a target when the metric scoring their part does
+_EXTRACTORS = {"json_field", "extract", "pass_at", "pass_all", "attempt_variance"}  # need a target when their
+# inner `metric` does
 _MODE_ATTRS = {
     "generate": {"target", "incorrect"},
     "choice": {"choices", "labels", "delimiter"},

@@ -1,11 +1,11 @@
-"""Check structured-output metrics: an extractor's `metric` names a metric that can score text (E370, also
-cycles), a `json_schema` schema is a valid schema from inside the project (E371), and an extractor's path or
-regex compiles (E372)."""
+"""Check structured-output and repeat metrics: an extractor's (or pass_at's...) `metric` names a metric that
+can score text (E370, also cycles), a `json_schema` schema is a valid schema from inside the project (E371),
+an extractor's path or regex compiles (E372), and a repeat metric fits its eval's `epochs` (E380, W370)."""
 
 from __future__ import annotations
 
 from ...diagnostics import Diagnostic, did_you_mean
-from ...metrics import BUILTIN_METRICS, EXTRACTORS, MetricError, bind_params
+from ...metrics import BUILTIN_METRICS, EXTRACTORS, REPEATS, MetricError, bind_params
 from ...metrics.structured import compile_pattern, load_schema, parse_path
 from ...project import is_within, project_root
 from ..spec import MetricDef
@@ -24,7 +24,7 @@ def _inner(ctx: CheckContext, m: MetricDef, chain: tuple[str, ...]) -> Diagnosti
         return Diagnostic(code="E370", message=f"metric `{m.name}` scores its part with itself ({cycle})", span=span)
     inner = spec.metrics.get(target)
     if inner is not None:
-        if inner.family in EXTRACTORS:
+        if inner.family in EXTRACTORS | REPEATS:
             return _inner(ctx, inner, (*chain, target))
         family = BUILTIN_METRICS.get(inner.family)
     elif target in spec.judges:
@@ -87,9 +87,37 @@ def _own(ctx: CheckContext, m: MetricDef) -> Diagnostic | None:
 def check(ctx: CheckContext) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for m in ctx.spec.metrics.values():
-        if m.family not in ("json_schema", *EXTRACTORS):
+        if m.family not in ("json_schema", *EXTRACTORS, *REPEATS):
             continue
-        for found in (_own(ctx, m), _inner(ctx, m, (m.name,)) if m.family in EXTRACTORS else None):
+        for found in (_own(ctx, m), _inner(ctx, m, (m.name,)) if m.family in EXTRACTORS | REPEATS else None):
             if found is not None:
                 out.append(found)
+    return out + _epochs(ctx)
+
+
+def _epochs(ctx: CheckContext) -> list[Diagnostic]:
+    """pass_at(k) / pass_all(k) need k attempts per sample; attempt_variance needs two."""
+    out: list[Diagnostic] = []
+    for ev in ctx.spec.evals.values():
+        for ref in ev.metrics:
+            m = ctx.spec.metrics.get(ref.name)
+            if m is None or m.family not in REPEATS:
+                continue
+            params, problem = bind_params(BUILTIN_METRICS[m.family], m.args, m.params)
+            if problem:
+                continue
+            k = params.get("k", 2 if m.family == "attempt_variance" else 1)
+            if not isinstance(k, int) or k <= ev.epochs:
+                continue
+            if m.family == "attempt_variance":
+                out.append(Diagnostic(code="W370", severity="warning", span=ref.span,
+                                      message=f"`{ref.name}` needs at least 2 attempts per sample; eval "
+                                              f"`{ev.name}` makes {ev.epochs}: it scores nothing",
+                                      hint="set `epochs = 2` or more on the eval"))  # fmt: skip
+            else:
+                out.append(Diagnostic(code="E380", span=ref.span,
+                                      message=f"`{ref.name}` = {m.family}({k}) needs {k} attempts per sample; eval "
+                                              f"`{ev.name}` makes {ev.epochs}",
+                                      hint=f"set `epochs = {k}` or more on the eval (more attempts give a "
+                                           "tighter estimate)"))  # fmt: skip
     return out
