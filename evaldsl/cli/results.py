@@ -159,9 +159,14 @@ def diff(
             "an eval with one model in each run compares those two.",
         ),
     ] = None,
+    variants: Annotated[
+        bool, typer.Option("--variants", help="Compare the variants of each eval within RUN_A with its first "
+                           "variant (prompts = [...], vary { ... }), paired by row.")
+    ] = False,
 ) -> None:
     """Paired comparison of two runs per eval × model × metric: delta, 95% CI, p-value, regressions."""
     from ..report.diff import diff_footer, diff_runs, diff_table
+    from ..report.variants import diff_variants
 
     if not 0.0 < alpha < 1.0:
         raise _fail(f"--alpha must be between 0 and 1 (exclusive), got {alpha}")
@@ -172,8 +177,11 @@ def diff(
             raise _fail(f"--pair takes MODEL_A:MODEL_B, got {item!r}")
         pairs[left] = right
     with _open_store(store) as opened:
-        a, b = _resolve(opened, run_a), _resolve(opened, run_b)
-        result = diff_runs(opened, a, b, alpha=alpha, seed=seed, pairs=pairs)
+        a = _resolve(opened, run_a)
+        if variants:
+            result = diff_variants(opened, a, alpha=alpha, seed=seed)
+        else:
+            result = diff_runs(opened, a, _resolve(opened, run_b), alpha=alpha, seed=seed, pairs=pairs)
     if format is ListFormat.json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:

@@ -41,6 +41,7 @@ from .spec import (
 from .substitute import constant
 from .templating import is_template
 from .values import CONVERTERS, BadValue, as_const, as_ref, one_of
+from .variants import expand, vary_block
 
 
 class _Values(dict):  # type: ignore[type-arg]
@@ -369,13 +370,22 @@ class Lowerer:
             return None
         return judge
 
-    def eval(self, d: Definition) -> EvalDef | None:
+    def eval(self, d: Definition) -> list[EvalDef] | None:
         node = d.node
         if not isinstance(node, ast.Block):
             self.error("E303", "an eval is a block or a template instance: `eval NAME = template(...)`", node.span)
             return None
         span = node.name_span or node.span
-        values, others = self.attributes("eval", node.body, self.converters("eval", d), allow_assert=True)
+        values, others = self.attributes("eval", node.body, self.converters("eval", d), allow_assert=True,
+                                         allow_blocks={"vary": "vary { temperature = [0, 0.7] }"})  # fmt: skip
+        dims: list[tuple[str, list[Any]]] = []
+        for block in [e for e in others if isinstance(e, ast.Block)]:
+            found, problems = vary_block(block, self.converters("model", d))
+            dims += found
+            self.diagnostics += problems
+        if "prompts" in values and "prompt" in values:
+            self.error("E382", "an eval has `prompt` or `prompts`, not both", values["prompts"][1].name_span,
+                       "list every prompt in `prompts`")  # fmt: skip
         asserts = [a for a in (self.assertion(e) for e in others if isinstance(e, ast.Assert)) if a is not None]
         ok = self.required("eval", d.name, values, "dataset", span)
         ok = self.required("eval", d.name, values, "models", span) and ok
@@ -392,7 +402,8 @@ class Lowerer:
             fields["mode_span"] = values["mode"][1].value.span
         if fields.get("limit") == 0:
             fields["limit"] = None
-        return EvalDef(name=d.name, span=span, asserts=tuple(asserts), **fields)
+        ev = EvalDef(name=d.name, span=span, asserts=tuple(asserts), **fields)
+        return expand(ev, ev.prompts, dims)
 
     def assertion(self, a: ast.Assert) -> AssertDef | None:
         left, right = a.left, a.right
@@ -461,7 +472,9 @@ def lower(program: Program, environ: Mapping[str, str] | None = None) -> tuple[S
         convert = getattr(lw, kind)
         for name, definition in program.definitions[kind].items():
             typed = convert(definition)
-            if typed is not None:
+            if isinstance(typed, list):  # an eval with variants: one eval each
+                table.update({variant.name: variant for variant in typed})
+            elif typed is not None:
                 table[name] = typed
     templates = {n: lw.template(d) for n, d in program.definitions["template"].items()}
     spec = Spec(

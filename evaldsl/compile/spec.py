@@ -192,7 +192,11 @@ class EvalDef(Typed):
     epochs: Annotated[int, Attr("positive", "Run each sample this many times (each attempt a distinct draw, "
                                             "cached on its own); a metric averages each sample's attempts first, "
                                             "and confidence intervals resample samples, not attempts.")] = 1
+    prompts: Annotated[tuple[NameRef, ...], Attr("references", "Variants: one eval per prompt, named "
+                                                               "`NAME[prompt=p]` (instead of `prompt`).")] = ()
     overrides: dict[str, Any] = Field(default_factory=dict)  # generation settings set for this eval
+    variant_of: str | None = None  # the eval written in the file, when this is one of its variants
+    variant: dict[str, Any] = Field(default_factory=dict)  # what this variant sets: prompt, temperature...
     description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
 
 

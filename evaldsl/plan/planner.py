@@ -64,8 +64,11 @@ def _data_hash(ds: DatasetDef) -> str:
 def _select(names: Sequence[str], wanted: Sequence[str] | None, what: str) -> list[str]:
     if not wanted:
         return list(names)
-    chosen = [n for n in names if n in wanted or any(n.startswith(w + ".") for w in wanted)]
-    missing = [w for w in wanted if not any(n == w or n.startswith(w + ".") for n in names)]
+    def within(n: str, w: str) -> bool:  # a template instance's evals, an eval's variants
+        return n == w or n.startswith((w + ".", w + "["))
+
+    chosen = [n for n in names if any(within(n, w) for w in wanted)]
+    missing = [w for w in wanted if not any(within(n, w) for n in names)]
     if missing:
         raise PlanError(f"no {what} named {', '.join(missing)} (available: {', '.join(names) or 'none'})")
     return chosen
