@@ -17,6 +17,7 @@ TYPES: dict[str, str] = {
     "map": "a map { key = value }",
     "env_map": 'a map { Name = env("VARIABLE") }',
     "expression": "a Jinja expression (text)",
+    "tools": "a list of tool maps, or a .json file",
     "rows": "a list of maps (inline rows)",
     "value": "a per-sample value (text, template or expression)",
     "reference": "the name of a definition",

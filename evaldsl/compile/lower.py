@@ -40,6 +40,7 @@ from .spec import (
 )
 from .substitute import constant
 from .templating import is_template
+from .tools import tools_setting
 from .values import CONVERTERS, BadValue, as_const, as_ref, one_of
 from .variants import expand, vary_block
 
@@ -251,6 +252,11 @@ class Lowerer:
         if provider == "http" and not settings.get("url"):
             self.required("model", d.name, values, "url", span)
             return None
+        if "tools" in settings:
+            tools, problem = tools_setting(settings.pop("tools"), provider, d.base_dir, self.program.root,
+                                           values["tools"][1].name_span)  # fmt: skip
+            self.diagnostics += [problem] if problem else []
+            settings.update({"tools": tools} if tools else {})
         if "response" in settings and provider != "mock":
             self.error("E302", '`response` only applies to `provider = "mock"`', values["response"][1].name_span)
         for attr, only in PROVIDER_ONLY.items():

@@ -34,6 +34,7 @@ PROVIDER_ONLY: dict[str, tuple[str, ...]] = {
     "headers": ("http",),
     "body": ("http",),
     "output": ("http",),
+    "tools": ("litellm", "python"),
 }
 """Model settings that only some providers read (a setting given to an application provider that does not read
 it is an error)."""
@@ -112,6 +113,9 @@ class ModelConfig(Frozen):
     output: Annotated[str | None, Attr("expression", "http: where the reply is in the response, an expression "
                                                      "over `response` (the parsed JSON), e.g. "
                                                      "\"response.choices[0].text\".")] = None  # fmt: skip
+    tools: Annotated[tuple[dict[str, Any], ...], Attr("tools", "litellm, python: tools the model may call, each "
+                                                              "{ name, description, parameters (a JSON Schema) }, "
+                                                              "inline or a .json file in the project.")] = ()
     cache: Annotated[bool, Attr("bool", "Reuse stored replies to equal requests (python: while the function's "
                                         "source and the project modules it imports are unchanged); false: "
                                         "call every time.")] = Field(default=True, exclude=True)  # fmt: skip
@@ -126,7 +130,7 @@ class ModelConfig(Frozen):
         """Settings of the http provider are dumped (and hashed) only where given: adding them changed no
         existing model's hash."""
         data = handler(self)
-        for name in ("url", "method", "headers", "body", "output"):
+        for name in ("url", "method", "headers", "body", "output", "tools"):
             if name in data and getattr(self, name) == type(self).model_fields[name].get_default(
                 call_default_factory=True
             ):

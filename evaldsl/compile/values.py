@@ -172,6 +172,16 @@ def as_env_map(v: ast.Value) -> dict[str, str]:
     return out
 
 
+def as_tools(v: ast.Value) -> str | list[Any]:
+    """A list of tool maps (`[{ name = "f", parameters = { ... } }]`) or a .json file's path (read by lowering)."""
+    if isinstance(v, ast.Str):
+        return v.value
+    value = constant(v)
+    if isinstance(v, ast.ListV) and isinstance(value, list) and all(isinstance(t, dict) for t in value):
+        return value
+    raise BadValue('a list of tool maps ({ name = "...", parameters = { ... } }) or a .json file')
+
+
 CONVERTERS: dict[str, Callable[[ast.Value], Any]] = {
     "string": as_str,
     "integer": as_int,
@@ -184,6 +194,7 @@ CONVERTERS: dict[str, Callable[[ast.Value], Any]] = {
     "map": as_string_map,
     "env_map": as_env_map,
     "expression": as_str,
+    "tools": as_tools,
     "rows": as_rows,
     "reference": as_ref,
     "references": as_refs,

@@ -26,6 +26,7 @@ from evaldsl.metrics.structured import (
     parse_path,
 )
 from evaldsl.metrics.text import Contains, ExactMatch, Regex, TokenOverlap
+from evaldsl.metrics.tools import ToolCall, ToolCallsValid
 from evaldsl.metrics.truthfulqa import SCORERS, STATISTICS, TruthfulQAGen, truthfulqa_references
 from evaldsl.metrics.user import PythonMetric
 
@@ -133,6 +134,14 @@ def _across(statistic: str, family: str) -> Callable[..., Metric]:
     return factory
 
 
+def _tool_call(
+    *, name: str | None = None, base_dir: Path | None = None, function: str | None = None,
+    arguments: dict[str, Any] | None = None, match: str = "subset",
+) -> Metric:  # fmt: skip
+    return ToolCall(name=name or "tool_call", function=function, arguments=arguments,
+                    match=match)  # type: ignore[arg-type]  # fmt: skip
+
+
 REPEATS = frozenset({"pass_at", "pass_all", "attempt_variance"})
 """Metric families scored over each sample's attempts (an eval's `epochs`)."""
 
@@ -238,6 +247,17 @@ def _specs() -> dict[str, MetricSpec]:
             range=None,
         )
     )
+    specs.append(
+        MetricSpec("tool_call", GENERATE, {"function": str, "arguments": dict, "match": str},
+                   "1 if the reply called the expected function (`function`, else each reference: a name or "
+                   '{"name", "arguments"} JSON) with matching `arguments` (match = "subset" (default) or "exact").',
+                   _tool_call)
+    )  # fmt: skip
+    specs.append(
+        MetricSpec("tool_calls_valid", GENERATE, {}, "1 if every tool call names one of the model's `tools` and "
+                   "its arguments validate against its parameters schema; replies without calls are unscored.",
+                   _maker("tool_calls_valid", ToolCallsValid))
+    )  # fmt: skip
     attempt = "an attempt passes when `metric` (default exact_match) scores at least `threshold` (default 1)"
     specs.append(
         MetricSpec("pass_at", GENERATE, {"k": int, "metric": (str, dict), "threshold": (int, float)},

@@ -66,6 +66,7 @@ class MetricNode(GraphNode):
     higher_is_better: bool = True
     range: tuple[float | None, float | None] | None = None
     source_hash: str | None = None  # python metrics: a hash of the module's source file
+    tools: tuple[dict[str, Any], ...] = ()  # tool metrics: the model's tools (hashed only when given)
     base_dir: Annotated[Path, Field(exclude=True)]  # the declaring file's folder: python modules are found there
 
 

@@ -46,6 +46,8 @@ def _finish(node: Node, nodes: dict[str, Node]) -> Node:
     payload = _portable(without_spans(node.model_dump(mode="json", exclude=_NOT_HASHED)))
     if payload.get("epochs") == 1:
         del payload["epochs"]  # one attempt per sample is what every graph did before `epochs` existed
+    if payload.get("kind") == "metric" and not payload.get("tools"):
+        payload.pop("tools", None)  # likewise for metrics of models without tools
     own = content_hash(payload)
     upstream = [nodes[i].hash for i in node.inputs]
     return node.model_copy(update={"config_hash": own, "hash": content_hash({"node": own, "inputs": upstream})})
@@ -162,6 +164,7 @@ class _Planner:
                 higher_is_better=higher,
                 range=value_range,
                 source_hash=_source_hash(family, params, mdef),
+                tools=self.spec.models[model].config.tools if family == "tool_calls_valid" else (),
                 base_dir=mdef.base_dir if mdef is not None else self.spec.path.parent,
             )
         )

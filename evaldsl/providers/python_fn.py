@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compile.model_config import ModelConfig
+from ..compile.tools import normalize_call
 from ..project import project_root
 from ..project_code import CodeError, Located, find_module, fingerprint, load_function
 from .base import ProviderError, request_fields
@@ -87,7 +88,7 @@ def to_generation(value: Any, latency: float) -> Generation:
         cost=float(cost) if cost is not None else None,
         latency_s=latency,
         metadata=dict(metadata) if isinstance(metadata, Mapping) else metadata,
-        tool_calls=tuple(tool_calls) if isinstance(tool_calls, (list, tuple)) else None,
+        tool_calls=tuple(normalize_call(c) for c in tool_calls) if isinstance(tool_calls, (list, tuple)) else None,
     )
 
 
@@ -121,6 +122,8 @@ class PythonProvider:
     async def _call(self, request: GenerateRequest) -> Generation:
         row = dict(request.variables.get("row") or {})
         settings = request.params.model_dump(mode="json")
+        if self.config.tools:
+            settings["tools"] = [dict(t) for t in self.config.tools]
         arguments = ([dict(m) for m in request.messages], row, settings)[: self.n_args]
         started = time.perf_counter()
         try:

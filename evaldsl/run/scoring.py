@@ -35,12 +35,13 @@ def usable(sample: Sample, out: Output) -> bool:
     return sample.error is None and output_error(out) is None
 
 
-def metric_input(sample: Sample, out: Output) -> MetricInput:
+def metric_input(sample: Sample, out: Output, tools: tuple[Any, ...] = ()) -> MetricInput:
     """What a metric sees for one sample whose model call succeeded."""
     if isinstance(out, Generation):
         return MetricInput(
-            prediction=out.text.strip(), references=sample.references, incorrect=sample.incorrect, row=sample.row
-        )
+            prediction=out.text.strip(), references=sample.references, incorrect=sample.incorrect, row=sample.row,
+            tool_calls=tuple(out.tool_calls or ()), tools=tools,
+        )  # fmt: skip
     if isinstance(out, ChoiceScores):
         return MetricInput(choices=sample.choices, choice_logliks=out.logliks, labels=sample.labels, row=sample.row)
     assert isinstance(out, TextScore)
@@ -88,9 +89,9 @@ def score_metric(
         try:
             with time_limit(METRIC_SECONDS, f"metric {node.name}"):
                 if metric.kind == "corpus":
-                    stats = metric.stats(metric_input(sample, out))
+                    stats = metric.stats(metric_input(sample, out, node.tools))
                 else:
-                    value = metric.score(metric_input(sample, out))
+                    value = metric.score(metric_input(sample, out, node.tools))
         except (MetricError, LimitExceeded) as exc:
             errors[i] = str(exc)
             continue

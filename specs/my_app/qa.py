@@ -35,3 +35,13 @@ def sometimes(messages, row, settings):
 
     draw = random.Random(f"{messages[-1]['content']}|{settings['seed']}").random()
     return answer(messages, row, settings)["output"] if draw < 0.5 else "Atlantis"
+
+
+def weather_agent(messages, row, settings):
+    """A toy agent for specs/tools.eval: calls the weather tool it was given for the city in the question."""
+    names = [tool["name"] for tool in settings.get("tools", [])]
+    city = messages[-1]["content"].rstrip("?").split()[-1]
+    if "get_weather" not in names:
+        return f"I cannot look up the weather in {city}."
+    unit = "fahrenheit" if city == "Boston" else "celsius"
+    return {"output": "", "tool_calls": [{"name": "get_weather", "arguments": {"city": city, "unit": unit}}]}

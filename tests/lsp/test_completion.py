@@ -73,6 +73,8 @@ def test_attributes_of_the_block_with_their_types(editor: Editor, workspace: Pat
         "metrics",
         "limit",
         "max_error_rate",
+        "epochs",
+        "prompts",
         "description",
         "max_tokens",
         "stop",

@@ -6,7 +6,7 @@ from ...diagnostics import Diagnostic
 from ..spec import EvalDef
 from .context import CheckContext
 
-_NEEDS_NO_TARGET = {"regex", "python", "json_valid", "json_schema"}
+_NEEDS_NO_TARGET = {"regex", "python", "json_valid", "json_schema", "tool_calls_valid"}
 _EXTRACTORS = {"json_field", "extract", "pass_at", "pass_all", "attempt_variance"}  # need a target when their
 # inner `metric` does
 _MODE_ATTRS = {
@@ -29,6 +29,8 @@ def _compares(ctx: CheckContext, name: str, depth: int) -> bool:
     """Whether the metric `name` compares the output with references."""
     mdef = ctx.spec.metrics.get(name)
     family = mdef.family if mdef is not None else name
+    if mdef is not None and family == "tool_call" and "function" in mdef.params:
+        return False  # the expected call is written in the metric
     if mdef is not None and family in _EXTRACTORS and depth < 8:
         inner = mdef.params.get("metric", "exact_match")
         return not isinstance(inner, str) or _compares(ctx, inner, depth + 1)
