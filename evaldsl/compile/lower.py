@@ -301,13 +301,14 @@ class Lowerer:
             if self.required("fewshot", d.name, shot_values, "from", block.keyword_span):
                 given = {k: v for k, (v, _) in shot_values.items() if k != "from"}
                 fewshot = Fewshot(dataset=shot_values["from"][0], span=block.keyword_span, **given)
-        if not self.required("prompt", d.name, values, "user", span):
+        if "messages" not in values and not self.required("prompt", d.name, values, "user", span):
             return None
         return PromptDef(
             name=d.name,
             span=span,
             system=values["system"][0] if "system" in values else None,
-            user=values["user"][0],
+            user=values["user"][0] if "user" in values else None,
+            messages=values["messages"][0] if "messages" in values else None,
             fewshot=fewshot,
             description=values["description"][0] if "description" in values else "",
         )

@@ -88,7 +88,11 @@ class PromptDef(Typed):
     name: str
     span: Span
     system: Annotated[SampleValue | None, Attr("value", "An optional system message.")] = None
-    user: Annotated[SampleValue, Attr("value", "The user message.")]
+    user: Annotated[SampleValue | None, Attr("value", "The user message (required unless `messages` is "
+                                                      "given; with it, the last message).")] = None
+    messages: Annotated[SampleValue | None, Attr("value", "A conversation: an expression giving a list of "
+                                                          "{ role, content } maps, e.g. `row.messages` (after the "
+                                                          "system message and the shots).")] = None
     fewshot: Fewshot | None = None
     description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
 
@@ -189,6 +193,11 @@ class EvalDef(Typed):
     limit: Annotated[int | None, Attr("count", "At most this many samples; 0 = all.")] = None
     max_error_rate: Annotated[float, Attr("rate", "The share of samples that may fail (render, model call, "
                                                   "metric or judge) before the eval fails; 0 = none.")] = 0.0
+    turns: Annotated[Literal["final", "each"], Attr("choice", "Conversations: score the reply that ends the "
+                                                              "conversation (`final`), or one reply per "
+                                                              "assistant turn of the row's conversation, "
+                                                              "given the turns before it (`each`).",
+                                                              ("final", "each"))] = "final"  # fmt: skip
     epochs: Annotated[int, Attr("positive", "Run each sample this many times (each attempt a distinct draw, "
                                             "cached on its own); a metric averages each sample's attempts first, "
                                             "and confidence intervals resample samples, not attempts.")] = 1

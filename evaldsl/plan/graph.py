@@ -44,6 +44,7 @@ class RenderNode(GraphNode):
     limit: int | None = None
     fewshot_input: str | None = None  # id of the LoadNode of the few-shot dataset
     epochs: int = 1  # attempts per sample (hashed only when more than one)
+    turns: Literal["final", "each"] = "final"  # conversations: score one reply per assistant turn (hashed if so)
 
 
 class ModelNode(GraphNode):

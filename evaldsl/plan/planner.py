@@ -44,6 +44,11 @@ def _portable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _finish(node: Node, nodes: dict[str, Node]) -> Node:
     payload = _portable(without_spans(node.model_dump(mode="json", exclude=_NOT_HASHED)))
+    prompt = payload.get("prompt")
+    if isinstance(prompt, dict) and prompt.get("messages") is None:
+        prompt.pop("messages", None)  # a prompt without a conversation hashes as before conversations existed
+    if payload.get("turns") == "final":
+        del payload["turns"]  # the reply that ends the conversation: what every graph did before `turns`
     if payload.get("epochs") == 1:
         del payload["epochs"]  # one attempt per sample is what every graph did before `epochs` existed
     if payload.get("kind") == "metric" and not payload.get("tools"):
@@ -145,6 +150,7 @@ class _Planner:
                 limit=min(caps) if caps else None,
                 fewshot_input=fewshot_id,
                 epochs=ev.epochs,
+                turns=ev.turns,
             )
         )
 

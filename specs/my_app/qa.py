@@ -45,3 +45,12 @@ def weather_agent(messages, row, settings):
         return f"I cannot look up the weather in {city}."
     unit = "fahrenheit" if city == "Boston" else "celsius"
     return {"output": "", "tool_calls": [{"name": "get_weather", "arguments": {"city": city, "unit": unit}}]}
+
+
+def chat(messages, row, settings):
+    """A toy assistant for specs/conversations.eval: answers the last user message from the facts, using the
+    country named earlier in the conversation when the message names none ("And its population?")."""
+    for message in reversed(messages):
+        if message["role"] == "user" and retrieve(message["content"]):
+            return answer([message], row, settings)["output"]
+    return "I don't know."

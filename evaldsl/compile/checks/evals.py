@@ -73,7 +73,7 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
         if ev.mode == "generate":
             if not has_prompt:
                 missing("prompt", "to know what to ask the model")
-            if ev.target is None and _needs_target(ctx, ev):
+            if ev.target is None and ev.turns == "final" and _needs_target(ctx, ev):
                 missing("target", "because its metrics compare the output with a reference")
         elif ev.mode == "choice":
             if not has_prompt:
