@@ -12,6 +12,7 @@ import json
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,9 @@ class PythonProvider:
         if config.timeout <= 0:
             raise ProviderError(f"model {config.name!r}: timeout must be positive (got {config.timeout})")
         self.n_args = positional_count(self.function)
+        # Sync functions run in threads of their own, as many as calls in flight (asyncio's default pool has
+        # only a few threads: it would cap the concurrency).
+        self._threads = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix=f"evaldsl-{config.name}")
 
     def identity(self) -> dict[str, Any]:
         return {"provider": "python", "id": self.config.id, "source": self.fingerprint}
@@ -130,7 +134,8 @@ class PythonProvider:
             if inspect.iscoroutinefunction(self.function):
                 value = await asyncio.wait_for(self.function(*arguments), self.config.timeout)
             else:
-                value = await asyncio.wait_for(asyncio.to_thread(self.function, *arguments), self.config.timeout)
+                call = asyncio.get_running_loop().run_in_executor(self._threads, self.function, *arguments)
+                value = await asyncio.wait_for(call, self.config.timeout)
                 if inspect.isawaitable(value):
                     value = await asyncio.wait_for(value, self.config.timeout)
         except TimeoutError:
@@ -155,4 +160,4 @@ class PythonProvider:
             yield index, TextScore(error="a python provider gives no log-likelihoods")
 
     async def aclose(self) -> None:
-        return None
+        self._threads.shutdown(wait=False, cancel_futures=True)
