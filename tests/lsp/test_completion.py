@@ -73,6 +73,7 @@ def test_attributes_of_the_block_with_their_types(editor: Editor, workspace: Pat
         "metrics",
         "limit",
         "max_error_rate",
+        "turns",
         "epochs",
         "prompts",
         "description",
