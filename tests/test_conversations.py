@@ -79,4 +79,25 @@ def test_checks(tmp_path: Path) -> None:
 def test_example_spec_runs(tmp_path: Path) -> None:
     result = api.run(api.compile(ROOT / "specs" / "conversations.eval"), RunConfig(store_dir=tmp_path / "store"))
     assert result.status == "completed", result.message
-    assert {r.eval: r.n for r in result.results} == {"final_reply": 2, "every_turn": 4}
+    assert {r.eval: r.n for r in result.results} == {"final_reply": 2, "every_turn": 4, "with_simulated_user": 2}
+
+
+def test_simulated_user(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    graph = api.compile(ROOT / "specs" / "conversations.eval", evals=["with_simulated_user"])
+    result = api.run(graph, RunConfig(store_dir=store))
+    (res,) = result.results
+    assert res.metrics["exact_match"].value == 1.0 and result.model_calls == 10  # 2 rows × (3 replies + 2 user)
+    with Store(store) as st:
+        record = next(iter(st.iter_samples(result.run_id)))
+    assert [m["role"] for m in record.prompt] == ["user", "assistant", "user", "assistant", "user"]
+    assert record.prompt[2]["content"] == "And which is the capital of Japan?"
+    assert record.output["output"] == "Lima"
+    again = api.run(graph, RunConfig(store_dir=store))
+    assert again.cache_hits == 10  # every turn of both sides is cached
+
+
+def test_unknown_simulated_user(tmp_path: Path) -> None:
+    spec = write(tmp_path, extra='simulated_user = travler, turns = "each"')
+    (unknown,) = api.check(spec).diagnostics
+    assert unknown.code == "E301" and "travler" in unknown.message

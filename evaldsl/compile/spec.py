@@ -198,6 +198,12 @@ class EvalDef(Typed):
                                                               "assistant turn of the row's conversation, "
                                                               "given the turns before it (`each`).",
                                                               ("final", "each"))] = "final"  # fmt: skip
+    simulated_user: Annotated[NameRef | None, Attr("reference", "Conversations: a model that plays the user, "
+                                                                "answering each reply `user_turns` times; the "
+                                                                "last reply is scored.")] = None  # fmt: skip
+    user_prompt: Annotated[SampleValue | None, Attr("value", "The simulated user's instructions (its system "
+                                                             "message; sees the row's fields).")] = None
+    user_turns: Annotated[int, Attr("positive", "How many times the simulated user answers.")] = 1
     epochs: Annotated[int, Attr("positive", "Run each sample this many times (each attempt a distinct draw, "
                                             "cached on its own); a metric averages each sample's attempts first, "
                                             "and confidence intervals resample samples, not attempts.")] = 1

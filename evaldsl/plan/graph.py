@@ -53,6 +53,9 @@ class ModelNode(GraphNode):
     kind: Literal["generate", "score_choices", "score_text"]
     eval: str
     model: ModelConfig
+    user_model: ModelConfig | None = None  # a simulated user answering each reply (hashed only when given)
+    user_prompt: SampleValue | None = None
+    user_turns: int = 0
 
 
 class MetricNode(GraphNode):

@@ -44,6 +44,9 @@ def _portable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _finish(node: Node, nodes: dict[str, Node]) -> Node:
     payload = _portable(without_spans(node.model_dump(mode="json", exclude=_NOT_HASHED)))
+    if "user_model" in payload and payload["user_model"] is None:
+        for key in ("user_model", "user_prompt", "user_turns"):  # no simulated user: hashed as before
+            payload.pop(key, None)
     prompt = payload.get("prompt")
     if isinstance(prompt, dict) and prompt.get("messages") is None:
         prompt.pop("messages", None)  # a prompt without a conversation hashes as before conversations existed
@@ -175,6 +178,13 @@ class _Planner:
             )
         )
 
+    def simulated(self, ev: EvalDef, kind: str) -> dict[str, Any]:
+        """A simulated user's settings for a generate call (none without one)."""
+        if ev.simulated_user is None or kind != "generate":
+            return {}
+        return {"user_model": self.spec.models[ev.simulated_user.name].config, "user_prompt": ev.user_prompt,
+                "user_turns": ev.user_turns}  # fmt: skip
+
     def configured(self, name: str, chain: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
         """A metric name → (family, bound parameters); an extractor's `metric` that names a `metric` definition
         becomes that definition's {family, params}, so the node's hash covers it (the check refused cycles)."""
@@ -261,6 +271,7 @@ class _Planner:
                     inputs=(render_id,),
                     eval=ev.name,
                     model=self.spec.models[m].config.with_generation(ev.overrides),
+                    **self.simulated(ev, kind),
                 )
             )
             for m in chosen

@@ -36,6 +36,7 @@ from .judging import JudgeScores, run_judge
 from .model_calls import ModelCalls, NoProgress, Progress
 from .samples import Sample, render_samples, repeat
 from .scoring import MetricScores, Output, over_rows, score_metric
+from .simulate import simulate_user
 
 __all__ = ["NoProgress", "Progress", "RunConfig", "run_graph"]
 
@@ -123,6 +124,8 @@ class _Execution:
         requests = [self._request(node, render, samples[i]) for i in usable]
         results, hits = await self.calls.ask(node.model, node.kind, requests, task)
         self.calls.progress.finish(task)
+        if node.user_model is not None and node.user_turns > 0:
+            results = await simulate_user(self.calls, node, [samples[i] for i in usable], results)
         outputs: list[Output] = [None] * len(samples)
         cached = [False] * len(samples)
         for i, result, hit in zip(usable, results, hits, strict=True):
@@ -145,7 +148,8 @@ async def _run_eval(
     ex: _Execution, store: Store, run_id: str, ev: EvalPlan
 ) -> tuple[list[EvalModelResult], list[AssertOutcome]]:
     """Every model of one eval: call, score, judge, aggregate, assert; then its samples are stored."""
-    samples = ex.samples(ev)
+    rendered = ex.samples(ev)
+    samples = rendered
     render = ex.graph.node(ev.render)
     epochs = render.epochs if isinstance(render, RenderNode) else 1
     outputs_by_model: dict[str, list[Output]] = {}
@@ -154,6 +158,8 @@ async def _run_eval(
     for run in ev.runs:
         call = ex.graph.node(run.call)
         assert isinstance(call, ModelNode)
+        # each model holds its own conversations with a simulated user
+        samples = [replace(s) for s in rendered] if call.user_model is not None else rendered
         outputs, cached = await ex.call_model(call, samples)
         outputs_by_model[run.model] = outputs
         metrics: list[MetricScores] = []
@@ -168,7 +174,8 @@ async def _run_eval(
             if jnode.other_model is not None and jnode.other_model not in outputs_by_model:
                 other_call = ex.graph.node(jnode.inputs[1])
                 assert isinstance(other_call, ModelNode)
-                outputs_by_model[jnode.other_model], _ = await ex.call_model(other_call, samples)
+                others = [replace(s) for s in rendered] if other_call.user_model is not None else rendered
+                outputs_by_model[jnode.other_model], _ = await ex.call_model(other_call, others)
             other = outputs_by_model.get(jnode.other_model) if jnode.other_model else None
             judged = await run_judge(ex.calls, jnode, samples, outputs, other, seed=seed, n_boot=n_boot)
             if epochs > 1:

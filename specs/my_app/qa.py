@@ -54,3 +54,11 @@ def chat(messages, row, settings):
         if message["role"] == "user" and retrieve(message["content"]):
             return answer([message], row, settings)["output"]
     return "I don't know."
+
+
+def traveller(messages, row, settings):
+    """A simulated user for specs/conversations.eval: after the assistant's first reply, asks about the next
+    country on its list (its instructions, the system message, name the list)."""
+    countries = messages[0]["content"].split(":")[-1].split()
+    asked = sum(1 for m in messages if m["role"] == "assistant") - 1  # its questions so far (roles swapped)
+    return f"And which is the capital of {countries[min(asked, len(countries) - 1)]}?"

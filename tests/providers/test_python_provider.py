@@ -167,4 +167,5 @@ def test_function_signature_use() -> None:
     assert positional_count(lambda *args: args) == 3
     assert to_generation({"output": "x", "bogus": 1}, 0.0).error is not None
     assert to_generation({"output": "x", "metadata": object()}, 0.0).error is not None
-    assert to_generation({"output": "x", "tool_calls": [{"name": "f"}]}, 0.0).tool_calls == ({"name": "f", "arguments": {}},)
+    called = to_generation({"output": "x", "tool_calls": [{"name": "f"}]}, 0.0)
+    assert called.tool_calls == ({"name": "f", "arguments": {}},)

@@ -72,4 +72,9 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
                     or (f"it defines: {', '.join(names)}" if names else "define it at the module's top level"),
                 )
             )
+    for ev in ctx.spec.evals.values():
+        user = ev.simulated_user
+        if user is not None and user.name not in ctx.spec.models and user.name not in ctx.broken:
+            out.append(Diagnostic(code="E301", message=f"unknown model `{user.name}` (simulated user)", span=user.span,
+                                  hint=did_you_mean(user.name, list(ctx.spec.models)) or "define it with `model`"))
     return out
