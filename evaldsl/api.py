@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .access import Access
 from .compile import ast
+from .compile.environment import OverrideError, parse_override
 from .compile.pipeline import CheckResult, compile_spec
 from .compile.resolve import ModuleParser, Program, load_module, read_source, resolve
 from .compile.spec import Spec
@@ -35,6 +36,7 @@ __all__ = [
     "EvalModelResult",
     "Graph",
     "MetricSummary",
+    "OverrideError",
     "PlanError",
     "RunConfig",
     "RunResult",
@@ -77,6 +79,7 @@ def check(
     parser: ModuleParser = load_module,
     profiles: ProfileCache | None = None,
     access: Access | None = None,
+    sets: Sequence[str] = (),
 ) -> CheckResult:
     """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position.
 
@@ -84,9 +87,12 @@ def check(
     buffers); `parser` parses one file (a caching equivalent of `load_module` may be given); `profiles` is a cache
     of data file profiles to use and fill (a long-lived caller such as an editor keeps one; files are read again
     when their size or modification time changes); by default each check makes its own. `access` holds the
-    folders and python modules the user allowed beyond the project (docs/security.md); by default none.
+    folders and python modules the user allowed beyond the project (docs/security.md); by default none. `sets`
+    are `NAME.attribute=VALUE` values replacing attributes (OverrideError when one names nothing).
     """
-    return compile_spec(path, text, overlay=overlay, parser=parser, profiles=profiles, access=access)
+    overrides = [parse_override(text) for text in sets]
+    return compile_spec(path, text, overlay=overlay, parser=parser, profiles=profiles, access=access,
+                        overrides=overrides)
 
 
 def plan(
@@ -108,9 +114,10 @@ def compile(
     models: Sequence[str] | None = None,
     limit: int | None = None,
     access: Access | None = None,
+    sets: Sequence[str] = (),
 ) -> Graph:
     """check + plan; raises CompileError when the spec has errors."""
-    result = check(path, access=access)
+    result = check(path, access=access, sets=sets)
     if not result.ok or result.spec is None:
         raise CompileError(result.diagnostics)
     return plan(result.spec, evals=evals, models=models, limit=limit)

@@ -79,9 +79,11 @@ class FakeOpenAIServer:
         model: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        tool_calls: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.latency = latency
         self.model = model
+        self.tool_calls = tool_calls  # request body → the calls to reply with ({name, arguments}); [] → text
         self._reply = reply
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
@@ -169,6 +171,16 @@ class FakeOpenAIServer:
         return self._reply.get(message, message)
 
     def completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        calls = self.tool_calls(body) if self.tool_calls is not None else None
+        if calls:  # a reply calling tools: OpenAI's shape, arguments as JSON text
+            message = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": f"call_{i}", "type": "function",
+                 "function": {"name": c["name"], "arguments": json.dumps(c.get("arguments", {}))}}
+                for i, c in enumerate(calls)]}  # fmt: skip
+            return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
+                    "created": int(time.time()), "model": self.model or str(body.get("model", "fake")),
+                    "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}  # fmt: skip
         return completion(body, self.reply_text(body), self.model)
 
 

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from evaldsl import api
-from evaldsl.cli.app import app
 from evaldsl.access import access_for
+from evaldsl.cli.app import app
 from evaldsl.compile.confine import MAX_SOURCE_BYTES
 from evaldsl.compile.syntax import MAX_NESTING
 from evaldsl.diagnostics import MAX_PER_CODE, Diagnostic, Span, did_you_mean, render, render_all

@@ -32,4 +32,4 @@ def test_every_attribute_is_documented_and_typed() -> None:
             assert attr.type_label, f"{kind}.{attr.name}"
     assert BLOCKS["eval"]["max_tokens"].default == 256  # generation overrides come from GenerationParams
     assert BLOCKS["fewshot"]["from"].required
-    assert BLOCKS["model"]["provider"].choices == ("hf", "litellm", "mock", "vllm")
+    assert BLOCKS["model"]["provider"].choices == ("hf", "litellm", "mock", "vllm", "python", "http")

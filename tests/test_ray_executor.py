@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from evaldsl import api
+from evaldsl.access import access_for
 from evaldsl.compile.model_config import ModelConfig
 from evaldsl.providers.hf import HFProvider
 from evaldsl.providers.records import GenerateRequest, GenerationParams
@@ -98,7 +99,7 @@ def per_sample(result: api.RunResult) -> list[tuple[Any, ...]]:
 
 def test_ray_run_gives_bit_identical_per_sample_scores(tiny: Path, tmp_path: Path) -> None:
     spec = write_project(tmp_path, tiny)
-    checked = api.check(spec)
+    checked = api.check(spec, access=access_for([tiny], environ={}))  # the model lives outside the project
     assert checked.ok and checked.spec is not None, checked.diagnostics
     graph = api.plan(checked.spec)
     local = api.run(graph, api.RunConfig(store_dir=tmp_path / "local", use_cache=False))
@@ -207,6 +208,7 @@ def test_ctrl_c_stops_the_run_and_the_local_cluster(tiny: Path, tmp_path: Path) 
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "evaldsl", "run", str(spec), "--eval", "say", "--executor", "ray", "--ray-actors", "2",
+         "--allow-path", str(tiny),
          "--no-cache", "--store", str(tmp_path / "store"), "--format", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import api
-from ..access import access_for
+from ..access import Access, access_for
 from ..diagnostics import render_all
 from ..plan import PlanError
 from ..results import EXIT_COMPILE, EXIT_OK
@@ -17,6 +17,22 @@ from ..results import EXIT_COMPILE, EXIT_OK
 
 def _err(text: str) -> None:
     typer.echo(text, err=True)
+
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", metavar="NAME.ATTR=VALUE", help="Set an attribute of a definition (repeatable), "
+                 "checked like the file: --set trivia.limit=50 --set candidate.id=./ckpt."),
+]  # fmt: skip
+
+
+def checked(path: Path, sets: list[str] | None, access: Access | None = None) -> api.CheckResult:
+    """`api.check` with --set values and the user's grants; one line and exit 2 when a --set names nothing."""
+    try:
+        return api.check(path, sets=sets or (), access=access)
+    except api.OverrideError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_COMPILE) from None
 
 
 class GraphFormat(str, Enum):
@@ -51,12 +67,13 @@ def check(
     strict: Annotated[
         bool, typer.Option("--strict", help="Treat warnings as errors (e.g. gates that flip by chance).")
     ] = False,
+    sets: SetOption = None,
 ) -> None:
     """Compile specs without running them; print diagnostics with file:line:col."""
     failed = False
     access = access_for(allow_path or (), allow_python or ())
     for path in specs:
-        result = api.check(path, access=access)
+        result = checked(path, sets, access)
         if result.diagnostics:
             _err(render_all(result.diagnostics, result.sources))
         if result.ok and strict and result.diagnostics:
@@ -81,11 +98,12 @@ def graph(
     limit: Annotated[int | None, typer.Option("--limit", help="At most N samples per eval.")] = None,
     allow_path: AllowPathOption = None,
     allow_python: AllowPythonOption = None,
+    sets: SetOption = None,
 ) -> None:
     """Show the compiled execution graph."""
     from ..report.graph_view import to_dot, to_json, to_text
 
-    result = api.check(spec, access=access_for(allow_path or (), allow_python or ()))
+    result = checked(spec, sets, access_for(allow_path or (), allow_python or ()))
     if not result.ok or result.spec is None:
         _err(render_all(result.diagnostics, result.sources))
         raise typer.Exit(EXIT_COMPILE)

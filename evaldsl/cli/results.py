@@ -188,9 +188,14 @@ def diff(
         typer.Option("--baseline", help="A bundle file (`evaldsl export RUN --bundle FILE`) as run A; the one "
                      "run argument (default: latest) is run B.", show_default=False),  # fmt: skip
     ] = None,
+    variants: Annotated[
+        bool, typer.Option("--variants", help="Compare the variants of each eval within RUN_A with its first "
+                           "variant (prompts = [...], vary { ... }), paired by row.")
+    ] = False,
 ) -> None:
     """Paired comparison of two runs per eval × model × metric: delta, 95% CI, p-value, regressions."""
     from ..report.diff import compare_records, diff_footer, diff_table
+    from ..report.variants import diff_variants
 
     if not 0.0 < alpha < 1.0:
         raise _fail(f"--alpha must be between 0 and 1 (exclusive), got {alpha}")
@@ -206,16 +211,22 @@ def diff(
         raise _fail("with --baseline FILE, give one run to compare with it (default: latest)")
     bundle = _read_bundle(baseline) if baseline is not None else None
     with _open_store(store) as opened:
-        if bundle is not None:
-            record_a, samples_a = bundle
-            b = _resolve(opened, run_a or "latest")
-        else:
+        if variants:
             assert run_a is not None
-            a, b = _resolve(opened, run_a), _resolve(opened, run_b)
-            record_a, samples_a = opened.get_run(a), opened.iter_samples(a)
-        record_b = opened.get_run(b)
-        result = compare_records(record_a, record_b, samples_a, opened.iter_samples(b), alpha=alpha, seed=seed,
-                                 pairs=pairs)  # fmt: skip
+            a = _resolve(opened, run_a)
+            record_a = record_b = opened.get_run(a)
+            result = diff_variants(opened, a, alpha=alpha, seed=seed)
+        else:
+            if bundle is not None:
+                record_a, samples_a = bundle
+                b = _resolve(opened, run_a or "latest")
+            else:
+                assert run_a is not None
+                a, b = _resolve(opened, run_a), _resolve(opened, run_b)
+                record_a, samples_a = opened.get_run(a), opened.iter_samples(a)
+            record_b = opened.get_run(b)
+            result = compare_records(record_a, record_b, samples_a, opened.iter_samples(b), alpha=alpha, seed=seed,
+                                     pairs=pairs)  # fmt: skip
     if format is DiffFormat.json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
     elif format is DiffFormat.markdown:

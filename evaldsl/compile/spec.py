@@ -89,7 +89,11 @@ class PromptDef(Typed):
     name: str
     span: Span
     system: Annotated[SampleValue | None, Attr("value", "An optional system message.")] = None
-    user: Annotated[SampleValue, Attr("value", "The user message.")]
+    user: Annotated[SampleValue | None, Attr("value", "The user message (required unless `messages` is "
+                                                      "given; with it, the last message).")] = None
+    messages: Annotated[SampleValue | None, Attr("value", "A conversation: an expression giving a list of "
+                                                          "{ role, content } maps, e.g. `row.messages` (after the "
+                                                          "system message and the shots).")] = None
     fewshot: Fewshot | None = None
     description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
 
@@ -105,6 +109,7 @@ class MetricDef(Typed):
     args: tuple[Any, ...] = ()  # positional arguments, bound to the family's parameters in order
     params: dict[str, Any] = Field(default_factory=dict)
     base_dir: Path  # the folder of the declaring file: python metric modules are looked up there
+    ref_spans: dict[str, Span] = Field(default_factory=dict)  # parameters written as a name (`metric = em`)
 
 
 class JudgeDef(Typed):
@@ -189,7 +194,25 @@ class EvalDef(Typed):
     limit: Annotated[int | None, Attr("count", "At most this many samples; 0 = all.")] = None
     max_error_rate: Annotated[float, Attr("rate", "The share of samples that may fail (render, model call, "
                                                   "metric or judge) before the eval fails; 0 = none.")] = 0.0
+    turns: Annotated[Literal["final", "each"], Attr("choice", "Conversations: score the reply that ends the "
+                                                              "conversation (`final`), or one reply per "
+                                                              "assistant turn of the row's conversation, "
+                                                              "given the turns before it (`each`).",
+                                                              ("final", "each"))] = "final"  # fmt: skip
+    simulated_user: Annotated[NameRef | None, Attr("reference", "Conversations: a model that plays the user, "
+                                                                "answering each reply `user_turns` times; the "
+                                                                "last reply is scored.")] = None  # fmt: skip
+    user_prompt: Annotated[SampleValue | None, Attr("value", "The simulated user's instructions (its system "
+                                                             "message; sees the row's fields).")] = None
+    user_turns: Annotated[int, Attr("positive", "How many times the simulated user answers.")] = 1
+    epochs: Annotated[int, Attr("positive", "Run each sample this many times (each attempt a distinct draw, "
+                                            "cached on its own); a metric averages each sample's attempts first, "
+                                            "and confidence intervals resample samples, not attempts.")] = 1
+    prompts: Annotated[tuple[NameRef, ...], Attr("references", "Variants: one eval per prompt, named "
+                                                               "`NAME[prompt=p]` (instead of `prompt`).")] = ()
     overrides: dict[str, Any] = Field(default_factory=dict)  # generation settings set for this eval
+    variant_of: str | None = None  # the eval written in the file, when this is one of its variants
+    variant: dict[str, Any] = Field(default_factory=dict)  # what this variant sets: prompt, temperature...
     description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
 
 

@@ -152,6 +152,36 @@ def as_string_map(v: ast.Value) -> dict[str, Any]:
     raise BadValue("a map of literal values")
 
 
+def as_env_map(v: ast.Value) -> dict[str, str]:
+    """`{ Authorization = env("APP_TOKEN") }` → {"Authorization": "APP_TOKEN"}: values name environment
+    variables, read when the run calls the service, so a credential is never written in a spec or stored."""
+    if not isinstance(v, ast.MapV):
+        raise BadValue('a map of env("VARIABLE") values, e.g. { Authorization = env("APP_TOKEN") }')
+    out: dict[str, str] = {}
+    for entry in v.entries:
+        value = entry.value
+        if not (isinstance(value, ast.Call) and value.func == "env" and len(value.args) == 1
+                and not value.kwargs and isinstance(value.args[0], ast.Str)):  # fmt: skip
+            raise BadValue(
+                'env("VARIABLE")',
+                value.span,
+                got=ast.describe(value),
+                hint="header values come only from the environment, so no credential is written in a spec",
+            )
+        out[entry.key] = value.args[0].value
+    return out
+
+
+def as_tools(v: ast.Value) -> str | list[Any]:
+    """A list of tool maps (`[{ name = "f", parameters = { ... } }]`) or a .json file's path (read by lowering)."""
+    if isinstance(v, ast.Str):
+        return v.value
+    value = constant(v)
+    if isinstance(v, ast.ListV) and isinstance(value, list) and all(isinstance(t, dict) for t in value):
+        return value
+    raise BadValue('a list of tool maps ({ name = "...", parameters = { ... } }) or a .json file')
+
+
 CONVERTERS: dict[str, Callable[[ast.Value], Any]] = {
     "string": as_str,
     "integer": as_int,
@@ -162,6 +192,9 @@ CONVERTERS: dict[str, Callable[[ast.Value], Any]] = {
     "bool": as_bool,
     "strings": as_str_list,
     "map": as_string_map,
+    "env_map": as_env_map,
+    "expression": as_str,
+    "tools": as_tools,
     "rows": as_rows,
     "reference": as_ref,
     "references": as_refs,

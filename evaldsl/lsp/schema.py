@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..compile.schema import BLOCKS
-from ..metrics import BUILTIN_METRICS
+from ..metrics import BUILTIN_METRICS, EXTRACTORS
 
 BLOCK_KINDS = ("dataset", "model", "prompt", "judge", "eval")
 STATEMENTS = ("import", "dataset", "model", "prompt", "metric", "judge", "template", "eval")
@@ -81,6 +81,8 @@ def choices_of(expected: str) -> list[str]:
 def metric_range(name: str) -> str:
     """The values a built-in metric takes, from the metric catalogue."""
     spec = BUILTIN_METRICS.get(name)
+    if name in EXTRACTORS:
+        return "those of the metric scoring the part"
     if spec is None or spec.range is None:
         return "what the function returns" if name == "python" else "not bounded in advance"
     low, high = spec.range

@@ -15,12 +15,25 @@ from evaldsl.metrics.base import CorpusMetric, Metric, MetricError, SampleMetric
 from evaldsl.metrics.choice import MC1, MC2, Accuracy, AccuracyNorm
 from evaldsl.metrics.overlap import BLEU_TOKENIZERS, Bleu, Chrf, Rouge
 from evaldsl.metrics.perplexity import LoglikRatio
+from evaldsl.metrics.repeats import AcrossAttempts
+from evaldsl.metrics.structured import (
+    JsonSchema,
+    JsonValid,
+    compile_pattern,
+    extracted,
+    inner_of,
+    load_schema,
+    parse_path,
+)
 from evaldsl.metrics.text import Contains, ExactMatch, Regex, TokenOverlap
+from evaldsl.metrics.tools import ToolCall, ToolCallsValid
 from evaldsl.metrics.truthfulqa import SCORERS, STATISTICS, TruthfulQAGen, truthfulqa_references
 from evaldsl.metrics.user import PythonMetric
 
 __all__ = [
     "BUILTIN_METRICS",
+    "EXTRACTORS",
+    "REPEATS",
     "CorpusMetric",
     "Metric",
     "MetricError",
@@ -86,6 +99,61 @@ def _python(
     return PythonMetric(name=name or "python", path=path, base_dir=base_dir, allowed=allow_python)
 
 
+def _json_schema(
+    *, name: str | None = None, base_dir: Path | None = None, schema: Any, fences: bool = True
+) -> Metric:
+    return JsonSchema(name=name or "json_schema", schema=load_schema(schema, base_dir), fences=fences)
+
+
+def _extracted(
+    *,
+    name: str | None = None,
+    base_dir: Path | None = None,
+    metric: Any = "exact_match",
+    path: str | None = None,
+    regex: str | None = None,
+    fences: bool = True,
+) -> Metric:
+    label = name or ("json_field" if path is not None else "extract")
+    family, params = inner_of(metric)
+    inner = build_metric(family, params, name=label, base_dir=base_dir)
+    if path is not None:
+        return extracted(inner, label, path=parse_path(path), fences=fences)
+    return extracted(inner, label, pattern=compile_pattern(regex or "", label))
+
+
+def _across(statistic: str, family: str) -> Callable[..., Metric]:
+    def factory(
+        *, name: str | None = None, base_dir: Path | None = None, metric: Any = "exact_match", k: int = 1,
+        threshold: float = 1.0,
+    ) -> Metric:  # fmt: skip
+        label = name or family
+        inner_family, params = inner_of(metric)
+        inner = build_metric(inner_family, params, name=label, base_dir=base_dir)
+        if not isinstance(inner, SampleMetric) or inner.kind != "sample":
+            raise MetricError(f"metric {label!r}: {family} needs a per-sample metric, not the corpus metric "
+                              f"{inner_family!r}")  # fmt: skip
+        return AcrossAttempts(name=label, inner=inner, statistic=statistic, k=k,  # type: ignore[arg-type]
+                              threshold=float(threshold))  # fmt: skip
+
+    return factory
+
+
+def _tool_call(
+    *, name: str | None = None, base_dir: Path | None = None, function: str | None = None,
+    arguments: dict[str, Any] | None = None, match: str = "subset",
+) -> Metric:  # fmt: skip
+    return ToolCall(name=name or "tool_call", function=function, arguments=arguments,
+                    match=match)  # type: ignore[arg-type]  # fmt: skip
+
+
+REPEATS = frozenset({"pass_at", "pass_all", "attempt_variance"})
+"""Metric families scored over each sample's attempts (an eval's `epochs`)."""
+
+EXTRACTORS = frozenset({"json_field", "extract"})
+"""Metric families that score a part of the prediction with another metric (their `metric` parameter)."""
+
+
 def _specs() -> dict[str, MetricSpec]:
     specs: list[MetricSpec] = []
     norm = {"normalize": bool}
@@ -141,6 +209,77 @@ def _specs() -> dict[str, MetricSpec]:
             range=None,
         )
     )
+    fences = "a markdown code fence around the whole reply is removed first (fences = false: not)"
+    specs.append(
+        MetricSpec("json_valid", GENERATE, {"fences": bool}, f"1 if the output is one JSON document, else 0; {fences}.",
+                   _maker("json_valid", JsonValid))
+    )  # fmt: skip
+    specs.append(
+        MetricSpec(
+            "json_schema",
+            GENERATE,
+            {"schema": (dict, str), "fences": bool},
+            "1 if the output is JSON that the JSON Schema accepts, else 0; `schema` is an inline map or a .json "
+            f"file in the project (relative to this file); {fences}.",
+            _json_schema,
+            positional=("schema",),
+            required=frozenset({"schema"}),
+        )
+    )
+    inner = "; `metric` (default exact_match) scores the part against the references, an empty part when none"
+    specs.append(
+        MetricSpec(
+            "json_field",
+            GENERATE,
+            {"path": str, "metric": (str, dict), "fences": bool},
+            f'The value at `path` ("answer", "items[0].name") of the JSON output{inner}.',
+            _extracted,
+            positional=("path",),
+            required=frozenset({"path"}),
+            range=None,
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "extract",
+            GENERATE,
+            {"regex": str, "metric": (str, dict)},
+            f'The first match of `regex` in the output (its first group when it has one: "#### (\\S+)")'
+            f"{inner}.",
+            _extracted,
+            positional=("regex",),
+            required=frozenset({"regex"}),
+            range=None,
+        )
+    )
+    specs.append(
+        MetricSpec("tool_call", GENERATE, {"function": str, "arguments": dict, "match": str},
+                   "1 if the reply called the expected function (`function`, else each reference: a name or "
+                   '{"name", "arguments"} JSON) with matching `arguments` (match = "subset" (default) or "exact").',
+                   _tool_call)
+    )  # fmt: skip
+    specs.append(
+        MetricSpec("tool_calls_valid", GENERATE, {}, "1 if every tool call names one of the model's `tools` and "
+                   "its arguments validate against its parameters schema; replies without calls are unscored.",
+                   _maker("tool_calls_valid", ToolCallsValid))
+    )  # fmt: skip
+    attempt = "an attempt passes when `metric` (default exact_match) scores at least `threshold` (default 1)"
+    specs.append(
+        MetricSpec("pass_at", GENERATE, {"k": int, "metric": (str, dict), "threshold": (int, float)},
+                   f"pass@k over each sample's attempts (eval `epochs` >= k), the unbiased estimator of Chen et al. "
+                   f"2021; {attempt}.", _across("pass_at", "pass_at"), positional=("k",), required=frozenset({"k"}))
+    )  # fmt: skip
+    specs.append(
+        MetricSpec("pass_all", GENERATE, {"k": int, "metric": (str, dict), "threshold": (int, float)},
+                   f"The chance that k of a sample's attempts all pass (eval `epochs` >= k); {attempt}.",
+                   _across("pass_all", "pass_all"), positional=("k",), required=frozenset({"k"}))
+    )  # fmt: skip
+    specs.append(
+        MetricSpec("attempt_variance", GENERATE, {"metric": (str, dict)},
+                   "The variance of `metric` (default exact_match) across each sample's attempts (eval `epochs` "
+                   ">= 2), averaged over samples; lower is more consistent.",
+                   _across("variance", "attempt_variance"), higher_is_better=False, range=(0.0, None))
+    )  # fmt: skip
     specs.append(
         MetricSpec(
             "bleu",
@@ -311,10 +450,18 @@ def metric_direction(kind: str, params: Mapping[str, Any]) -> tuple[bool, tuple[
     """(higher_is_better, range) of a configured metric: from the catalogue, or the metric's own
     `higher_is_better` parameter where it has one (python metrics)."""
     spec = BUILTIN_METRICS[kind]
+    if kind in EXTRACTORS:  # the direction and range of the metric scoring the part
+        try:
+            family, inner = inner_of(params.get("metric", "exact_match"))
+        except MetricError:
+            family, inner = "exact_match", {}
+        return metric_direction(family if family in BUILTIN_METRICS else "exact_match", inner)
     return bool(params.get("higher_is_better", spec.higher_is_better)), spec.range
 
 
-_TYPE_WORDS: dict[type, str] = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_TYPE_WORDS: dict[type, str] = {
+    str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a map"
+}
 
 
 def bind_params(

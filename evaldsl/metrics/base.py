@@ -25,6 +25,8 @@ class MetricInput:
     loglik: float | None = None  # perplexity mode: total log-likelihood
     n_tokens: int | None = None  # perplexity mode: tokens scored
     row: Mapping[str, Any] = field(default_factory=dict)
+    tool_calls: tuple[Mapping[str, Any], ...] = ()  # generate mode: the calls the reply made ({name, arguments})
+    tools: tuple[Mapping[str, Any], ...] = ()  # the tools the model was given ({name, description, parameters})
 
 
 class MetricError(Exception):

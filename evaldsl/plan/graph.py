@@ -43,6 +43,8 @@ class RenderNode(GraphNode):
     delimiter: str = " "
     limit: int | None = None
     fewshot_input: str | None = None  # id of the LoadNode of the few-shot dataset
+    epochs: int = 1  # attempts per sample (hashed only when more than one)
+    turns: Literal["final", "each"] = "final"  # conversations: score one reply per assistant turn (hashed if so)
 
 
 class ModelNode(GraphNode):
@@ -51,6 +53,9 @@ class ModelNode(GraphNode):
     kind: Literal["generate", "score_choices", "score_text"]
     eval: str
     model: ModelConfig
+    user_model: ModelConfig | None = None  # a simulated user answering each reply (hashed only when given)
+    user_prompt: SampleValue | None = None
+    user_turns: int = 0
 
 
 class MetricNode(GraphNode):
@@ -65,6 +70,7 @@ class MetricNode(GraphNode):
     higher_is_better: bool = True
     range: tuple[float | None, float | None] | None = None
     source_hash: str | None = None  # python metrics: a hash of the module's source file
+    tools: tuple[dict[str, Any], ...] = ()  # tool metrics: the model's tools (hashed only when given)
     base_dir: Annotated[Path, Field(exclude=True)]  # the declaring file's folder: python modules are found there
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..compile.spec import DatasetDef, EvalDef, JudgeDef, MetricDef, PromptDef, Spec
 from ..hashing import content_hash, file_hash, without_spans
-from ..metrics import BUILTIN_METRICS, bind_params, metric_direction
+from ..metrics import BUILTIN_METRICS, EXTRACTORS, REPEATS, bind_params, metric_direction
 from ..metrics.user import module_file
 from .graph import (
     AggregateNode,
@@ -44,6 +44,18 @@ def _portable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _finish(node: Node, nodes: dict[str, Node]) -> Node:
     payload = _portable(without_spans(node.model_dump(mode="json", exclude=_NOT_HASHED)))
+    if "user_model" in payload and payload["user_model"] is None:
+        for key in ("user_model", "user_prompt", "user_turns"):  # no simulated user: hashed as before
+            payload.pop(key, None)
+    prompt = payload.get("prompt")
+    if isinstance(prompt, dict) and prompt.get("messages") is None:
+        prompt.pop("messages", None)  # a prompt without a conversation hashes as before conversations existed
+    if payload.get("turns") == "final":
+        del payload["turns"]  # the reply that ends the conversation: what every graph did before `turns`
+    if payload.get("epochs") == 1:
+        del payload["epochs"]  # one attempt per sample is what every graph did before `epochs` existed
+    if payload.get("kind") == "metric" and not payload.get("tools"):
+        payload.pop("tools", None)  # likewise for metrics of models without tools
     own = content_hash(payload)
     upstream = [nodes[i].hash for i in node.inputs]
     return node.model_copy(update={"config_hash": own, "hash": content_hash({"node": own, "inputs": upstream})})
@@ -62,8 +74,11 @@ def _data_hash(ds: DatasetDef) -> str:
 def _select(names: Sequence[str], wanted: Sequence[str] | None, what: str) -> list[str]:
     if not wanted:
         return list(names)
-    chosen = [n for n in names if n in wanted or any(n.startswith(w + ".") for w in wanted)]
-    missing = [w for w in wanted if not any(n == w or n.startswith(w + ".") for n in names)]
+    def within(n: str, w: str) -> bool:  # a template instance's evals, an eval's variants
+        return n == w or n.startswith((w + ".", w + "["))
+
+    chosen = [n for n in names if any(within(n, w) for w in wanted)]
+    missing = [w for w in wanted if not any(within(n, w) for n in names)]
     if missing:
         raise PlanError(f"no {what} named {', '.join(missing)} (available: {', '.join(names) or 'none'})")
     return chosen
@@ -78,11 +93,19 @@ def _eval_prompt(spec: Spec, ev: EvalDef) -> PromptDef | None:
 
 
 def _source_hash(family: str, params: dict[str, Any], mdef: MetricDef | None) -> str | None:
-    """A python metric's module source is part of its meaning: editing the module changes the node's hash."""
-    if family != "python" or mdef is None:
+    """A python metric's module source (or a json_schema's schema file) is part of its meaning: editing the
+    file changes the node's hash; an extractor has the hash of the metric scoring its part."""
+    if family in EXTRACTORS | REPEATS and isinstance(params.get("metric"), dict):
+        return _source_hash(params["metric"]["family"], params["metric"]["params"], mdef)
+    if mdef is None:
         return None
-    module = str(params.get("path", "")).partition(":")[0]
-    path = module_file(mdef.base_dir, module) if module else None
+    if family == "json_schema" and isinstance(params.get("schema"), str):
+        path = mdef.base_dir / params["schema"]
+    elif family == "python":
+        module = str(params.get("path", "")).partition(":")[0]
+        path = module_file(mdef.base_dir, module) if module else None
+    else:
+        return None
     try:
         return file_hash(path) if path is not None else "unresolved"
     except OSError:
@@ -129,15 +152,14 @@ class _Planner:
                 delimiter=ev.delimiter,
                 limit=min(caps) if caps else None,
                 fewshot_input=fewshot_id,
+                epochs=ev.epochs,
+                turns=ev.turns,
             )
         )
 
     def metric(self, ev: EvalDef, model: str, call_id: str, name: str) -> str:
         mdef = self.spec.metrics.get(name)
-        if mdef is not None:
-            family, (params, _) = mdef.family, bind_params(BUILTIN_METRICS[mdef.family], mdef.args, mdef.params)
-        else:
-            family, params = name, {}
+        family, params = self.configured(name, ())
         higher, value_range = metric_direction(family, params)
         return self.add(
             MetricNode(
@@ -151,9 +173,30 @@ class _Planner:
                 higher_is_better=higher,
                 range=value_range,
                 source_hash=_source_hash(family, params, mdef),
+                tools=self.spec.models[model].config.tools if family == "tool_calls_valid" else (),
                 base_dir=mdef.base_dir if mdef is not None else self.spec.path.parent,
             )
         )
+
+    def simulated(self, ev: EvalDef, kind: str) -> dict[str, Any]:
+        """A simulated user's settings for a generate call (none without one)."""
+        if ev.simulated_user is None or kind != "generate":
+            return {}
+        return {"user_model": self.spec.models[ev.simulated_user.name].config, "user_prompt": ev.user_prompt,
+                "user_turns": ev.user_turns}  # fmt: skip
+
+    def configured(self, name: str, chain: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+        """A metric name → (family, bound parameters); an extractor's `metric` that names a `metric` definition
+        becomes that definition's {family, params}, so the node's hash covers it (the check refused cycles)."""
+        mdef = self.spec.metrics.get(name)
+        if mdef is None or name in chain:
+            return name, {}
+        params, _ = bind_params(BUILTIN_METRICS[mdef.family], mdef.args, mdef.params)
+        inner = params.get("metric")
+        if mdef.family in EXTRACTORS | REPEATS and isinstance(inner, str) and inner in self.spec.metrics:
+            family, inner_params = self.configured(inner, (*chain, name))
+            params["metric"] = {"family": family, "params": inner_params}
+        return mdef.family, params
 
     def judge(self, ev: EvalDef, judge: JudgeDef, model: str, other: str | None, calls: dict[str, str]) -> str:
         return self.add(
@@ -228,6 +271,7 @@ class _Planner:
                     inputs=(render_id,),
                     eval=ev.name,
                     model=self.spec.models[m].config.with_generation(ev.overrides),
+                    **self.simulated(ev, kind),
                 )
             )
             for m in chosen

@@ -30,6 +30,14 @@ def load_provider(config: ModelConfig) -> Provider:
         from .vllm_engine import VLLMProvider
 
         return VLLMProvider(config, base_dir=base_dir)
+    if config.provider == "python":
+        from .python_fn import PythonProvider
+
+        return PythonProvider(config, base_dir=base_dir)
+    if config.provider == "http":
+        from .http_api import HTTPProvider
+
+        return HTTPProvider(config, base_dir=base_dir)
     raise ProviderError(
-        f"model {config.name!r}: unknown provider {config.provider!r} (use hf, litellm, mock or vllm)"
+        f"model {config.name!r}: unknown provider {config.provider!r} (use hf, litellm, mock, vllm, python or http)"
     )

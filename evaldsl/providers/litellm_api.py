@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compile.model_config import ModelConfig
+from ..compile.tools import normalize_call, openai_tools
 from .base import ProviderError, request_fields
 from .openai_http import OpenAIHTTPClient, lean_route
 from .records import (
@@ -186,6 +187,8 @@ class LiteLLMProvider:
             kwargs["seed"] = params.seed
         if self.config.api_base:
             kwargs["api_base"] = self.config.api_base
+        if self.config.tools:
+            kwargs["tools"] = openai_tools(self.config.tools)
         if request.response_format is not None and self._lean is None and self._supports_schema():
             kwargs["response_format"] = dict(request.response_format)
         kwargs.update(self.config.extra)
@@ -250,6 +253,8 @@ class LiteLLMProvider:
             finish_reason = choice.finish_reason
         except (AttributeError, IndexError, TypeError, KeyError) as exc:
             return Generation(error=f"malformed response from {self.config.id}: {exc}", latency_s=latency)
+        calls = getattr(choice.message, "tool_calls", None)
+        tool_calls = tuple(normalize_call(c) for c in calls) if calls else None
         usage = getattr(response, "usage", None)
         prompt_tokens = getattr(usage, "prompt_tokens", None)
         completion_tokens = getattr(usage, "completion_tokens", None)
@@ -260,6 +265,7 @@ class LiteLLMProvider:
             completion_tokens=completion_tokens if isinstance(completion_tokens, int) else None,
             cost=self._cost(response),
             latency_s=latency,
+            tool_calls=tool_calls,
         )
 
     def _result_from_json(self, response: dict[str, Any], latency: float) -> Generation:

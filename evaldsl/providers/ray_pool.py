@@ -23,6 +23,7 @@ from typing import Any
 from ..compile.model_config import ModelConfig
 from .base import Provider, ProviderError, request_fields
 from .choice_memo import Memo, memoized_choices
+from .hf_loading import cpu_threads
 from .records import ChoiceRequest, ChoiceScores, GenerateRequest, Generation, TextRequest, TextScore
 
 MAX_ATTEMPTS = 3
@@ -91,14 +92,15 @@ class RayPool:
         gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
         self.size = actors or (gpus if gpus else max(1, cpus // 4))
         # Placement: one GPU per actor, else an equal share of the CPUs (fractions when there are more actors than
-        # devices, so that every actor can start). Threads: the torch thread count of this process (Ray would
-        # give an actor one thread per CPU it holds), because a CPU matrix product's result depends on how many
-        # threads split it: the same count keeps every number bit-identical.
+        # devices, so that every actor can start). Threads: the count the hf provider would use in this process
+        # (`cpu_threads`: the model's `threads`, else $OMP_NUM_THREADS, else half the cores; Ray would give an
+        # actor one thread per CPU it holds), because a CPU matrix product's result depends on how many threads
+        # split it: the same count keeps every number bit-identical with a run without Ray.
         if gpus:
             self._options: dict[str, Any] = {"num_gpus": _share(gpus, self.size, cap=1.0), "num_cpus": 0}
         else:
             self._options = {"num_cpus": _share(cpus, self.size)}
-        self._threads = _torch_threads()
+        self._threads = cpu_threads(config.threads)
         self._loader = loader
         self._remote = self.ray.remote(ShardWorker)
         self._actors: list[Any] = []
@@ -236,12 +238,6 @@ def _share(amount: int, actors: int, cap: float | None = None) -> float:
     share = amount / actors
     share = float(int(share)) if share >= 1 else max(0.0001, round(share - 0.00005, 4))
     return min(share, cap) if cap is not None else share
-
-
-def _torch_threads() -> int:
-    import torch
-
-    return int(torch.get_num_threads())
 
 
 async def _await(ref: Any) -> Any:

@@ -39,6 +39,8 @@ class Generation:
     cost: float | None = None
     latency_s: float = 0.0
     error: str | None = None
+    metadata: Any = None  # python and http providers: what the application reported besides its reply
+    tool_calls: tuple[Any, ...] | None = None  # the tool calls the reply made, as the provider reported them
 
     @property
     def truncated(self) -> bool:

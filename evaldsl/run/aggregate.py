@@ -111,7 +111,13 @@ def sample_records(
             output = {"output": out.text, "latency": out.latency_s, "prompt_tokens": out.prompt_tokens,
                       "completion_tokens": out.completion_tokens, "cost": out.cost,
                       "finish_reason": out.finish_reason}  # fmt: skip
-        elif isinstance(out, ChoiceScores):
+            if out.metadata is not None:
+                output["metadata"] = out.metadata
+            if out.tool_calls is not None:
+                output["tool_calls"] = list(out.tool_calls)
+        if sample.epoch or (i + 1 < len(samples) and samples[i + 1].epoch):
+            output["epoch"] = sample.epoch  # one attempt of an eval with `epochs`
+        if isinstance(out, ChoiceScores):
             output = {"choices": list(sample.choices), "labels": list(sample.labels), "logliks": list(out.logliks)}
         elif isinstance(out, TextScore):
             output = {"loglik": out.loglik, "n_tokens": out.n_tokens}
@@ -120,7 +126,7 @@ def sample_records(
                 eval=eval_name,
                 model=model,
                 index=sample.index,
-                row_id=sample.row_id,
+                row_id=sample.row_id if not sample.epoch else f"{sample.row_id}@{sample.epoch}",
                 sample_key=sample.key,
                 inputs=sample.row,
                 prompt=sample.messages,

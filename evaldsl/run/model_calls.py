@@ -151,7 +151,8 @@ class ModelCalls:
         cached = [False] * len(requests)
         todo = list(range(len(requests)))
         waiting: list[int] = []
-        if self.use_cache and requests:
+        use_cache = self.use_cache and model.cache  # `cache = false`: every request is asked
+        if use_cache and requests:
             todo = self._from_cache(todo, keys, outputs, cached, result_type, task)
             if todo:  # another runner sharing the store may be asking the same already: claim before asking
                 todo, waiting = self._claim(todo, keys, outputs, cached, result_type, task)
@@ -166,7 +167,7 @@ class ModelCalls:
                     todo, waiting = self._claim(waiting, keys, outputs, cached, result_type, task)
                     await self._call(model, provider, op, requests, keys, todo, outputs, task, counted)
         finally:
-            if self.use_cache:
+            if use_cache:
                 self.store.release(keys)  # failed or unsent requests: another runner may try them
         return [o if o is not None else result_type(error="not run") for o in outputs], cached
 
@@ -209,7 +210,7 @@ class ModelCalls:
                     self.model_calls += 1
                     self.spent_usd += getattr(result, "cost", None) or 0.0
                     failed = result.error is not None
-                    if not failed:  # answers arriving back to back are written together, an isolated one at once
+                    if not failed and model.cache:  # answers arriving back to back are written together
                         now = time.monotonic()
                         burst, last, since = now - last < _PUT_HOLD_S, now, since or now
                         pending.append((keys[k], op, {f.name: getattr(result, f.name) for f in fields(result)}))

@@ -9,13 +9,14 @@ from typing import Any
 from ..datasets.rows import fewshot_rows
 from ..plan.graph import EvalPlan, Graph, LoadNode, ModelNode, RenderNode
 from ..providers.records import ChoiceRequest, GenerateRequest, TextRequest
-from .samples import Sample, render_samples
+from .samples import Sample, render_samples, repeat
 
 RowSource = Callable[[LoadNode, "int | None"], list[dict[str, Any]]]
 
 
 def eval_samples(graph: Graph, ev: EvalPlan, rows: RowSource) -> list[Sample]:
-    """The rendered samples of one eval; `rows(load_node, limit)` reads a dataset's rows."""
+    """The rendered samples of one eval (each row `epochs` times); `rows(load_node, limit)` reads a dataset's
+    rows."""
     render = graph.node(ev.render)
     load = graph.node(ev.load)
     assert isinstance(render, RenderNode) and isinstance(load, LoadNode)
@@ -26,7 +27,7 @@ def eval_samples(graph: Graph, ev: EvalPlan, rows: RowSource) -> list[Sample]:
         assert isinstance(shot_node, LoadNode)
         shots = fewshot_rows(rows(shot_node, None), fewshot.k, fewshot.seed)
     derived = frozenset(name for name, _ in load.dataset.fields)
-    return render_samples(render, rows(load, render.limit), shots, derived)
+    return repeat(render_samples(render, rows(load, render.limit), shots, derived), render.epochs)
 
 
 def model_request(node: ModelNode, render: RenderNode, sample: Sample) -> Any:
@@ -34,6 +35,10 @@ def model_request(node: ModelNode, render: RenderNode, sample: Sample) -> Any:
     if node.kind == "generate":
         params = node.model.generation
         draw = None if params.deterministic else f"row:{sample.row_id}"
+        if sample.epoch:  # a further attempt: its own draw (and seed), cached on its own
+            draw = f"row:{sample.row_id}:epoch:{sample.epoch}"
+            if params.seed is not None:
+                params = params.model_copy(update={"seed": params.seed + sample.epoch})
         return GenerateRequest(messages=sample.messages, params=params, variables=sample.variables, draw=draw)
     if node.kind == "score_choices":
         continuations = tuple(render.delimiter + c for c in sample.choices)

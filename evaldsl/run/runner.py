@@ -38,7 +38,8 @@ from .memo import Memo
 from .model_calls import ModelCalls, NoProgress, Progress, provider_loader
 from .requests import eval_samples, model_request
 from .samples import Sample
-from .scoring import MetricScores, Output, score_metric
+from .scoring import MetricScores, Output, over_rows, score_metric
+from .simulate import simulate_user
 
 __all__ = ["NoProgress", "Progress", "RunConfig", "run_graph"]
 
@@ -123,6 +124,8 @@ class _Execution:
         requests = [model_request(node, render, samples[i]) for i in usable]
         results, hits = await self.calls.ask(node.model, node.kind, requests, task)
         self.calls.progress.finish(task)
+        if node.user_model is not None and node.user_turns > 0:
+            results = await simulate_user(self.calls, node, [samples[i] for i in usable], results)
         outputs: list[Output] = [None] * len(samples)
         cached = [False] * len(samples)
         for i, result, hit in zip(usable, results, hits, strict=True):
@@ -145,13 +148,18 @@ async def _run_eval(
     ex: _Execution, store: Store, run_id: str, ev: EvalPlan
 ) -> tuple[list[EvalModelResult], list[AssertOutcome]]:
     """Every model of one eval: call, score, judge, aggregate, assert; then its samples are stored."""
-    samples = ex.samples(ev)
+    rendered = ex.samples(ev)
+    samples = rendered
+    render = ex.graph.node(ev.render)
+    epochs = render.epochs if isinstance(render, RenderNode) else 1
     outputs_by_model: dict[str, list[Output]] = {}
     results, asserts = [], []
     seed, n_boot = ex.config.seed, ex.config.n_boot
     for run in ev.runs:
         call = ex.graph.node(run.call)
         assert isinstance(call, ModelNode)
+        # each model holds its own conversations with a simulated user
+        samples = [replace(s) for s in rendered] if call.user_model is not None else rendered
         outputs, cached = await ex.call_model(call, samples)
         outputs_by_model[run.model] = outputs
         metrics: list[MetricScores] = []
@@ -159,7 +167,7 @@ async def _run_eval(
             mnode = ex.graph.node(metric_id)
             assert isinstance(mnode, MetricNode)
             compute = partial(score_metric, mnode, samples, outputs, seed=seed, n_boot=n_boot,
-                              allow_python=ex.config.allow_python)
+                              allow_python=ex.config.allow_python, epochs=epochs)
             metrics.append(ex.memo.metric(mnode, outputs, compute))
         judges: list[JudgeScores] = []
         for judge_id in run.judges:
@@ -168,10 +176,14 @@ async def _run_eval(
             if jnode.other_model is not None and jnode.other_model not in outputs_by_model:
                 other_call = ex.graph.node(jnode.inputs[1])
                 assert isinstance(other_call, ModelNode)
-                outputs_by_model[jnode.other_model], _ = await ex.call_model(other_call, samples)
+                others = [replace(s) for s in rendered] if other_call.user_model is not None else rendered
+                outputs_by_model[jnode.other_model], _ = await ex.call_model(other_call, others)
             other = outputs_by_model.get(jnode.other_model) if jnode.other_model else None
             judge = partial(run_judge, ex.calls, jnode, samples, outputs, other, seed=seed, n_boot=n_boot)
-            judges.append(await ex.memo.judge(jnode, outputs, other, judge))
+            judged = await ex.memo.judge(jnode, outputs, other, judge)
+            if epochs > 1:
+                judged.summary = over_rows(judged.summary, judged.scores, epochs, seed=seed, n_boot=n_boot)
+            judges.append(judged)
         aggregate = ex.graph.node(run.aggregate)
         assert isinstance(aggregate, AggregateNode)
         hashes = ex.hashes(ev, call, run.metrics + run.judges)

@@ -4,7 +4,7 @@ key per sample."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..compile.spec import SampleValue
@@ -31,6 +31,8 @@ class Sample:
     labels: tuple[int, ...] = ()
     text: str | None = None
     error: str | None = None
+    epoch: int = 0  # which attempt at the row this is (an eval's `epochs`)
+    conversation: bool = False  # the prompt holds a conversation (`messages`): judges see all of it
 
     @property
     def variables(self) -> dict[str, Any]:
@@ -43,6 +45,9 @@ class Sample:
 
     @property
     def question(self) -> str:
+        """What a judge is shown as the question: the last user message, or the whole conversation."""
+        if self.conversation:
+            return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self.messages if m["role"] != "system")
         users = [m["content"] for m in self.messages if m["role"] == "user"]
         return users[-1] if users else ""
 
@@ -82,12 +87,49 @@ def _messages(node: RenderNode, row: dict[str, Any], shots: Sequence[dict[str, A
     messages: list[Message] = []
     if prompt.system is not None:
         messages.append({"role": "system", "content": str(sample_value(prompt.system, row))})
-    for shot in shots:
-        messages.append({"role": "user", "content": str(sample_value(prompt.user, shot))})
+    user = prompt.user
+    for shot in shots if user is not None else ():
+        assert user is not None
+        messages.append({"role": "user", "content": str(sample_value(user, shot))})
         answer = _strings(_value(node.target, shot), "target")
         messages.append({"role": "assistant", "content": answer[0] if answer else ""})
-    messages.append({"role": "user", "content": str(sample_value(prompt.user, row))})
+    if prompt.messages is not None:
+        messages.extend(conversation(sample_value(prompt.messages, row)))
+    if prompt.user is not None:
+        messages.append({"role": "user", "content": str(sample_value(prompt.user, row))})
     return tuple(messages)
+
+
+ROLES = ("system", "user", "assistant", "tool")
+
+
+def conversation(value: Any) -> list[Message]:
+    """A row's conversation as messages: a list of {role, content} maps (content as text)."""
+    if not isinstance(value, (list, tuple)):
+        raise TemplateError(f"`messages` must give a list of {{role, content}} maps, got {type(value).__name__}")
+    out: list[Message] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or item.get("role") not in ROLES or "content" not in item:
+            raise TemplateError(f"message {i + 1} of the conversation must be a map with a role "
+                                f"({', '.join(ROLES)}) and a content, got {str(item)[:80]}")  # fmt: skip
+        content = item["content"]
+        out.append({"role": item["role"], "content": content if isinstance(content, str) else str(content)})
+    return out
+
+
+def each_turn(samples: Sequence[Sample]) -> list[Sample]:
+    """One sample per assistant turn of each conversation: the messages before it, that turn's text as the
+    reference, and the row identity `ROW#tK` (K-th assistant turn)."""
+    out: list[Sample] = []
+    for sample in samples:
+        turns = [j for j, m in enumerate(sample.messages) if m["role"] == "assistant"]
+        if sample.error is not None or not turns:
+            out.append(replace(sample, error=sample.error or "the conversation has no assistant turn to score"))
+            continue
+        for k, j in enumerate(turns):
+            out.append(replace(sample, messages=sample.messages[:j], references=(sample.messages[j]["content"],),
+                               row_id=f"{sample.row_id}#t{k}"))  # fmt: skip
+    return [replace(s, index=i) for i, s in enumerate(out)]
 
 
 def row_ids(rows: Sequence[dict[str, Any]], derived: frozenset[str] = frozenset()) -> list[str]:
@@ -132,7 +174,8 @@ def render_samples(
     identity)."""
     samples = []
     for index, (row, row_id) in enumerate(zip(rows, row_ids(rows, derived), strict=True)):
-        sample = Sample(index=index, row=row, row_id=row_id)
+        sample = Sample(index=index, row=row, row_id=row_id,
+                        conversation=node.prompt is not None and node.prompt.messages is not None)  # fmt: skip
         try:
             with time_limit(RENDER_SECONDS, "rendering the sample"):
                 _render(node, sample, shots)
@@ -142,4 +185,11 @@ def render_samples(
             {"row": row, "messages": sample.messages, "text": sample.text, "choices": sample.choices}
         )
         samples.append(sample)
-    return samples
+    return each_turn(samples) if node.turns == "each" else samples
+
+
+def repeat(samples: Sequence[Sample], epochs: int) -> list[Sample]:
+    """Each sample `epochs` times in a row (attempt e of row r at index r * epochs + e)."""
+    if epochs <= 1:
+        return list(samples)
+    return [replace(s, index=s.index * epochs + e, epoch=e) for s in samples for e in range(epochs)]

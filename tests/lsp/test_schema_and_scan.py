@@ -14,7 +14,7 @@ from evaldsl.metrics import BUILTIN_METRICS
 def test_attribute_types_come_from_the_one_declaration() -> None:
     model = block_schema("model")
     assert model is not None
-    assert model.attributes["provider"] == 'one of "hf", "litellm", "mock", "vllm"'
+    assert model.attributes["provider"] == 'one of "hf", "litellm", "mock", "vllm", "python", "http"'
     assert model.attributes["max_tokens"] == "a whole number >= 1" == BLOCKS["model"]["max_tokens"].type_label
     assert block_schema("eval").attributes["prompt"] == "a prompt name or an inline prompt string"  # type: ignore[union-attr]
     assert block_schema("dataset").nested == ("field",)  # type: ignore[union-attr]
@@ -36,9 +36,11 @@ def test_metric_ranges_and_directions() -> None:
         "1 or more",
         "0 or more",
         "what the function returns",
+        "those of the metric scoring the part",
     }
     assert metric_range("bleu_diff") == "-100 to 100" and metric_range("rougeL") == "0 to 1"
     assert [n for n in BUILTIN_METRICS if lower_is_better(n)] == [
+        "attempt_variance",
         "perplexity",
         "cross_entropy",
         "word_perplexity",

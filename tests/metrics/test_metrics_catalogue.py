@@ -12,7 +12,14 @@ from evaldsl.metrics import BUILTIN_METRICS, CorpusMetric, MetricError, SampleMe
 from evaldsl.metrics.base import MetricInput
 
 MODES = {"generate", "choice", "perplexity"}
-REQUIRED_EXAMPLE = {"regex": {"pattern": "x"}}
+REQUIRED_EXAMPLE: dict[str, dict[str, object]] = {
+    "regex": {"pattern": "x"},
+    "json_schema": {"schema": {"type": "object"}},
+    "json_field": {"path": "answer"},
+    "extract": {"regex": "#### (\\d+)"},
+    "pass_at": {"k": 2},
+    "pass_all": {"k": 2},
+}
 
 
 def test_catalogue_is_a_constant_and_consistent() -> None:

@@ -18,8 +18,10 @@ from . import (
     gates,
     judges,
     metrics,
+    providers,
     python_metrics,
     references,
+    structured,
     templates,
 )
 from .context import CheckContext
@@ -33,6 +35,8 @@ CHECKS: tuple[Check, ...] = (
     evals.check,
     metrics.check,
     python_metrics.check,
+    structured.check,
+    providers.check,
     capabilities.check,
     judges.check,
     templates.check,

@@ -6,7 +6,9 @@ from ...diagnostics import Diagnostic
 from ..spec import EvalDef
 from .context import CheckContext
 
-_NEEDS_NO_TARGET = {"regex", "python"}
+_NEEDS_NO_TARGET = {"regex", "python", "json_valid", "json_schema", "tool_calls_valid"}
+_EXTRACTORS = {"json_field", "extract", "pass_at", "pass_all", "attempt_variance"}  # need a target when their
+# inner `metric` does
 _MODE_ATTRS = {
     "generate": {"target", "incorrect"},
     "choice": {"choices", "labels", "delimiter"},
@@ -18,10 +20,21 @@ def _needs_target(ctx: CheckContext, ev: EvalDef) -> bool:
     for ref in ev.metrics:
         if ref.name in ctx.spec.judges:
             continue
-        family = ctx.spec.metrics[ref.name].family if ref.name in ctx.spec.metrics else ref.name
-        if family not in _NEEDS_NO_TARGET:
+        if _compares(ctx, ref.name, 0):
             return True
     return False
+
+
+def _compares(ctx: CheckContext, name: str, depth: int) -> bool:
+    """Whether the metric `name` compares the output with references."""
+    mdef = ctx.spec.metrics.get(name)
+    family = mdef.family if mdef is not None else name
+    if mdef is not None and family == "tool_call" and "function" in mdef.params:
+        return False  # the expected call is written in the metric
+    if mdef is not None and family in _EXTRACTORS and depth < 8:
+        inner = mdef.params.get("metric", "exact_match")
+        return not isinstance(inner, str) or _compares(ctx, inner, depth + 1)
+    return family not in _NEEDS_NO_TARGET
 
 
 def check(ctx: CheckContext) -> list[Diagnostic]:
@@ -60,7 +73,7 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
         if ev.mode == "generate":
             if not has_prompt:
                 missing("prompt", "to know what to ask the model")
-            if ev.target is None and _needs_target(ctx, ev):
+            if ev.target is None and ev.turns == "final" and _needs_target(ctx, ev):
                 missing("target", "because its metrics compare the output with a reference")
         elif ev.mode == "choice":
             if not has_prompt:

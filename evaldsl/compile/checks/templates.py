@@ -100,9 +100,9 @@ def _eval_values(ctx: CheckContext, ev: EvalDef) -> list[tuple[SampleValue, str]
             values.append((v, attr))
     if ev.prompt is not None and ev.prompt.name in ctx.spec.prompts:
         prompt = ctx.spec.prompts[ev.prompt.name]
-        values.append((prompt.user, f"prompt {prompt.name}"))
-        if prompt.system is not None:
-            values.append((prompt.system, f"prompt {prompt.name}"))
+        for part in (prompt.user, prompt.system, prompt.messages):
+            if part is not None:
+                values.append((part, f"prompt {prompt.name}"))
     return values
 
 
@@ -128,7 +128,7 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
     for ds in spec.datasets.values():
         all_values += [v for v in (ds.where,) if v is not None] + [v for _, v in ds.fields]
     for p in spec.prompts.values():
-        all_values += [v for v in (p.system, p.user) if v is not None]
+        all_values += [v for v in (p.system, p.user, p.messages) if v is not None]
     for j in spec.judges.values():
         all_values += [v for v in (j.rubric, j.reference, j.human) if v is not None]
     for ev in spec.evals.values():
