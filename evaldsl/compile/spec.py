@@ -56,12 +56,34 @@ class DatasetDef(Typed):
     format: Annotated[str | None, Attr("choice", "The file's format when its extension does not say.",
                                        DATA_FORMATS)] = None  # fmt: skip
     rows: Annotated[tuple[dict[str, Any], ...] | None, Attr("rows", "Inline rows instead of a file.")] = None
+    hf: Annotated[str | None, Attr("string", "A Hugging Face dataset instead of a file: a Hub id (`cais/mmlu`) or "
+                                   "a local folder (data files laid out as a dataset repository, or a dataset saved "
+                                   "with `save_to_disk`), read with the `datasets` library. Honours "
+                                   "`HF_HUB_OFFLINE` and the local cache.")] = None  # fmt: skip
+    config: Annotated[str | None, Attr("string", "The Hugging Face dataset's configuration (subset), e.g. "
+                                       '`"all"`.')] = None  # fmt: skip
+    split: Annotated[str, Attr("string", "The Hugging Face dataset's split.")] = "test"
+    revision: Annotated[str | None, Attr("string", "The Hub commit, tag or branch to read; pin a commit so the "
+                                         "data cannot change under the results (it is part of every hash).")] = None
+    hf_local: Annotated[Path | None, Field(exclude=True)] = None  # `hf` as a local folder (its files are hashed)
     limit: Annotated[int | None, Attr("count", "Keep at most this many rows (after `where`); 0 = all.")] = None
     shuffle: Annotated[int | None, Attr("integer", "Shuffle with this seed before the limit; absent = file "
                                                    "order.")] = None  # fmt: skip
     where: Annotated[SampleValue | None, Attr("value", "Keep the rows for which this is true.")] = None
     fields: tuple[tuple[str, SampleValue], ...] = ()
     description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
+
+
+def local_hf_folder(base_dir: Path, value: str) -> Path | None:
+    """`hf = "..."` names a local folder when it is written as a path (`./`, `../`, `/`) or a folder of that
+    name exists next to the declaring file; else it is a Hub id."""
+    if value.startswith(("./", "../", "/", "~")):
+        return (base_dir / Path(value).expanduser()).resolve()
+    try:
+        here = (base_dir / value).resolve()
+    except (ValueError, OSError, RuntimeError):
+        return None
+    return here if here.is_dir() else None
 
 
 class ModelDef(Typed):

@@ -29,7 +29,9 @@ class CheckContext:
             ds = self.spec.datasets.get(dataset)
             found: DatasetProfile | DatasetError | None = None
             if ds is not None and (
-                ds.rows is not None or (ds.path and ds.path.is_file() and data_format(ds.path, ds.format))
+                ds.rows is not None
+                or ds.hf is not None
+                or (ds.path and ds.path.is_file() and data_format(ds.path, ds.format))
             ):
                 try:
                     found = dataset_profile(ds if derived else ds.model_copy(update={"fields": ()}), self.profiles)
