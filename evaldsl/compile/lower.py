@@ -202,7 +202,9 @@ class Lowerer:
         if "hf" in values:
             raw, attr = values["hf"]
             path_span = attr.value.span
-            hf_local = local_hf_folder(d.base_dir, raw)
+            # relative to the file the value is written in (a template argument: the instantiating file)
+            written = Path(attr.value.span.file).parent if attr.value.span.file else d.base_dir
+            hf_local = local_hf_folder(written if written.is_dir() else d.base_dir, raw)
         get = lambda k: values[k][0] if k in values else None  # noqa: E731
         return DatasetDef(
             name=d.name,

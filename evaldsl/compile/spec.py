@@ -101,6 +101,12 @@ class Fewshot(Typed):
     dataset: Annotated[NameRef, Attr("reference", "The dataset the shots are drawn from.", name="from")]
     k: Annotated[int, Attr("count", "How many shots, drawn once with `seed` and shown before every sample.")] = 3
     seed: Annotated[int, Attr("integer", "The seed of the draw.")] = 0
+    first: Annotated[bool, Attr("bool", "Take the first `k` rows in order instead of a seeded draw.")] = False
+    delimiter: Annotated[str | None, Attr("string", "Show the shots as plain text in the user message, each its "
+                                          "prompt + this + its target (lm-evaluation-harness's "
+                                          "`target_delimiter`, e.g. \" \"); absent = chat turns.")] = None
+    separator: Annotated[str, Attr("string", "Between plain-text shots and before the sample "
+                                             "(`fewshot_delimiter`).")] = "\n\n"  # fmt: skip
     span: Span
 
 
@@ -204,6 +210,10 @@ class EvalDef(Typed):
                                                         "choice.")] = None  # fmt: skip
     text: Annotated[SampleValue | None, Attr("value", "perplexity: the text to score.")] = None
     delimiter: Annotated[str, Attr("string", "choice: put between the prompt and each choice.")] = " "
+    contexts: Annotated[SampleValue | None, Attr("value", "choice: one context per choice instead of the prompt "
+                                                          "(partial scoring, as Winogrande): each is followed by "
+                                                          "`delimiter` + the one continuation in "
+                                                          "`choices`.")] = None  # fmt: skip
     metrics: Annotated[tuple[NameRef, ...], Attr("references", "Built-in metrics, `metric` definitions and "
                                                                "judges.")] = ()  # fmt: skip
     asserts: tuple[AssertDef, ...] = ()

@@ -81,8 +81,11 @@ def load_rows(ds: DatasetDef, limit: int | None = None) -> list[dict[str, Any]]:
     return rows[:cap] if cap is not None else rows
 
 
-def fewshot_rows(ds_rows: Sequence[dict[str, Any]], k: int, seed: int) -> list[dict[str, Any]]:
-    """k rows drawn with a fixed seed (the same shots for every sample, so prompts cache well)."""
+def fewshot_rows(ds_rows: Sequence[dict[str, Any]], k: int, seed: int, *, first: bool = False) -> list[dict[str, Any]]:
+    """k rows drawn with a fixed seed, or the first k with `first` (the same shots for every sample, so prompts
+    cache well)."""
+    if first or k >= len(ds_rows):
+        return list(ds_rows[:k])
     if k >= len(ds_rows):
         return list(ds_rows)
     return random.Random(seed).sample(list(ds_rows), k)

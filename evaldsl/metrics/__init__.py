@@ -13,6 +13,7 @@ from typing import Any
 from evaldsl.diagnostics import did_you_mean
 from evaldsl.metrics.base import CorpusMetric, Metric, MetricError, SampleMetric
 from evaldsl.metrics.choice import MC1, MC2, Accuracy, AccuracyNorm
+from evaldsl.metrics.extract import ExtractMatch
 from evaldsl.metrics.overlap import BLEU_TOKENIZERS, Bleu, Chrf, Rouge
 from evaldsl.metrics.perplexity import LoglikRatio
 from evaldsl.metrics.text import Contains, ExactMatch, Regex, TokenOverlap
@@ -120,6 +121,19 @@ def _specs() -> dict[str, MetricSpec]:
             _maker("regex", Regex),
             positional=("pattern",),
             required=frozenset({"pattern"}),
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "extract_match",
+            GENERATE,
+            {"pattern": str, "select": int, "ignore": (list, tuple), "ignore_case": bool,
+             "ignore_punctuation": bool},
+            "lm-evaluation-harness exact match: the answer is the `select`-th match (0 first, -1 last) of the regex "
+            "`pattern` in the output (its first non-empty group; `[invalid]` when none), then each regex of "
+            "`ignore` is removed from it and from the references, case and punctuation dropped where asked.",
+            _maker("extract_match", ExtractMatch),
+            positional=("pattern",),
         )
     )
     specs.append(

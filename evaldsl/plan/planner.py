@@ -133,6 +133,7 @@ class _Planner:
                 labels=ev.labels,
                 text=ev.text,
                 delimiter=ev.delimiter,
+                contexts=ev.contexts,
                 limit=min(caps) if caps else None,
                 fewshot_input=fewshot_id,
             )

@@ -64,6 +64,19 @@ class ChoiceScores:
     error: str | None = None
 
 
+def merge_choice_scores(parts: list[ChoiceScores]) -> ChoiceScores:
+    """One sample's scores from one request per choice (each choice after its own context)."""
+    failed = next((p.error for p in parts if p.error is not None), None)
+    if failed is not None:
+        return ChoiceScores(error=failed)
+    return ChoiceScores(
+        logliks=tuple(x for p in parts for x in p.logliks),
+        is_greedy=tuple(x for p in parts for x in p.is_greedy),
+        n_tokens=tuple(x for p in parts for x in p.n_tokens),
+        truncated=any(p.truncated for p in parts),
+    )
+
+
 @dataclass(frozen=True)
 class TextRequest:
     """Score the whole of `text` (rolling windows, no silent truncation)."""

@@ -27,7 +27,7 @@ from ..plan.graph import (
     ModelNode,
     RenderNode,
 )
-from ..providers.records import ChoiceRequest, GenerateRequest, TextRequest
+from ..providers.records import ChoiceRequest, GenerateRequest, TextRequest, merge_choice_scores
 from ..results import AssertOutcome, EvalModelResult, RunResult, RunStatus
 from ..store import Store, StoreError
 from .aggregate import evaluate_assert, sample_records, summarise
@@ -93,7 +93,8 @@ class _Execution:
         if render.fewshot_input is not None and fewshot is not None:
             shot_node = self.graph.node(render.fewshot_input)
             assert isinstance(shot_node, LoadNode)
-            shots = fewshot_rows(self.rows(shot_node, None), fewshot.k, fewshot.seed)
+            pool = self.rows(shot_node, fewshot.k if fewshot.first else None)
+            shots = fewshot_rows(pool, fewshot.k, fewshot.seed, first=fewshot.first)
         derived = frozenset(name for name, _ in load.dataset.fields)
         return render_samples(render, self.rows(load, render.limit), shots, derived)
 
@@ -107,22 +108,33 @@ class _Execution:
             return ChoiceRequest(context=sample.context, continuations=continuations)
         return TextRequest(text=sample.text or "")
 
+    def _requests(self, node: ModelNode, render: RenderNode, sample: Sample) -> list[Any]:
+        """A sample's requests: one, or one per choice when each choice has its own context."""
+        if node.kind == "score_choices" and sample.contexts:
+            return [ChoiceRequest(context=c, continuations=(render.delimiter + x,))
+                    for c, x in zip(sample.contexts, sample.choices, strict=True)]  # fmt: skip
+        return [self._request(node, render, sample)]
+
     async def call_model(self, node: ModelNode, samples: list[Sample]) -> tuple[list[Output], list[bool]]:
         render = self.graph.node(node.inputs[0])
         assert isinstance(render, RenderNode)
         usable = [i for i, s in enumerate(samples) if s.error is None]
-        task = self.calls.progress.start(f"{node.eval} · {node.model.name}", len(samples))
-        if len(usable) < len(samples):
-            failed = len(samples) - len(usable)
+        per_sample = [self._requests(node, render, samples[i]) for i in usable]
+        requests = [r for rs in per_sample for r in rs]
+        failed = len(samples) - len(usable)
+        task = self.calls.progress.start(f"{node.eval} · {node.model.name}", len(requests) + failed)
+        if failed:
             self.calls.progress.advance(task, failed, errors=failed)
             self.count_errors(failed)
-        requests = [self._request(node, render, samples[i]) for i in usable]
         results, hits = await self.calls.ask(node.model, node.kind, requests, task)
         self.calls.progress.finish(task)
         outputs: list[Output] = [None] * len(samples)
         cached = [False] * len(samples)
-        for i, result, hit in zip(usable, results, hits, strict=True):
-            outputs[i], cached[i] = result, hit
+        at = 0
+        for i, rs in zip(usable, per_sample, strict=True):
+            part, part_hits = results[at : at + len(rs)], hits[at : at + len(rs)]
+            at += len(rs)
+            outputs[i], cached[i] = (part[0] if len(rs) == 1 else merge_choice_scores(part)), all(part_hits)
         return outputs, cached
 
     def hashes(self, ev: EvalPlan, call: ModelNode, parts: tuple[str, ...]) -> dict[str, str]:

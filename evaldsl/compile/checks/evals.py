@@ -9,7 +9,7 @@ from .context import CheckContext
 _NEEDS_NO_TARGET = {"regex", "python"}
 _MODE_ATTRS = {
     "generate": {"target", "incorrect"},
-    "choice": {"choices", "labels", "delimiter"},
+    "choice": {"choices", "labels", "delimiter", "contexts"},
     "perplexity": {"text"},
 }
 
@@ -63,7 +63,7 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
             if ev.target is None and _needs_target(ctx, ev):
                 missing("target", "because its metrics compare the output with a reference")
         elif ev.mode == "choice":
-            if not has_prompt:
+            if not has_prompt and ev.contexts is None:
                 missing("prompt", "(the context each choice is scored after)")
             if ev.choices is None:
                 missing("choices", "in choice mode")
