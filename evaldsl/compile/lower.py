@@ -213,9 +213,9 @@ class Lowerer:
             path_span=path_span,
             hf=get("hf"),
             hf_local=hf_local,
-            config=get("config"),
+            config=get("config") or None,  # "" (a template's default) = none
             split=get("split") or "test",
-            revision=get("revision"),
+            revision=get("revision") or None,
             format=get("format"),
             rows=get("rows"),
             limit=get("limit") or None,
