@@ -155,6 +155,11 @@ class JudgeDef(Typed):
     swap: Annotated[bool, Attr("bool", "Pairwise: judge both orders; a disagreement counts as a tie.")] = True
     human: Annotated[SampleValue | None, Attr("value", "A human label per sample: the run reports judge–human "
                                                        "agreement (Cohen's kappa, Krippendorff's alpha).")] = None
+    verdict: Annotated[Literal["auto", "parsed", "likelihood"], Attr(
+        "choice", "`likelihood`: score each allowed verdict as the judge's reply by log-likelihood (probability-"
+        "weighted score, argmax verdict; never unscored); `parsed`: generate and parse a JSON verdict; `auto`: "
+        "likelihood on local `hf` judge models, parsed otherwise.",
+        ("auto", "parsed", "likelihood"))] = "auto"  # fmt: skip
     description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
 
     def config(self) -> JudgeConfig:
@@ -172,6 +177,7 @@ class JudgeDef(Typed):
             votes=self.votes,
             swap=self.swap,
             human=None if self.human is None else (self.human.source or str(self.human.value)),
+            verdict=self.verdict,
         )
 
 

@@ -54,4 +54,7 @@ def request_fields(request: Any, *, drop: tuple[str, ...] = ("variables",)) -> d
     fields = dataclasses.asdict(request)
     for name in drop:
         fields.pop(name, None)
+    if "continuations" in fields and not fields.get("messages"):  # a plain choice request keeps its old key
+        fields.pop("messages", None)
+        fields.pop("chat_template", None)
     return fields

@@ -272,6 +272,13 @@ class HFProvider:
         """Summed log-probs of each continuation. A (context, continuation) pair already scored by this provider
         (e.g. TruthfulQA's mc1 and mc2 share most choices) is not scored again; the rest is scored as a batch."""
         memo = self._choice_memo
+        if any(r.messages for r in requests):
+            from .hf_generate import render_text
+
+            lm = await self.load()
+            requests = [ChoiceRequest(context=render_text(lm, r.messages, r.chat_template) + r.context,
+                                      continuations=r.continuations) if r.messages else r
+                        for r in requests]  # fmt: skip
         pending: list[tuple[int, ChoiceRequest]] = []
         for index, request in enumerate(requests):
             missing = tuple(dict.fromkeys(c for c in request.continuations if (request.context, c) not in memo))

@@ -47,10 +47,16 @@ class Generation:
 
 @dataclass(frozen=True)
 class ChoiceRequest:
-    """Score each continuation given `context` (continuations already carry their delimiter, e.g. " Paris")."""
+    """Score each continuation given `context` (continuations already carry their delimiter, e.g. " Paris").
+
+    With `messages`, the context is those chat messages as the model would see them before its reply (its chat
+    template with the generation prompt, when it has one and `chat_template` is on; else the contents joined by
+    blank lines), followed by `context`: judges scoring their verdicts use this."""
 
     context: str
     continuations: tuple[str, ...]
+    messages: tuple[Message, ...] = ()
+    chat_template: bool = True
 
 
 @dataclass(frozen=True)
