@@ -1,4 +1,5 @@
-"""A scriptable OpenAI-compatible chat server on 127.0.0.1 for tests: requests in, chat.completion JSON out.
+"""A scriptable OpenAI-compatible chat server on 127.0.0.1 for tests: requests in, chat.completion JSON out
+(and `/v1/embeddings`: each input's letter counts).
 
 Use the `fake_openai_server` fixture (import it into a conftest), or `FakeOpenAIServer` as a context manager:
 
@@ -198,6 +199,24 @@ class FakeOpenAIServer:
         }
 
 
+def letter_vector(text: str) -> list[float]:
+    """The fake embedding of a text: how often each letter a-z occurs in it."""
+    lowered = text.lower()
+    return [float(lowered.count(chr(ord("a") + k))) for k in range(26)]
+
+
+def embeddings(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An OpenAI embeddings response: each input's letter counts (`letter_vector`)."""
+    inputs = body.get("input") or []
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i, "embedding": letter_vector(str(t))} for i, t in enumerate(inputs)],
+        "model": str(body.get("model", "fake-embedding")),
+        "usage": {"prompt_tokens": 0, "total_tokens": 0},
+    }
+
+
 def _error_body(message: str, code: str) -> bytes:
     return json.dumps({"error": {"message": message, "type": code, "param": None, "code": code}}).encode()
 
@@ -228,6 +247,14 @@ def _handler_class(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802 - http.server naming
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
+            if self.path.rstrip("/") in ("/v1/embeddings", "/embeddings"):
+                body = json.loads(raw or b"{}")
+                server._begin(body, {k.lower(): v for k, v in self.headers.items()})
+                try:
+                    self._send(200, json.dumps(embeddings(body)).encode())
+                finally:
+                    server._end()
+                return
             if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
                 self._send(404, _error_body("unknown endpoint", "invalid_request_error"))
                 return

@@ -13,6 +13,7 @@ from typing import Any
 from evaldsl.diagnostics import did_you_mean
 from evaldsl.metrics.base import CorpusMetric, Metric, MetricError, SampleMetric
 from evaldsl.metrics.choice import MC1, MC2, Accuracy, AccuracyNorm
+from evaldsl.metrics.embedding import EmbeddingSimilarity
 from evaldsl.metrics.extract import ExtractMatch
 from evaldsl.metrics.overlap import BLEU_TOKENIZERS, Bleu, Chrf, Rouge
 from evaldsl.metrics.perplexity import LoglikRatio
@@ -82,6 +83,10 @@ def _python(
     return PythonMetric(name=name or "python", path=path, base_dir=base_dir)
 
 
+def _embedding(*, name: str | None = None, base_dir: Path | None = None, **params: Any) -> Metric:
+    return EmbeddingSimilarity(name=name or "embedding_similarity", base_dir=base_dir, **params)
+
+
 def _specs() -> dict[str, MetricSpec]:
     specs: list[MetricSpec] = []
     norm = {"normalize": bool}
@@ -134,6 +139,18 @@ def _specs() -> dict[str, MetricSpec]:
             "`ignore` is removed from it and from the references, case and punctuation dropped where asked.",
             _maker("extract_match", ExtractMatch),
             positional=("pattern",),
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "embedding_similarity",
+            GENERATE,
+            {"model": str, "api": str, "api_base": str},
+            "Cosine similarity of the output's and the best reference's embeddings, -1 to 1: `model` a local "
+            "transformers encoder (a folder next to the spec or a Hugging Face id; mean of its last hidden "
+            "states) or `api` an embedding model through litellm (`api_base` for a server of your own).",
+            _embedding,
+            range=(-1.0, 1.0),
         )
     )
     specs.append(
