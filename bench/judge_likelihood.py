@@ -77,7 +77,7 @@ model answerer {{ provider = "mock", response = "{{{{ shown }}}}" }}
 model judge_model {{ provider = "hf", id = "smollm2-135m-instruct", max_tokens = 96, batch_size = 8 }}
 judge correct {{
   model     = judge_model
-  rubric    = "Is the response a correct answer to the question? Answer yes if it matches the reference answer, no otherwise."
+  rubric    = "Is the response a correct answer to the question? yes if it matches the reference answer, else no."
   reference = "{{{{ answer }}}}"
   choices   = {{ yes = 1.0, no = 0.0 }}
   verdict   = "{verdict}"
