@@ -79,8 +79,10 @@ class FakeOpenAIServer:
         model: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        logprobs: Callable[[dict[str, Any]], Mapping[str, float]] | None = None,
     ) -> None:
         self.latency = latency
+        self._logprobs = logprobs  # body → {token: log-probability}: the first token's top_logprobs when asked
         self.model = model
         self._reply = reply
         self._lock = threading.Lock()
@@ -177,6 +179,12 @@ class FakeOpenAIServer:
             text, finish = " ".join(words[:max_tokens]), "length"
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
         completion_tokens = len(text.split())
+        logprobs = None
+        if body.get("logprobs") and self._logprobs is not None:
+            top = sorted(self._logprobs(body).items(), key=lambda kv: -kv[1])[: int(body.get("top_logprobs") or 1)]
+            text = top[0][0]
+            logprobs = {"content": [{"token": text, "logprob": top[0][1], "bytes": None,
+                                     "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in top]}]}
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
@@ -187,7 +195,7 @@ class FakeOpenAIServer:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": text},
-                    "logprobs": None,
+                    "logprobs": logprobs,
                     "finish_reason": finish,
                 }
             ],

@@ -113,3 +113,39 @@ def test_likelihood_needs_a_model_that_scores(tmp_path: Path) -> None:
         'model rater { provider = "litellm", id = "openai/x", api_base = "http://127.0.0.1:9/v1" }'))
     result = api.check(spec)
     assert [d.code for d in result.diagnostics if d.severity == "error"] == ["E341"]
+    spec.write_text(spec.read_text().replace('api_base = "http://127.0.0.1:9/v1" }',
+                                             'api_base = "http://127.0.0.1:9/v1", logprobs = true }'))
+    assert not [d for d in api.check(spec).diagnostics if d.severity == "error"]
+
+
+def test_an_api_judge_reads_its_verdict_from_token_logprobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fakeserver import FakeOpenAIServer
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+
+    def top(body: dict[str, Any]) -> dict[str, float]:  # sure of "4" on row 0's answer, torn on the others
+        text = json.dumps(body["messages"])
+        if "answer 0" in text:
+            return {"4": math.log(0.9), " 5": math.log(0.05), "3": math.log(0.03)}
+        return {"2": math.log(0.5), "3": math.log(0.3), "Sure": math.log(0.1)}
+
+    with FakeOpenAIServer(logprobs=top) as server:
+        rater = (f'model rater {{ provider = "litellm", id = "openai/judge", api_base = "{server.api_base}", '
+                 "logprobs = true, max_retries = 0 }")  # fmt: skip
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS[:2]))
+        (tmp_path / "j.eval").write_text(SPEC.format(verdict='verdict = "likelihood"', kind="scale = [1, 5]").replace(
+            'model rater { provider = "mock", response = "I would rather not say." }', rater))
+        result = CliRunner().invoke(app, ["run", str(tmp_path / "j.eval"), "--format", "json",
+                                          "--store", str(tmp_path / "store")])  # fmt: skip
+        assert result.exit_code == 0, result.stdout + result.stderr
+        bodies = list(server.bodies)
+    m = json.loads(result.stdout)["results"][0]["metrics"]["graded"]
+    assert all(b["logprobs"] is True and b["top_logprobs"] == 20 and b["max_tokens"] == 1 for b in bodies)
+    # row 0: "1" and "2" are not among the top tokens: they get the lowest returned log-probability (0.03)
+    p0 = [0.03, 0.03, 0.03, 0.9, 0.05]
+    p1 = [0.1, 0.5, 0.3, 0.1, 0.1]
+    expected = [sum(p * k for p, k in zip(ps, range(1, 6), strict=True)) / sum(ps) for ps in (p0, p1)]
+    assert m["n"] == 2 and m["unscored"] == 0
+    assert m["value"] == pytest.approx(sum(expected) / 2)
+    assert m["outcomes"] == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 0}

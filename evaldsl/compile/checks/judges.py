@@ -20,7 +20,8 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
                     message=f"judge `{judge.name}` reads its verdict by likelihood, but model `{model.name}` "
                     f"({model.config.provider}) cannot score replies",
                     span=judge.span,
-                    hint='use a local model (provider = "hf" or "mock"), or `verdict = "parsed"`',
+                    hint='use a local model (provider = "hf"), an API model with `logprobs = true`, '
+                    'or `verdict = "parsed"`',
                 )
             )
         if judge.votes > 1 and model is not None and model.config.generation.temperature == 0:
@@ -62,5 +63,5 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
 
 
 def _scores_verdicts(model: ModelConfig) -> bool:
-    """Local models score any reply; API models cannot (yet: token log-probabilities are not read)."""
-    return model.supports_loglikelihood
+    """Local models score any reply; API models through token log-probabilities (`logprobs = true`)."""
+    return model.supports_loglikelihood or (model.provider == "litellm" and model.logprobs)
