@@ -53,7 +53,8 @@ def samples(graph: Any) -> list[Sample]:
     shots: list[dict[str, Any]] = []
     if render.fewshot_input is not None and render.prompt is not None and render.prompt.fewshot is not None:
         pool = graph.node(render.fewshot_input)
-        shots = fewshot_rows(load_rows(pool.dataset), render.prompt.fewshot.k, render.prompt.fewshot.seed)
+        shot = render.prompt.fewshot
+        shots = fewshot_rows(load_rows(pool.dataset), shot.k, shot.seed, first=shot.first)
     out = render_samples(render, load_rows(load.dataset, limit=render.limit), shots)
     assert all(s.error is None for s in out), [s.error for s in out]
     return out

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from . import compile_cmds, lsp_cmd, results, run_cmd
+from . import compile_cmds, import_cmd, lsp_cmd, results, run_cmd
 
 app = typer.Typer(
     name="evaldsl",
@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (compile_cmds, run_cmd, results, lsp_cmd):
+for module in (compile_cmds, run_cmd, results, lsp_cmd, import_cmd):
     module.register(app)
 
 
