@@ -3,7 +3,7 @@ on 50 trivia questions, each answered once correctly and once wrongly (100 judge
 parsed from generated JSON vs read by likelihood. Prints the unscored rate and the agreement with the
 exact-match labels (1 for the correct answer, 0 for the wrong one) for both.
 
-    PYTHONPATH=. python bench/judge_likelihood.py [--questions 50] [--out DIR]
+    PYTHONPATH=. python bench/judge_likelihood.py [--questions 50] [--out DIR] [--verdicts likelihood parsed]
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--verdicts", nargs="+", default=["likelihood", "parsed"], choices=["likelihood", "parsed"])
     args = parser.parse_args()
     folder = args.out or Path(tempfile.mkdtemp(prefix="judge-likelihood-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -130,7 +131,7 @@ def main() -> None:
         rows.append({"question": question, "answer": right, "shown": wrong})
     (folder / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     print(f"{len(rows)} judged samples ({args.questions} questions, a right and a wrong answer each)")
-    for verdict in ("likelihood", "parsed"):
+    for verdict in args.verdicts:
         figures = measure(folder, verdict)
         print(f"{verdict:>10}: unscored {figures['unscored_rate']:.1%}, agreement with exact match "
               f"{figures['agreement_scored']:.1%} of scored ({figures['agreement_all']:.1%} of all), "
