@@ -12,7 +12,7 @@ from evaldsl.metrics import BUILTIN_METRICS, CorpusMetric, MetricError, SampleMe
 from evaldsl.metrics.base import MetricInput
 
 MODES = {"generate", "choice", "perplexity"}
-REQUIRED_EXAMPLE = {"regex": {"pattern": "x"}}
+REQUIRED_EXAMPLE = {"regex": {"pattern": "x"}, "embedding_similarity": {"api": "openai/text-embedding-3-small"}}
 
 
 def test_catalogue_is_a_constant_and_consistent() -> None:
