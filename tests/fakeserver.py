@@ -1,4 +1,5 @@
-"""A scriptable OpenAI-compatible chat server on 127.0.0.1 for tests: requests in, chat.completion JSON out.
+"""A scriptable OpenAI-compatible chat server on 127.0.0.1 for tests: requests in, chat.completion JSON out
+(and `/v1/embeddings`: each input's letter counts).
 
 Use the `fake_openai_server` fixture (import it into a conftest), or `FakeOpenAIServer` as a context manager:
 
@@ -80,8 +81,10 @@ class FakeOpenAIServer:
         host: str = "127.0.0.1",
         port: int = 0,
         tool_calls: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
+        logprobs: Callable[[dict[str, Any]], Mapping[str, float]] | None = None,
     ) -> None:
         self.latency = latency
+        self._logprobs = logprobs  # body → {token: log-probability}: the first token's top_logprobs when asked
         self.model = model
         self.tool_calls = tool_calls  # request body → the calls to reply with ({name, arguments}); [] → text
         self._reply = reply
@@ -181,10 +184,18 @@ class FakeOpenAIServer:
                     "created": int(time.time()), "model": self.model or str(body.get("model", "fake")),
                     "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}  # fmt: skip
-        return completion(body, self.reply_text(body), self.model)
+        text = self.reply_text(body)
+        logprobs = None
+        if body.get("logprobs") and self._logprobs is not None:
+            top = sorted(self._logprobs(body).items(), key=lambda kv: -kv[1])[: int(body.get("top_logprobs") or 1)]
+            text = top[0][0]
+            logprobs = {"content": [{"token": text, "logprob": top[0][1], "bytes": None,
+                                     "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in top]}]}
+        return completion(body, text, self.model, logprobs)
 
 
-def completion(body: Mapping[str, Any], text: str, model: str | None = None) -> dict[str, Any]:
+def completion(body: Mapping[str, Any], text: str, model: str | None = None,
+               logprobs: dict[str, Any] | None = None) -> dict[str, Any]:
     """A chat.completion reply with `text` (cut to `max_tokens` words, then finish_reason "length")."""
     words = text.split()
     max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
@@ -203,7 +214,7 @@ def completion(body: Mapping[str, Any], text: str, model: str | None = None) -> 
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
-                "logprobs": None,
+                "logprobs": logprobs,
                 "finish_reason": finish,
             }
         ],
@@ -212,6 +223,24 @@ def completion(body: Mapping[str, Any], text: str, model: str | None = None) -> 
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         },
+    }
+
+
+def letter_vector(text: str) -> list[float]:
+    """The fake embedding of a text: how often each letter a-z occurs in it."""
+    lowered = text.lower()
+    return [float(lowered.count(chr(ord("a") + k))) for k in range(26)]
+
+
+def embeddings(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An OpenAI embeddings response: each input's letter counts (`letter_vector`)."""
+    inputs = body.get("input") or []
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i, "embedding": letter_vector(str(t))} for i, t in enumerate(inputs)],
+        "model": str(body.get("model", "fake-embedding")),
+        "usage": {"prompt_tokens": 0, "total_tokens": 0},
     }
 
 
@@ -245,6 +274,14 @@ def _handler_class(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802 - http.server naming
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
+            if self.path.rstrip("/") in ("/v1/embeddings", "/embeddings"):
+                body = json.loads(raw or b"{}")
+                server._begin(body, {k.lower(): v for k, v in self.headers.items()})
+                try:
+                    self._send(200, json.dumps(embeddings(body)).encode())
+                finally:
+                    server._end()
+                return
             if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
                 self._send(404, _error_body("unknown endpoint", "invalid_request_error"))
                 return

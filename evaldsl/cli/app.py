@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from . import affected_cmd, compile_cmds, fmt_cmd, lsp_cmd, plan_cmd, results, run_cmd, store_cmd
+from . import affected_cmd, compile_cmds, fmt_cmd, import_cmd, lsp_cmd, plan_cmd, results, run_cmd, store_cmd
 
 app = typer.Typer(
     name="evaldsl",
@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (compile_cmds, fmt_cmd, run_cmd, plan_cmd, affected_cmd, results, store_cmd, lsp_cmd):
+for module in (compile_cmds, fmt_cmd, run_cmd, plan_cmd, affected_cmd, results, store_cmd, import_cmd, lsp_cmd):
     module.register(app)
 
 

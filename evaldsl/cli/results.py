@@ -331,13 +331,9 @@ def register(app: typer.Typer) -> None:
     """Add the result commands to the `evaldsl` app."""
     for command in (runs, show, report, diff, export, cache):
         app.command()(command)
-    app.command("import")(import_)
 
 
-def import_(
-    bundle: Annotated[Path, typer.Argument(help="A bundle file written by `evaldsl export RUN --bundle FILE`.")],
-    store: StoreOption = None,
-) -> None:
+def import_bundle_file(bundle: Path, store: str | None) -> None:
     """Add a run bundle to a store (created when missing) as a new run; prints the new run's id."""
     from ..report.bundle import BundleError, import_bundle
     from ..store import Store, StoreError

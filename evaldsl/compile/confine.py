@@ -1,6 +1,6 @@
 """What `check` may read: `.eval` sources and data files inside the allowed roots (the project root, plus the
 folders a caller allows), and the standard library. Anything else is refused by its name, before it is opened,
-so no byte of it can reach a diagnostic; and no source is read past a size limit (docs/security-check.md)."""
+so no byte of it can reach a diagnostic; and no source is read past a size limit (docs/security.md)."""
 
 from __future__ import annotations
 

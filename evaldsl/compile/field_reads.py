@@ -264,6 +264,7 @@ def _is_row(node: nodes.Node) -> bool:
 
 _FILTER_KINDS = {
     "split_list": "list",
+    "regex_replace": "str",
     "list": "list",
     "sort": "list",
     "ensure_suffix": None,  # keeps the kind of its input

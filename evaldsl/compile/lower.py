@@ -38,6 +38,7 @@ from .spec import (
     SampleValue,
     Spec,
     TemplateInfo,
+    local_hf_folder,
 )
 from .substitute import constant
 from .templating import is_template
@@ -200,17 +201,23 @@ class Lowerer:
                 fields.append((entry.name, sample(entry.value)))
             except BadValue as bad:
                 self.error("E303", f"field `{entry.name}` must be {bad.expected}", entry.value.span)
-        has_path, has_rows = "path" in values, "rows" in values
-        if has_path == has_rows:
+        sources = [k for k in ("path", "rows", "hf") if k in values]
+        if len(sources) != 1:
             self.error(
                 "E304",
-                f"dataset `{d.name}` needs exactly one of `path` or `rows`",
+                f"dataset `{d.name}` needs exactly one of `path`, `rows` or `hf`",
                 node.name_span,
-                'give `path = "data/file.jsonl"` or inline `rows = [ { ... }, ... ]`',
+                'give `path = "data/file.jsonl"`, inline `rows = [ { ... }, ... ]` or `hf = "owner/name"`',
             )
             return None
-        path = path_span = None
-        if has_path:
+        if "hf" not in values:
+            for only_hf in ("config", "split", "revision"):
+                if only_hf in values:
+                    message = f"`{only_hf}` applies to Hugging Face datasets only (`hf = ...`)"
+                    hint = f"remove `{only_hf}` or read the data with `hf`"
+                    self.error("E340", message, values[only_hf][1].name_span, hint)
+        path = path_span = hf_local = None
+        if "path" in values:
             raw, attr = values["path"]
             try:
                 path = (d.base_dir / raw).resolve() if not Path(raw).is_absolute() else Path(raw)
@@ -218,12 +225,23 @@ class Lowerer:
                 self.error("E303", f"`path` is not a usable file path ({exc})", attr.value.span)
                 return None
             path_span = attr.value.span
+        if "hf" in values:
+            raw, attr = values["hf"]
+            path_span = attr.value.span
+            # relative to the file the value is written in (a template argument: the instantiating file)
+            written = Path(attr.value.span.file).parent if attr.value.span.file else d.base_dir
+            hf_local = local_hf_folder(written if written.is_dir() else d.base_dir, raw)
         get = lambda k: values[k][0] if k in values else None  # noqa: E731
         return DatasetDef(
             name=d.name,
             span=node.name_span or node.span,
             path=path,
             path_span=path_span,
+            hf=get("hf"),
+            hf_local=hf_local,
+            config=get("config") or None,  # "" (a template's default) = none
+            split=get("split") or "test",
+            revision=get("revision") or None,
             format=get("format"),
             rows=get("rows"),
             limit=get("limit") or None,

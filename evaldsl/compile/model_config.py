@@ -93,6 +93,9 @@ class ModelConfig(Frozen):
     api_base: Annotated[str | None, Attr("string", "litellm: the server's base URL, e.g. a local "
                                                    "OpenAI-compatible endpoint.")] = None  # fmt: skip
     timeout: Annotated[float, Attr("number", "litellm, python, http: seconds to wait for one reply.")] = 120.0
+    logprobs: Annotated[bool, Attr("bool", "litellm: the API returns token log-probabilities; a judge with "
+                                   '`verdict = "likelihood"` reads each verdict\'s from the first token of the '
+                                   "answer.")] = False  # fmt: skip
     max_retries: Annotated[int, Attr("count", "litellm, http: retries of a failed request (429, 5xx, timeouts, "
                                                  "connection errors).")] = 6
     dtype: Annotated[str, Attr("choice", "hf: weights' precision (auto: the model's own, float32 on a CPU).",

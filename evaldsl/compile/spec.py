@@ -57,12 +57,34 @@ class DatasetDef(Typed):
     format: Annotated[str | None, Attr("choice", "The file's format when its extension does not say.",
                                        DATA_FORMATS)] = None  # fmt: skip
     rows: Annotated[tuple[dict[str, Any], ...] | None, Attr("rows", "Inline rows instead of a file.")] = None
+    hf: Annotated[str | None, Attr("string", "A Hugging Face dataset instead of a file: a Hub id (`cais/mmlu`) or "
+                                   "a local folder (data files laid out as a dataset repository, or a dataset saved "
+                                   "with `save_to_disk`), read with the `datasets` library. Honours "
+                                   "`HF_HUB_OFFLINE` and the local cache.")] = None  # fmt: skip
+    config: Annotated[str | None, Attr("string", "The Hugging Face dataset's configuration (subset), e.g. "
+                                       '`"all"`.')] = None  # fmt: skip
+    split: Annotated[str, Attr("string", "The Hugging Face dataset's split.")] = "test"
+    revision: Annotated[str | None, Attr("string", "The Hub commit, tag or branch to read; pin a commit so the "
+                                         "data cannot change under the results (it is part of every hash).")] = None
+    hf_local: Annotated[Path | None, Field(exclude=True)] = None  # `hf` as a local folder (its files are hashed)
     limit: Annotated[int | None, Attr("count", "Keep at most this many rows (after `where`); 0 = all.")] = None
     shuffle: Annotated[int | None, Attr("integer", "Shuffle with this seed before the limit; absent = file "
                                                    "order.")] = None  # fmt: skip
     where: Annotated[SampleValue | None, Attr("value", "Keep the rows for which this is true.")] = None
     fields: tuple[tuple[str, SampleValue], ...] = ()
     description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
+
+
+def local_hf_folder(base_dir: Path, value: str) -> Path | None:
+    """`hf = "..."` names a local folder when it is written as a path (`./`, `../`, `/`) or a folder of that
+    name exists next to the declaring file; else it is a Hub id."""
+    if value.startswith(("./", "../", "/", "~")):
+        return (base_dir / Path(value).expanduser()).resolve()
+    try:
+        here = (base_dir / value).resolve()
+    except (ValueError, OSError, RuntimeError):
+        return None
+    return here if here.is_dir() else None
 
 
 class ModelDef(Typed):
@@ -80,6 +102,12 @@ class Fewshot(Typed):
     dataset: Annotated[NameRef, Attr("reference", "The dataset the shots are drawn from.", name="from")]
     k: Annotated[int, Attr("count", "How many shots, drawn once with `seed` and shown before every sample.")] = 3
     seed: Annotated[int, Attr("integer", "The seed of the draw.")] = 0
+    first: Annotated[bool, Attr("bool", "Take the first `k` rows in order instead of a seeded draw.")] = False
+    delimiter: Annotated[str | None, Attr("string", "Show the shots as plain text in the user message, each its "
+                                          "prompt + this + its target (lm-evaluation-harness's "
+                                          "`target_delimiter`, e.g. \" \"); absent = chat turns.")] = None
+    separator: Annotated[str, Attr("string", "Between plain-text shots and before the sample "
+                                             "(`fewshot_delimiter`).")] = "\n\n"  # fmt: skip
     span: Span
 
 
@@ -133,6 +161,11 @@ class JudgeDef(Typed):
     swap: Annotated[bool, Attr("bool", "Pairwise: judge both orders; a disagreement counts as a tie.")] = True
     human: Annotated[SampleValue | None, Attr("value", "A human label per sample: the run reports judge–human "
                                                        "agreement (Cohen's kappa, Krippendorff's alpha).")] = None
+    verdict: Annotated[Literal["auto", "parsed", "likelihood"], Attr(
+        "choice", "`likelihood`: score each allowed verdict as the judge's reply by log-likelihood (probability-"
+        "weighted score, argmax verdict; never unscored); `parsed`: generate and parse a JSON verdict; `auto`: "
+        "likelihood on local `hf` judge models, parsed otherwise.",
+        ("auto", "parsed", "likelihood"))] = "auto"  # fmt: skip
     description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
 
     def config(self) -> JudgeConfig:
@@ -150,6 +183,7 @@ class JudgeDef(Typed):
             votes=self.votes,
             swap=self.swap,
             human=None if self.human is None else (self.human.source or str(self.human.value)),
+            verdict=self.verdict,
         )
 
 
@@ -188,6 +222,10 @@ class EvalDef(Typed):
                                                         "choice.")] = None  # fmt: skip
     text: Annotated[SampleValue | None, Attr("value", "perplexity: the text to score.")] = None
     delimiter: Annotated[str, Attr("string", "choice: put between the prompt and each choice.")] = " "
+    contexts: Annotated[SampleValue | None, Attr("value", "choice: one context per choice instead of the prompt "
+                                                          "(partial scoring, as Winogrande): each is followed by "
+                                                          "`delimiter` + the one continuation in "
+                                                          "`choices`.")] = None  # fmt: skip
     metrics: Annotated[tuple[NameRef, ...], Attr("references", "Built-in metrics, `metric` definitions and "
                                                                "judges.")] = ()  # fmt: skip
     asserts: tuple[AssertDef, ...] = ()

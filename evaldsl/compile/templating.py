@@ -46,11 +46,20 @@ def _split_list(value: Any, sep: str = ";") -> list[str]:
     return [part.strip() for part in str(value).split(sep) if part.strip()]
 
 
+def _regex_replace(value: Any, pattern: str, replacement: str = "") -> str:
+    """`text | regex_replace("\\[.*?\\]", "")`: every match of a Python regex replaced (as `re.sub`)."""
+    try:
+        return re.sub(pattern, replacement, str(value))
+    except re.error as exc:
+        raise TemplateError(f"regex_replace: bad regex {pattern!r} ({exc})") from None
+
+
 @lru_cache(maxsize=1)
 def _env() -> BoundedSandbox:
     env = BoundedSandbox(keep_trailing_newline=True, autoescape=False)
     env.filters["ensure_suffix"] = _ensure_suffix
     env.filters["split_list"] = _split_list
+    env.filters["regex_replace"] = _regex_replace
     return env
 
 

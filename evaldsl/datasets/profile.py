@@ -9,7 +9,8 @@ completion and hover. The API, all read-only:
 - `DatasetProfile.rows` (well-formed rows), `.fields` (name → `FieldProfile`, in order of first appearance),
   `.example` (the first row), `.bad_rows` / `.bad_count` (malformed records, with their lines),
   `.presence(name)` ("all", "some" or "none") and `.field(name)`.
-- `dataset_profile(ds, cache)` is a spec's dataset as its samples see it: its file's or inline rows' fields,
+- `dataset_profile(ds, cache)` is a spec's dataset as its samples see it: its file's, Hugging Face split's or
+  inline rows' fields,
   then its derived `field`s in order (their presence follows the fields they read without a guard; their types
   are inferred where the expression's shape makes them plain, else unknown).
 - `FieldProfile.present` of `.rows` rows have the field, `.types` counts them by type — "str", "int", "float",
@@ -19,7 +20,7 @@ completion and hover. The API, all read-only:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from jinja2 import TemplateSyntaxError
 
 from ..compile.field_reads import field_reads, value_kinds, whole_field
 from ..compile.spec import DatasetDef, SampleValue
+from . import hub
 from .reader import TYPE_NAMES, BadRow, DatasetError, data_format, records, type_name
 
 Presence = Literal["all", "some", "none"]
@@ -171,29 +173,36 @@ def profile_file(path: Path, fmt: str) -> DatasetProfile:
 
 
 def _profile_parquet(path: Path) -> DatasetProfile:
-    """Parquet is typed by its schema: every row has every column; types come from the column types and the
-    null counts, read column by column (no row objects are built)."""
+    """Parquet is typed by its schema: every row has every column (see `profile_arrow`)."""
     try:
-        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as exc:  # pragma: no cover - pyarrow is a dependency
         raise DatasetError("reading .parquet needs pyarrow: pip install pyarrow") from exc
     try:
         parquet = pq.ParquetFile(path)
-        schema = parquet.schema_arrow
-        nulls = dict.fromkeys(schema.names, 0)
-        total = 0
-        example = None
-        for batch in parquet.iter_batches(batch_size=65536):
-            if example is None and batch.num_rows:
-                example = batch.slice(0, 1).to_pylist()[0]
-            total += batch.num_rows
-            for name, column in zip(schema.names, batch.columns, strict=True):
-                nulls[name] += column.null_count
+        return profile_arrow(parquet.schema_arrow, parquet.iter_batches(batch_size=65536))
     except OSError as exc:
         raise DatasetError(f"{path}: {exc.strerror or exc}") from None
+    except DatasetError:
+        raise
     except Exception as exc:  # pyarrow's own errors for a file that is not parquet
         raise DatasetError(f"{path}: cannot read parquet ({exc})") from None
+
+
+def profile_arrow(schema: Any, batches: Iterable[Any]) -> DatasetProfile:
+    """The profile of Arrow record batches (parquet files, Hugging Face datasets): types come from the column
+    types and the null counts, read column by column (no row objects are built)."""
+    import pyarrow as pa
+
+    nulls = dict.fromkeys(schema.names, 0)
+    total = 0
+    example = None
+    for batch in batches:
+        if example is None and batch.num_rows:
+            example = batch.slice(0, 1).to_pylist()[0]
+        total += batch.num_rows
+        for name, column in zip(schema.names, batch.columns, strict=True):
+            nulls[name] += column.null_count
 
     def kind(t: Any) -> str:
         checks = (
@@ -221,7 +230,7 @@ class ProfileCache:
     (or per language-server session)."""
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, str, int, int], DatasetProfile | DatasetError] = {}
+        self._entries: dict[tuple[str, str, int | str, int], DatasetProfile | DatasetError] = {}
 
     def get(self, path: Path, fmt: str) -> DatasetProfile:
         """The file's profile; raises DatasetError (remembered too) when it cannot be read."""
@@ -229,10 +238,23 @@ class ProfileCache:
             stat = path.stat()
         except OSError as exc:
             raise DatasetError(f"{path}: {exc.strerror or exc}") from None
-        key = (str(path), fmt, stat.st_size, stat.st_mtime_ns)
+        return self._remembered((str(path), fmt, stat.st_size, stat.st_mtime_ns), lambda: profile_file(path, fmt))
+
+    def get_hub(self, ds: DatasetDef) -> DatasetProfile:
+        """A Hugging Face dataset's profile, once per fingerprint (a local folder's files, or the Hub id,
+        configuration, split and revision); raises DatasetError (remembered too) when it cannot be loaded."""
+        def profile() -> DatasetProfile:
+            if ds.hf_local is not None and not hub.saved(ds.hf_local):  # data files: streamed, no cache written
+                return profile_records(enumerate(hub.hub_rows(ds), 1))
+            return profile_arrow(*hub.arrow_batches(ds))
+
+        return self._remembered(("hf", hub.fingerprint(ds), str(ds.hf_local or ds.hf), 0), profile)
+
+    def _remembered(self, key: tuple[str, str, int | str, int], make: Callable[[], DatasetProfile]) -> DatasetProfile:
+        """The profile under `key`, made once; a DatasetError is remembered too, and raised each time."""
         if key not in self._entries:
             try:
-                self._entries[key] = profile_file(path, fmt)
+                self._entries[key] = make()
             except DatasetError as exc:
                 self._entries[key] = exc
         found = self._entries[key]
@@ -246,6 +268,8 @@ def dataset_profile(ds: DatasetDef, cache: ProfileCache | None = None) -> Datase
     DatasetError when the file cannot be read. The `where` filter and `limit` are not applied: every row counts."""
     if ds.rows is not None:
         profile = profile_rows(ds.rows)
+    elif ds.hf is not None:
+        profile = (cache or ProfileCache()).get_hub(ds)
     else:
         assert ds.path is not None
         fmt = data_format(ds.path, ds.format)

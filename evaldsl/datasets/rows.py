@@ -1,4 +1,4 @@
-"""Dataset files and inline rows → sample rows (filtered, derived fields, shuffled, limited)."""
+"""Dataset files, Hugging Face datasets and inline rows → sample rows (filtered, derived fields, shuffled, limited)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from ..compile.spec import DatasetDef, SampleValue
 from ..compile.templating import TemplateError, evaluate, render
+from .hub import describe, hub_rows
 from .profile import dataset_profile, profile_file
 from .reader import SUPPORTED, DatasetError, data_format
 from .reader import rows as file_rows
@@ -47,9 +48,14 @@ def sample_value(value: SampleValue, row: dict[str, Any]) -> Any:
 
 def load_rows(ds: DatasetDef, limit: int | None = None) -> list[dict[str, Any]]:
     """The dataset's rows after `where`, derived `field`s, `shuffle` and the smaller of both limits."""
+    caps = [n for n in (ds.limit, limit) if n]
+    cap = min(caps) if caps else None
     if ds.rows is not None:
         source: Iterator[dict[str, Any]] = iter(dict(r) for r in ds.rows)
         origin = f"dataset {ds.name}"
+    elif ds.hf is not None:
+        source = hub_rows(ds, cap if ds.shuffle is None else None)
+        origin = describe(ds)
     else:
         assert ds.path is not None
         fmt = data_format(ds.path, ds.format)
@@ -57,8 +63,6 @@ def load_rows(ds: DatasetDef, limit: int | None = None) -> list[dict[str, Any]]:
             raise DatasetError(f"{ds.path}: unsupported file type {ds.path.suffix!r}")
         source = file_rows(ds.path, fmt)
         origin = str(ds.path)
-    caps = [n for n in (ds.limit, limit) if n]
-    cap = min(caps) if caps else None
     rows: list[dict[str, Any]] = []
     for index, raw in enumerate(source):
         row = dict(raw)
@@ -77,8 +81,11 @@ def load_rows(ds: DatasetDef, limit: int | None = None) -> list[dict[str, Any]]:
     return rows[:cap] if cap is not None else rows
 
 
-def fewshot_rows(ds_rows: Sequence[dict[str, Any]], k: int, seed: int) -> list[dict[str, Any]]:
-    """k rows drawn with a fixed seed (the same shots for every sample, so prompts cache well)."""
+def fewshot_rows(ds_rows: Sequence[dict[str, Any]], k: int, seed: int, *, first: bool = False) -> list[dict[str, Any]]:
+    """k rows drawn with a fixed seed, or the first k with `first` (the same shots for every sample, so prompts
+    cache well)."""
+    if first or k >= len(ds_rows):
+        return list(ds_rows[:k])
     if k >= len(ds_rows):
         return list(ds_rows)
     return random.Random(seed).sample(list(ds_rows), k)

@@ -34,6 +34,7 @@ class JudgeConfig:
     votes: int = 1
     swap: bool = True
     human: str | None = None
+    verdict: str = "auto"  # "auto" (likelihood on local models), "parsed" or "likelihood"
 
     def __post_init__(self) -> None:
         where = f"judge {self.name!r}"
@@ -41,6 +42,10 @@ class JudgeConfig:
             value = getattr(self, attr)
             if not isinstance(value, str) or not value.strip():
                 raise JudgeError(f"{where}: `{attr}` must be a non-empty string")
+        if self.verdict not in ("auto", "parsed", "likelihood"):
+            raise JudgeError(f'{where}: verdict must be "auto", "parsed" or "likelihood", not {self.verdict!r}')
+        if self.verdict == "likelihood" and self.mode == "pairwise":
+            raise JudgeError(f'{where}: verdict = "likelihood" applies to single-mode judges (scale or choices)')
         if self.mode not in ("single", "pairwise"):
             raise JudgeError(f'{where}: mode must be "single" or "pairwise", not {self.mode!r}')
         if isinstance(self.votes, bool) or not isinstance(self.votes, int) or self.votes < 1:
@@ -85,6 +90,7 @@ class JudgeConfig:
             "votes": self.votes,
             "swap": self.swap,
             "human": self.human,
+            "verdict": self.verdict,
         }
 
 

@@ -129,7 +129,7 @@ def _grading_line(cfg: JudgeConfig) -> str:
     return f"Give an integer score from {lo} to {hi} (whole numbers only), as the rubric defines it."
 
 
-def _system(cfg: JudgeConfig, rubric: str, nonce: str, blocks: list[str]) -> str:
+def _system(cfg: JudgeConfig, rubric: str, nonce: str, blocks: list[str], plain: bool = False) -> str:
     if cfg.mode == "pairwise":
         task = (
             "You are an impartial judge. You compare two AI assistant responses to the same question and "
@@ -157,10 +157,14 @@ def _system(cfg: JudgeConfig, rubric: str, nonce: str, blocks: list[str]) -> str
     contract = (
         f"{order} Reply with a single JSON object and nothing else, exactly in this form:\n{output_contract(cfg)}"
     )
+    if plain:  # the verdict is read from the likelihood of each allowed answer
+        contract = "Do not explain: reply with the verdict alone."
     return "\n\n".join([task, f"Rubric:\n{rubric.strip()}", _grading_line(cfg), data_rule, contract])
 
 
-def _reminder(cfg: JudgeConfig, what: str) -> str:
+def _reminder(cfg: JudgeConfig, what: str, plain: bool = False) -> str:
+    if plain:
+        return f"Now evaluate {what} according to the rubric.\n\nVerdict: "
     contract = output_contract(cfg)
     return f"Now evaluate {what} according to the rubric. Reply with the JSON object only:\n{contract}"
 
@@ -173,9 +177,10 @@ def _rubric_and_reference(cfg: JudgeConfig, question: str, variables: Mapping[st
 
 
 def build_single_messages(
-    cfg: JudgeConfig, *, question: str, response: str, variables: Mapping[str, Any]
+    cfg: JudgeConfig, *, question: str, response: str, variables: Mapping[str, Any], plain: bool = False
 ) -> list[Message]:
-    """System + user messages asking the judge to grade `response` (rubric/reference rendered per sample)."""
+    """System + user messages asking the judge to grade `response` (rubric/reference rendered per sample).
+    `plain`: the user message ends with "Verdict: " and asks for the bare verdict (likelihood verdicts)."""
     if cfg.mode != "single":
         raise JudgeError(f"judge {cfg.name!r} is pairwise; use build_pairwise_messages")
     rubric, reference = _rubric_and_reference(cfg, question, variables)
@@ -190,9 +195,9 @@ def build_single_messages(
         names.append("reference")
     parts.append("The response to evaluate:\n" + _block("response", nonce, response))
     names.append("response")
-    parts.append(_reminder(cfg, f"the response above (block response-{nonce})"))
+    parts.append(_reminder(cfg, f"the response above (block response-{nonce})", plain))
     return [
-        {"role": "system", "content": _system(cfg, rubric, nonce, names)},
+        {"role": "system", "content": _system(cfg, rubric, nonce, names, plain)},
         {"role": "user", "content": "\n\n".join(parts)},
     ]
 

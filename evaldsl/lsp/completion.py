@@ -33,6 +33,7 @@ _KIND_ICONS = {
 _DEFINITIONS_IN_TEMPLATE = ("dataset", "model", "prompt", "metric", "judge", "eval")
 _FILTERS = (
     "split_list",
+    "regex_replace",
     "ensure_suffix",
     "lower",
     "upper",

@@ -131,7 +131,8 @@ def definition(docs: Documents, spec: Spec, target: Definition) -> str | None:
 def _dataset(docs: Documents, spec: Spec, name: str) -> str:
     ds = spec.datasets[name]
     rows = len(ds.rows or ())
-    origin = f"`{ds.path.name}`" if ds.path is not None else f"{rows} inline row{'s' if rows != 1 else ''}"
+    origin = (f"`{ds.path.name}`" if ds.path is not None else f"Hugging Face `{ds.hf}`" if ds.hf is not None
+              else f"{rows} inline row{'s' if rows != 1 else ''}")  # fmt: skip
     lines = [f"**dataset {name}** — {origin}"]
     extras = [f"{k} {v}" for k, v in (("limit", ds.limit), ("shuffle", ds.shuffle)) if v is not None]
     if ds.where is not None:

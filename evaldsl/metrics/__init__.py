@@ -13,22 +13,21 @@ from typing import Any
 from evaldsl.diagnostics import did_you_mean
 from evaldsl.metrics.base import CorpusMetric, Metric, MetricError, SampleMetric
 from evaldsl.metrics.choice import MC1, MC2, Accuracy, AccuracyNorm
+from evaldsl.metrics.extract import ExtractMatch
+from evaldsl.metrics.factories import embedding, json_schema, maker, python_metric, rouge_family, tool_call
 from evaldsl.metrics.overlap import BLEU_TOKENIZERS, Bleu, Chrf, Rouge
 from evaldsl.metrics.perplexity import LoglikRatio
 from evaldsl.metrics.repeats import AcrossAttempts
 from evaldsl.metrics.structured import (
-    JsonSchema,
     JsonValid,
     compile_pattern,
     extracted,
     inner_of,
-    load_schema,
     parse_path,
 )
 from evaldsl.metrics.text import Contains, ExactMatch, Regex, TokenOverlap
-from evaldsl.metrics.tools import ToolCall, ToolCallsValid
+from evaldsl.metrics.tools import ToolCallsValid
 from evaldsl.metrics.truthfulqa import SCORERS, STATISTICS, TruthfulQAGen, truthfulqa_references
-from evaldsl.metrics.user import PythonMetric
 
 __all__ = [
     "BUILTIN_METRICS",
@@ -73,38 +72,6 @@ class MetricSpec:
     range: tuple[float | None, float | None] | None = (0.0, 1.0)  # None: unbounded / not known in advance
 
 
-def _maker(default_name: str, build: Callable[..., Metric], **fixed: Any) -> Callable[..., Metric]:
-    """A factory calling build(name=..., **fixed, **params); `base_dir` is accepted and ignored."""
-
-    def factory(*, name: str | None = None, base_dir: Path | None = None, **params: Any) -> Metric:
-        return build(name=name or default_name, **fixed, **params)
-
-    return factory
-
-
-def _rouge_family(
-    *, name: str | None = None, base_dir: Path | None = None, type: str = "rougeL", stemmer: bool = False
-) -> Metric:
-    return Rouge(name=name or "rouge", rouge_type=type, stemmer=stemmer)
-
-
-def _python(
-    *,
-    name: str | None = None,
-    base_dir: Path | None = None,
-    path: str,
-    higher_is_better: bool = True,
-    allow_python: frozenset[str] = frozenset(),
-) -> Metric:
-    return PythonMetric(name=name or "python", path=path, base_dir=base_dir, allowed=allow_python)
-
-
-def _json_schema(
-    *, name: str | None = None, base_dir: Path | None = None, schema: Any, fences: bool = True
-) -> Metric:
-    return JsonSchema(name=name or "json_schema", schema=load_schema(schema, base_dir), fences=fences)
-
-
 def _extracted(
     *,
     name: str | None = None,
@@ -139,14 +106,6 @@ def _across(statistic: str, family: str) -> Callable[..., Metric]:
     return factory
 
 
-def _tool_call(
-    *, name: str | None = None, base_dir: Path | None = None, function: str | None = None,
-    arguments: dict[str, Any] | None = None, match: str = "subset",
-) -> Metric:  # fmt: skip
-    return ToolCall(name=name or "tool_call", function=function, arguments=arguments,
-                    match=match)  # type: ignore[arg-type]  # fmt: skip
-
-
 REPEATS = frozenset({"pass_at", "pass_all", "attempt_variance"})
 """Metric families scored over each sample's attempts (an eval's `epochs`)."""
 
@@ -162,7 +121,7 @@ def _specs() -> dict[str, MetricSpec]:
     )
     specs.append(
         MetricSpec(
-            "exact_match", GENERATE, norm, f"Exact match, 0/1; {squad}.", _maker("exact_match", ExactMatch)
+            "exact_match", GENERATE, norm, f"Exact match, 0/1; {squad}.", maker("exact_match", ExactMatch)
         )
     )
     for measure in ("f1", "precision", "recall"):
@@ -172,7 +131,7 @@ def _specs() -> dict[str, MetricSpec]:
                 GENERATE,
                 norm,
                 f"Token {measure} (bag of tokens, 0-1); {squad}.",
-                _maker(measure, TokenOverlap, measure=measure),
+                maker(measure, TokenOverlap, measure=measure),
             )
         )
     specs.append(
@@ -181,7 +140,7 @@ def _specs() -> dict[str, MetricSpec]:
             GENERATE,
             norm,
             "1 if a normalised reference occurs in the normalised prediction (whole tokens), else 0.",
-            _maker("contains", Contains),
+            maker("contains", Contains),
         )
     )
     specs.append(
@@ -190,9 +149,34 @@ def _specs() -> dict[str, MetricSpec]:
             GENERATE,
             {"pattern": str},
             "1 if the Python regex `pattern` is found in the prediction.",
-            _maker("regex", Regex),
+            maker("regex", Regex),
             positional=("pattern",),
             required=frozenset({"pattern"}),
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "extract_match",
+            GENERATE,
+            {"pattern": str, "select": int, "ignore": (list, tuple), "ignore_case": bool,
+             "ignore_punctuation": bool},
+            "lm-evaluation-harness exact match: the answer is the `select`-th match (0 first, -1 last) of the regex "
+            "`pattern` in the output (its first non-empty group; `[invalid]` when none), then each regex of "
+            "`ignore` is removed from it and from the references, case and punctuation dropped where asked.",
+            maker("extract_match", ExtractMatch),
+            positional=("pattern",),
+        )
+    )
+    specs.append(
+        MetricSpec(
+            "embedding_similarity",
+            GENERATE,
+            {"model": str, "api": str, "api_base": str},
+            "Cosine similarity of the output's and the best reference's embeddings, -1 to 1: `model` a local "
+            "transformers encoder (a folder next to the spec or a Hugging Face id; mean of its last hidden "
+            "states) or `api` an embedding model through litellm (`api_base` for a server of your own).",
+            embedding,
+            range=(-1.0, 1.0),
         )
     )
     specs.append(
@@ -203,7 +187,7 @@ def _specs() -> dict[str, MetricSpec]:
             'User function "module:function"(prediction, references, row) -> float | None; the module is '
             "looked up in the spec's folder, then on PYTHONPATH. `higher_is_better = false` for a cost or an "
             "error rate.",
-            _python,
+            python_metric,
             positional=("path",),
             required=frozenset({"path"}),
             range=None,
@@ -212,7 +196,7 @@ def _specs() -> dict[str, MetricSpec]:
     fences = "a markdown code fence around the whole reply is removed first (fences = false: not)"
     specs.append(
         MetricSpec("json_valid", GENERATE, {"fences": bool}, f"1 if the output is one JSON document, else 0; {fences}.",
-                   _maker("json_valid", JsonValid))
+                   maker("json_valid", JsonValid))
     )  # fmt: skip
     specs.append(
         MetricSpec(
@@ -221,7 +205,7 @@ def _specs() -> dict[str, MetricSpec]:
             {"schema": (dict, str), "fences": bool},
             "1 if the output is JSON that the JSON Schema accepts, else 0; `schema` is an inline map or a .json "
             f"file in the project (relative to this file); {fences}.",
-            _json_schema,
+            json_schema,
             positional=("schema",),
             required=frozenset({"schema"}),
         )
@@ -256,12 +240,12 @@ def _specs() -> dict[str, MetricSpec]:
         MetricSpec("tool_call", GENERATE, {"function": str, "arguments": dict, "match": str},
                    "1 if the reply called the expected function (`function`, else each reference: a name or "
                    '{"name", "arguments"} JSON) with matching `arguments` (match = "subset" (default) or "exact").',
-                   _tool_call)
+                   tool_call)
     )  # fmt: skip
     specs.append(
         MetricSpec("tool_calls_valid", GENERATE, {}, "1 if every tool call names one of the model's `tools` and "
                    "its arguments validate against its parameters schema; replies without calls are unscored.",
-                   _maker("tool_calls_valid", ToolCallsValid))
+                   maker("tool_calls_valid", ToolCallsValid))
     )  # fmt: skip
     attempt = "an attempt passes when `metric` (default exact_match) scores at least `threshold` (default 1)"
     specs.append(
@@ -286,7 +270,7 @@ def _specs() -> dict[str, MetricSpec]:
             GENERATE,
             {"tokenize": str, "lowercase": bool},
             f"sacrebleu corpus BLEU, 0-100 (tokenize: {', '.join(sorted(BLEU_TOKENIZERS))}; default 13a).",
-            _maker("bleu", Bleu),
+            maker("bleu", Bleu),
             range=(0.0, 100.0),
         )
     )
@@ -296,7 +280,7 @@ def _specs() -> dict[str, MetricSpec]:
             GENERATE,
             {"word_order": int, "lowercase": bool},
             "sacrebleu corpus chrF, 0-100 (word_order = 2 gives chrF++).",
-            _maker("chrf", Chrf),
+            maker("chrf", Chrf),
             range=(0.0, 100.0),
         )
     )
@@ -307,7 +291,7 @@ def _specs() -> dict[str, MetricSpec]:
                 GENERATE,
                 {"stemmer": bool},
                 f"rouge-score {rouge_type} F-measure, 0-1, max over references, mean over samples.",
-                _maker(rouge_type, Rouge, rouge_type=rouge_type),
+                maker(rouge_type, Rouge, rouge_type=rouge_type),
             )
         )
     specs.append(
@@ -317,7 +301,7 @@ def _specs() -> dict[str, MetricSpec]:
             {"type": str, "stemmer": bool},
             "rouge-score F-measure of the given type (rouge1..rouge9, rougeL, rougeLsum; default rougeL), "
             "0-1.",
-            _rouge_family,
+            rouge_family,
             positional=("type",),
         )
     )
@@ -336,7 +320,7 @@ def _specs() -> dict[str, MetricSpec]:
                     GENERATE,
                     {},
                     f"TruthfulQA generation ({what}, 0-100, as lm-evaluation-harness): {meaning}.",
-                    _maker(metric_name, TruthfulQAGen, scorer=scorer, statistic=statistic),
+                    maker(metric_name, TruthfulQAGen, scorer=scorer, statistic=statistic),
                     range={"max": (0.0, 100.0), "diff": (-100.0, 100.0), "acc": (0.0, 1.0)}[statistic],
                 )
             )
@@ -346,7 +330,7 @@ def _specs() -> dict[str, MetricSpec]:
             CHOICE,
             {},
             "1 if the highest-log-likelihood choice is a true one.",
-            _maker("accuracy", Accuracy),
+            maker("accuracy", Accuracy),
         )
     )
     specs.append(
@@ -355,7 +339,7 @@ def _specs() -> dict[str, MetricSpec]:
             CHOICE,
             {},
             "accuracy on log-likelihood / characters of the choice text (lm-eval acc_norm).",
-            _maker("accuracy_norm", AccuracyNorm),
+            maker("accuracy_norm", AccuracyNorm),
         )
     )
     specs.append(
@@ -364,7 +348,7 @@ def _specs() -> dict[str, MetricSpec]:
             CHOICE,
             {},
             "TruthfulQA MC1: 1 if the best answer (first true choice) wins.",
-            _maker("mc1", MC1),
+            maker("mc1", MC1),
         )
     )
     specs.append(
@@ -373,7 +357,7 @@ def _specs() -> dict[str, MetricSpec]:
             CHOICE,
             {},
             "TruthfulQA MC2: normalised probability mass of true choices.",
-            _maker("mc2", MC2),
+            maker("mc2", MC2),
         )
     )
     for metric_name, unit, transform, doc in (
@@ -389,7 +373,7 @@ def _specs() -> dict[str, MetricSpec]:
                 PERPLEXITY,
                 {},
                 f"Corpus {doc}; lower is better.",
-                _maker(metric_name, LoglikRatio, unit=unit, transform=transform),
+                maker(metric_name, LoglikRatio, unit=unit, transform=transform),
                 higher_is_better=False,
                 range=(1.0, None) if transform == "exp" else (0.0, None),
             )

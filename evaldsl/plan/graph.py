@@ -41,6 +41,7 @@ class RenderNode(GraphNode):
     labels: SampleValue | None = None
     text: SampleValue | None = None
     delimiter: str = " "
+    contexts: SampleValue | None = None  # choice: a context per choice (partial scoring)
     limit: int | None = None
     fewshot_input: str | None = None  # id of the LoadNode of the few-shot dataset
     epochs: int = 1  # attempts per sample (hashed only when more than one)

@@ -8,6 +8,7 @@ from pathlib import PurePath
 from typing import Any
 
 from ..compile.spec import DatasetDef, EvalDef, JudgeDef, MetricDef, PromptDef, Spec
+from ..datasets import hub
 from ..hashing import content_hash, file_hash, without_spans
 from ..metrics import BUILTIN_METRICS, EXTRACTORS, REPEATS, bind_params, metric_direction
 from ..metrics.user import module_file
@@ -64,6 +65,11 @@ def _finish(node: Node, nodes: dict[str, Node]) -> Node:
 def _data_hash(ds: DatasetDef) -> str:
     if ds.rows is not None:
         return content_hash(list(ds.rows))
+    if ds.hf is not None:
+        try:
+            return hub.fingerprint(ds)
+        except OSError:
+            return "unreadable"
     assert ds.path is not None
     try:
         return file_hash(ds.path)
@@ -150,6 +156,7 @@ class _Planner:
                 labels=ev.labels,
                 text=ev.text,
                 delimiter=ev.delimiter,
+                contexts=ev.contexts,
                 limit=min(caps) if caps else None,
                 fewshot_input=fewshot_id,
                 epochs=ev.epochs,

@@ -53,4 +53,8 @@ def request_fields(request: Any, *, drop: tuple[str, ...] = ("variables",)) -> d
     variables, which only the mock provider reads)."""
     # Shallow: nested records stay records (hashed as their fields, the same JSON), and the dropped fields (the
     # sample's whole row) are never copied — a deep `asdict` per request dominated large runs.
-    return {f.name: getattr(request, f.name) for f in dataclasses.fields(request) if f.name not in drop}
+    fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(request) if f.name not in drop}
+    if "continuations" in fields and not fields.get("messages"):  # a plain choice request keeps its old key
+        fields.pop("messages", None)
+        fields.pop("chat_template", None)
+    return fields

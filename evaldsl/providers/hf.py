@@ -329,6 +329,13 @@ class HFProvider:
     ) -> AsyncIterator[tuple[int, ChoiceScores]]:
         """Summed log-probs of each continuation. A (context, continuation) pair already scored by this provider
         (e.g. TruthfulQA's mc1 and mc2 share most choices) is not scored again; the rest is scored as a batch."""
+        if any(r.messages for r in requests):  # a chat prompt: the context is its rendered chat template
+            from .hf_generate import render_text
+
+            lm = await self.load()
+            requests = [ChoiceRequest(context=render_text(lm, r.messages, r.chat_template) + r.context,
+                                      continuations=r.continuations) if r.messages else r
+                        for r in requests]  # fmt: skip
         async for item in memoized_choices(self._choice_memo, requests, self.score_choices_uncached):
             yield item
 

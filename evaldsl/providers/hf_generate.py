@@ -48,6 +48,16 @@ class BatchOutput:
     completion_tokens: int
 
 
+def render_text(lm: LoadedModel, messages: Sequence[Message], use_chat_template: bool) -> str:
+    """The messages as text before the model's reply: its chat template with the generation prompt when it has
+    one and it is wanted, else the contents joined by blank lines."""
+    tokenizer = lm.tokenizer
+    if use_chat_template and getattr(tokenizer, "chat_template", None):
+        return str(tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True,
+                                                 tokenize=False))  # fmt: skip
+    return "\n\n".join(message.get("content", "") for message in messages)
+
+
 def render_prompt(lm: LoadedModel, messages: Sequence[Message], use_chat_template: bool) -> list[int]:
     """The chat template (with the generation prompt) when the tokenizer has one and it is wanted, else the
     message contents joined by blank lines with the tokenizer's usual special tokens."""

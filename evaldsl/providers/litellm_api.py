@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..compile.model_config import ModelConfig
+from ..compile.model_config import GenerationParams, ModelConfig
 from ..compile.tools import normalize_call, openai_tools
 from .base import ProviderError, request_fields
 from .openai_http import OpenAIHTTPClient, lean_route
@@ -204,7 +204,15 @@ class LiteLLMProvider:
         return self._schema_support
 
     async def _complete(self, request: GenerateRequest, abandoned: set[asyncio.Future[Any]]) -> Generation:
-        kwargs = self._arguments(request)
+        outcome = await self._call(self._arguments(request), abandoned)
+        if isinstance(outcome, Generation):
+            return outcome
+        return self._result_from_json(*outcome) if self._lean is not None else self._result(*outcome)
+
+    async def _call(
+        self, kwargs: dict[str, Any], abandoned: set[asyncio.Future[Any]]
+    ) -> Generation | tuple[Any, float]:
+        """One completion with retries: (response, latency), or a Generation carrying the final error."""
         attempts = self.config.max_retries + 1
         for attempt in range(attempts):
             epoch = await self.limiter.acquire()
@@ -227,9 +235,7 @@ class LiteLLMProvider:
             latency = time.perf_counter() - started
             if failure is None:
                 self.limiter.record_success()
-                if self._lean is not None:
-                    return self._result_from_json(response, latency)
-                return self._result(response, latency)
+                return response, latency
             if failure.kind == "rate_limit":
                 self.limiter.record_rate_limit(epoch)
             if not failure.retryable or attempt + 1 == attempts:
@@ -344,12 +350,30 @@ class LiteLLMProvider:
             return f" — litellm expects the environment variable {' / '.join(missing)}, which is not set"
         return " — the API key in the environment was rejected"
 
-    # -- not available over chat APIs ----------------------------------------------------------------------
+    # -- log-likelihoods: only a judge's verdicts, from the first token's top log-probabilities ----------------
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> AsyncIterator[tuple[int, ChoiceScores]]:
+        if self.config.logprobs and all(r.messages for r in requests):
+            return self._score_replies(requests)
         raise ProviderError(
             f"model {self.config.name!r}: litellm models cannot give log-likelihoods "
             "(choice mode needs a local `hf` model, or score choices by generation instead)"
         )
+
+    async def _score_replies(self, requests: Sequence[ChoiceRequest]) -> AsyncIterator[tuple[int, ChoiceScores]]:
+        """Each allowed reply's log-probability as the first token of the model's answer (`top_logprobs`);
+        a reply outside the returned top tokens gets the lowest of them (an upper bound of its own)."""
+        if self._litellm is None:
+            self._litellm = import_litellm()
+        abandoned: set[asyncio.Future[Any]] = set()
+        for index, request in enumerate(requests):
+            asked = GenerateRequest(messages=request.messages, params=GenerationParams(max_tokens=1))
+            kwargs = self._arguments(asked)
+            kwargs.update(logprobs=True, top_logprobs=20)
+            outcome = await self._call(kwargs, abandoned)
+            if isinstance(outcome, Generation):
+                yield index, ChoiceScores(error=outcome.error)
+                continue
+            yield index, reply_scores(outcome[0], request.continuations, self.config.id)
 
     def score_text(self, requests: Sequence[TextRequest]) -> AsyncIterator[tuple[int, TextScore]]:
         raise ProviderError(
@@ -362,3 +386,29 @@ class LiteLLMProvider:
         # are not ours to close. The lean path's session is.
         if self._lean is not None:
             await self._lean.aclose()
+
+
+def reply_scores(response: Any, replies: Sequence[str], model: str) -> ChoiceScores:
+    """The log-probability of each reply as the first token of the answer, from the response's `top_logprobs`:
+    a token equal to the reply (spaces aside), else the likeliest token the reply starts with, else the lowest
+    returned log-probability."""
+    try:
+        first = response.choices[0].logprobs.content[0]
+        top = [(str(_field(t, "token")).strip(), float(_field(t, "logprob"))) for t in _field(first, "top_logprobs")]
+    except (AttributeError, IndexError, TypeError, KeyError, ValueError):
+        return ChoiceScores(error=f"{model} returned no token log-probabilities (does it support `logprobs`?)")
+    if not top:
+        return ChoiceScores(error=f"{model} returned no top log-probabilities")
+    floor = min(lp for _, lp in top)
+    scores = []
+    for reply in replies:
+        want = reply.strip()
+        exact = [lp for token, lp in top if token == want]
+        prefix = [lp for token, lp in top if token and want.startswith(token)]
+        scores.append(max(exact) if exact else max(prefix) if prefix else floor)
+    return ChoiceScores(logliks=tuple(scores), is_greedy=tuple(s == max(scores) for s in scores),
+                        n_tokens=tuple(1 for _ in scores))  # fmt: skip
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj[name] if isinstance(obj, dict) else getattr(obj, name)

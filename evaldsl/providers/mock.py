@@ -110,7 +110,9 @@ class MockProvider:
         self, requests: Sequence[ChoiceRequest]
     ) -> AsyncIterator[tuple[int, ChoiceScores]]:
         for index, request in enumerate(requests):
-            scored = [pseudo_loglik(request.context, c) for c in request.continuations]
+            context = "\n\n".join([*(m["content"] for m in request.messages), request.context])
+            scored = [pseudo_loglik(context if request.messages else request.context, c)
+                      for c in request.continuations]  # fmt: skip
             logliks = tuple(loglik for loglik, _ in scored)
             best = max(logliks) if logliks else 0.0
             yield (

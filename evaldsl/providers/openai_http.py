@@ -57,10 +57,10 @@ def _known_models() -> frozenset[str]:
 def lean_route(config: ModelConfig) -> bool:
     """Whether requests of this `litellm` model can go over the lean path with the same outcome as litellm's:
     an `openai/` model at an explicit `api_base`, unknown to litellm's model map (so litellm applies no
-    model-specific parameter mapping, price or response-schema support), with only pass-through `extra` and no
-    `tools`."""
-    if not config.api_base or not config.id.startswith(_PREFIX) or config.tools:
-        return False  # (tool calling goes through litellm, which maps the tools and the calls)
+    model-specific parameter mapping, price or response-schema support), with only pass-through `extra`, no
+    `tools` and no `logprobs`."""
+    if not config.api_base or not config.id.startswith(_PREFIX) or config.tools or config.logprobs:
+        return False  # (tool calling and log-probabilities go through litellm, which maps them)
     if set(config.extra) - PASSTHROUGH_EXTRA or not isinstance(config.extra.get("extra_body", {}), Mapping):
         return False
     name = config.id[len(_PREFIX) :]

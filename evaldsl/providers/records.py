@@ -49,10 +49,16 @@ class Generation:
 
 @dataclass(frozen=True)
 class ChoiceRequest:
-    """Score each continuation given `context` (continuations already carry their delimiter, e.g. " Paris")."""
+    """Score each continuation given `context` (continuations already carry their delimiter, e.g. " Paris").
+
+    With `messages`, the context is those chat messages as the model would see them before its reply (its chat
+    template with the generation prompt, when it has one and `chat_template` is on; else the contents joined by
+    blank lines), followed by `context`: judges scoring their verdicts use this."""
 
     context: str
     continuations: tuple[str, ...]
+    messages: tuple[Message, ...] = ()
+    chat_template: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,19 @@ class ChoiceScores:
     n_tokens: tuple[int, ...] = ()
     truncated: bool = False  # the context had to be cut to fit the model's window
     error: str | None = None
+
+
+def merge_choice_scores(parts: list[ChoiceScores]) -> ChoiceScores:
+    """One sample's scores from one request per choice (each choice after its own context)."""
+    failed = next((p.error for p in parts if p.error is not None), None)
+    if failed is not None:
+        return ChoiceScores(error=failed)
+    return ChoiceScores(
+        logliks=tuple(x for p in parts for x in p.logliks),
+        is_greedy=tuple(x for p in parts for x in p.is_greedy),
+        n_tokens=tuple(x for p in parts for x in p.n_tokens),
+        truncated=any(p.truncated for p in parts),
+    )
 
 
 @dataclass(frozen=True)

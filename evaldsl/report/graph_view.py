@@ -22,7 +22,7 @@ def _short(h: str) -> str:
 def _describe(node: object) -> str:
     if isinstance(node, LoadNode):
         ds = node.dataset
-        src = _display(ds.path) if ds.path else f"{len(ds.rows or ())} inline rows"
+        src = _display(ds.path) if ds.path else (f"hf {ds.hf}" if ds.hf else f"{len(ds.rows or ())} inline rows")
         extras = [
             f"limit {ds.limit}" if ds.limit else "",
             f"shuffle {ds.shuffle}" if ds.shuffle is not None else "",

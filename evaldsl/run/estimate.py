@@ -20,7 +20,7 @@ from ..results import MetricSummary
 from ..store import Store
 from .judging import judge_prompts, judge_requests, vote_draws
 from .model_calls import cache_key
-from .requests import eval_samples, model_request
+from .requests import eval_samples, model_requests
 from .samples import Sample
 
 
@@ -199,7 +199,7 @@ class _Estimator:
         for run in ev.runs:
             node = self.graph.node(run.call)
             assert isinstance(node, ModelNode)
-            requests = [model_request(node, render, s) for s in usable]
+            requests = [r for s in usable for r in model_requests(node, render, s)]
             answers = self.cached(node.model, node.kind, requests)
             texts[run.model] = [a.get("text") if a is not None else None for a in answers]
             per_call[run.model] = self.output_estimate(ev.name, node.model, node.kind)[0]

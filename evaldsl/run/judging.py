@@ -1,20 +1,22 @@
 """Run a judge node: judge prompts per sample, judge calls through the cache (votes, swapped orders, one retry
-of unparseable replies), verdicts → per-sample scores, per-sample judge errors, records and a summary."""
+of unparseable replies) or, for likelihood verdicts, one scoring call per sample; verdicts → per-sample scores,
+per-sample judge errors, records and a summary."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..compile.spec import JudgeDef
 from ..compile.templating import TemplateError
 from ..judges.config import JudgeConfig, JudgeError
+from ..judges.likelihood import argmax_reply, options, uses_likelihood, verdict_from
 from ..judges.prompts import build_pairwise_messages, build_single_messages, response_format
 from ..judges.verdicts import PairVerdict, Verdict, parse_pairwise, parse_single
 from ..judges.votes import aggregate_pair_votes, aggregate_votes, combine_swapped, human_verdict
 from ..plan.graph import JudgeNode
-from ..providers.records import GenerateRequest, Generation
+from ..providers.records import ChoiceRequest, GenerateRequest, Generation
 from ..results import MetricSummary, finite
 from ..stats.agreement import agreement
 from .model_calls import ModelCalls
@@ -43,7 +45,8 @@ def _variables(judge: JudgeDef, sample: Sample) -> dict[str, Any]:
 
 
 def judge_prompts(
-    cfg: JudgeConfig, node: JudgeNode, samples: Sequence[Sample], texts: dict[int, str], other: dict[int, str]
+    cfg: JudgeConfig, node: JudgeNode, samples: Sequence[Sample], texts: dict[int, str], other: dict[int, str],
+    plain: bool = False,
 ) -> tuple[list[list[dict[str, str]]], list[Slot], dict[int, str]]:
     """Judge messages for every vote (and swapped order) of every judgeable sample; samples whose rubric or
     reference cannot be rendered are errors."""
@@ -57,7 +60,7 @@ def judge_prompts(
             for vote in range(cfg.votes):
                 if cfg.mode == "single":
                     prompts.append(build_single_messages(cfg, question=s.question, response=text,
-                                                         variables=variables))  # fmt: skip
+                                                         variables=variables, plain=plain))  # fmt: skip
                     slots.append((i, vote, False))
                     continue
                 orders = [(text, other[i], False)] + ([(other[i], text, True)] if cfg.swap else [])
@@ -122,6 +125,8 @@ async def run_judge(
         if usable(s, o) and (other is None or usable(s, other[i]))
     ]  # fmt: skip
     texts = {i: outputs[i].text for i in judgeable}  # type: ignore[union-attr]
+    if uses_likelihood(cfg, node.judge_model.provider):
+        return await _run_likelihood(calls, node, cfg, samples, texts, seed, n_boot)
     others = {i: other[i].text for i in judgeable} if other is not None else {}  # type: ignore[union-attr]
     prompts, slots, errors = judge_prompts(cfg, node, samples, texts, others)
     label = f"{node.eval} · {node.model} · judge {cfg.name}"
@@ -158,6 +163,45 @@ async def run_judge(
         records[i] = _record(final, items)
     return JudgeScores(cfg.name, scores, _summary(cfg, node, samples, per_sample, scores, verdicts, errors,
                                                   seed, n_boot), records, errors)  # fmt: skip
+
+
+async def _run_likelihood(calls: ModelCalls, node: JudgeNode, cfg: JudgeConfig, samples: Sequence[Sample],
+                          texts: dict[int, str], seed: int, n_boot: int) -> JudgeScores:  # fmt: skip
+    """Score every allowed verdict as the judge's reply after its prompt (one deterministic call per sample)."""
+    cfg = replace(cfg, votes=1)
+    prompts, slots, errors = judge_prompts(cfg, node, samples, texts, {}, plain=True)
+    replies_allowed = tuple(reply for reply, _ in options(cfg))
+    chat = node.judge_model.generation.chat_template
+    requests = [ChoiceRequest(context="", continuations=replies_allowed, messages=tuple(p), chat_template=chat)
+                for p in prompts]  # fmt: skip
+    task = calls.progress.start(f"{node.eval} · {node.model} · judge {cfg.name} (likelihood)", len(requests))
+    results, _ = await calls.ask(node.judge_model, "score_choices", requests, task, counted=False)
+    calls.progress.finish(task)
+    scores: list[float | None] = [None] * len(samples)
+    records: list[dict[str, Any] | None] = [None] * len(samples)
+    verdicts: list[Verdict | PairVerdict | None] = [None] * len(samples)
+    per_sample: dict[int, list[Any]] = {}
+    counts: dict[str, int] = dict.fromkeys(replies_allowed, 0)
+    for (i, _, _), prompt, result in zip(slots, prompts, results, strict=True):
+        per_sample[i] = [result]
+        if result.error is not None:
+            errors[i] = f"judge {cfg.name}: call failed: {result.error}"
+            continue
+        found = verdict_from(cfg, result.logliks)
+        if found.verdict.score is None:
+            errors[i] = f"judge {cfg.name}: {found.verdict.error}"
+            continue
+        likeliest = argmax_reply(found)
+        counts[likeliest or ""] = counts.get(likeliest or "", 0) + 1
+        verdicts[i], scores[i] = found.verdict, found.verdict.score
+        records[i] = {
+            "verdict": {"score": found.verdict.score, "label": likeliest, "winner": None, "error": None,
+                        "distribution": found.distribution},
+            "calls": [{"prompt": prompt, "reply": likeliest, "error": None, "swapped": False,
+                       "logliks": dict(zip(replies_allowed, result.logliks, strict=True))}],
+        }  # fmt: skip
+    summary = _summary(cfg, node, samples, per_sample, scores, verdicts, errors, seed, n_boot)
+    return JudgeScores(cfg.name, scores, replace(summary, outcomes=counts), records, errors)
 
 
 def _record(final: Verdict | PairVerdict, items: list[tuple[bool, Any, Generation, Any]]) -> dict[str, Any]:

@@ -25,7 +25,8 @@ def eval_samples(graph: Graph, ev: EvalPlan, rows: RowSource) -> list[Sample]:
     if render.fewshot_input is not None and fewshot is not None:
         shot_node = graph.node(render.fewshot_input)
         assert isinstance(shot_node, LoadNode)
-        shots = fewshot_rows(rows(shot_node, None), fewshot.k, fewshot.seed)
+        pool = rows(shot_node, fewshot.k if fewshot.first else None)
+        shots = fewshot_rows(pool, fewshot.k, fewshot.seed, first=fewshot.first)
     derived = frozenset(name for name, _ in load.dataset.fields)
     return repeat(render_samples(render, rows(load, render.limit), shots, derived), render.epochs)
 
@@ -44,3 +45,11 @@ def model_request(node: ModelNode, render: RenderNode, sample: Sample) -> Any:
         continuations = tuple(render.delimiter + c for c in sample.choices)
         return ChoiceRequest(context=sample.context, continuations=continuations)
     return TextRequest(text=sample.text or "")
+
+
+def model_requests(node: ModelNode, render: RenderNode, sample: Sample) -> list[Any]:
+    """A sample's requests: one, or one per choice when each choice has its own context (`contexts`)."""
+    if node.kind == "score_choices" and sample.contexts:
+        return [ChoiceRequest(context=c, continuations=(render.delimiter + x,))
+                for c, x in zip(sample.contexts, sample.choices, strict=True)]  # fmt: skip
+    return [model_request(node, render, sample)]

@@ -28,6 +28,7 @@ from ..plan.graph import (
     ModelNode,
     RenderNode,
 )
+from ..providers.records import merge_choice_scores
 from ..results import AssertOutcome, EvalModelResult, RunResult, RunStatus
 from ..store import Store, StoreError
 from ..store.redact import Redactor, redacting_logs
@@ -36,7 +37,7 @@ from .errors import RunFailed, RunInterrupted, RunStopped
 from .judging import JudgeScores, run_judge
 from .memo import Memo
 from .model_calls import ModelCalls, NoProgress, Progress, provider_loader
-from .requests import eval_samples, model_request
+from .requests import eval_samples, model_requests
 from .samples import Sample
 from .scoring import MetricScores, Output, over_rows, score_metric
 from .simulate import simulate_user
@@ -116,20 +117,24 @@ class _Execution:
         render = self.graph.node(node.inputs[0])
         assert isinstance(render, RenderNode)
         usable = [i for i, s in enumerate(samples) if s.error is None]
-        task = self.calls.progress.start(f"{node.eval} · {node.model.name}", len(samples))
-        if len(usable) < len(samples):
-            failed = len(samples) - len(usable)
+        per_sample = [model_requests(node, render, samples[i]) for i in usable]
+        requests = [r for rs in per_sample for r in rs]
+        failed = len(samples) - len(usable)
+        task = self.calls.progress.start(f"{node.eval} · {node.model.name}", len(requests) + failed)
+        if failed:
             self.calls.progress.advance(task, failed, errors=failed)
             self.count_errors(failed)
-        requests = [model_request(node, render, samples[i]) for i in usable]
         results, hits = await self.calls.ask(node.model, node.kind, requests, task)
         self.calls.progress.finish(task)
         if node.user_model is not None and node.user_turns > 0:
             results = await simulate_user(self.calls, node, [samples[i] for i in usable], results)
         outputs: list[Output] = [None] * len(samples)
         cached = [False] * len(samples)
-        for i, result, hit in zip(usable, results, hits, strict=True):
-            outputs[i], cached[i] = result, hit
+        at = 0
+        for i, rs in zip(usable, per_sample, strict=True):
+            part, part_hits = results[at : at + len(rs)], hits[at : at + len(rs)]
+            at += len(rs)
+            outputs[i], cached[i] = (part[0] if len(rs) == 1 else merge_choice_scores(part)), all(part_hits)
         return outputs, cached
 
     def hashes(self, ev: EvalPlan, call: ModelNode, parts: tuple[str, ...]) -> dict[str, str]:

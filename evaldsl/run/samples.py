@@ -29,6 +29,7 @@ class Sample:
     incorrect: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
     labels: tuple[int, ...] = ()
+    contexts: tuple[str, ...] = ()  # choice: one context per choice (then `choices` holds the one continuation)
     text: str | None = None
     error: str | None = None
     epoch: int = 0  # which attempt at the row this is (an eval's `epochs`)
@@ -88,6 +89,13 @@ def _messages(node: RenderNode, row: dict[str, Any], shots: Sequence[dict[str, A
     if prompt.system is not None:
         messages.append({"role": "system", "content": str(sample_value(prompt.system, row))})
     user = prompt.user
+    fewshot = prompt.fewshot
+    if user is not None and fewshot is not None and fewshot.delimiter is not None:
+        # shots as plain text in one user message (lm-evaluation-harness)
+        parts = [str(sample_value(user, shot)) + fewshot.delimiter + _shot_answer(node, shot) for shot in shots]
+        parts.append(str(sample_value(user, row)))
+        messages.append({"role": "user", "content": fewshot.separator.join(parts)})
+        return tuple(messages)
     for shot in shots if user is not None else ():
         assert user is not None
         messages.append({"role": "user", "content": str(sample_value(user, shot))})
@@ -132,6 +140,16 @@ def each_turn(samples: Sequence[Sample]) -> list[Sample]:
     return [replace(s, index=i) for i, s in enumerate(out)]
 
 
+def _shot_answer(node: RenderNode, shot: dict[str, Any]) -> str:
+    """What a plain-text shot shows after its prompt: its first target, or in choice mode its true choice."""
+    if node.mode == "choice":
+        choices = _strings(_value(node.choices, shot), "choices")
+        labels = _labels(_value(node.labels, shot), len(choices))
+        return choices[labels.index(1)] if 1 in labels else ""
+    answer = _strings(_value(node.target, shot), "target")
+    return answer[0] if answer else ""
+
+
 def row_ids(rows: Sequence[dict[str, Any]], derived: frozenset[str] = frozenset()) -> list[str]:
     """Each row's identity: a hash of its dataset fields (derived fields left out), with `~k` added for the k-th
     repeat of an identical row. Equal data gives equal identities whatever the prompt, model or settings, so
@@ -157,6 +175,11 @@ def _render(node: RenderNode, sample: Sample, shots: Sequence[dict[str, Any]]) -
         sample.choices = _strings(_value(node.choices, row), "choices")
         if not sample.choices:
             raise TemplateError("`choices` gave no choices")
+        if node.contexts is not None:
+            sample.contexts = _strings(_value(node.contexts, row), "contexts")
+            if len(sample.choices) != 1 or not sample.contexts:
+                raise TemplateError("with `contexts`, `choices` must give the one continuation scored after each")
+            sample.choices = sample.choices * len(sample.contexts)
         sample.labels = _labels(_value(node.labels, row), len(sample.choices))
     else:
         text = _value(node.text, row)
@@ -182,7 +205,8 @@ def render_samples(
         except (TemplateError, LimitExceeded, TypeError, ValueError) as exc:
             sample.error = str(exc)
         sample.key = content_hash(
-            {"row": row, "messages": sample.messages, "text": sample.text, "choices": sample.choices}
+            {"row": row, "messages": sample.messages, "text": sample.text, "choices": sample.choices,
+             **({"contexts": sample.contexts} if sample.contexts else {})}
         )
         samples.append(sample)
     return each_turn(samples) if node.turns == "each" else samples

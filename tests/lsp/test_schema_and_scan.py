@@ -33,6 +33,7 @@ def test_metric_ranges_and_directions() -> None:
         "0 to 1",
         "0 to 100",
         "-100 to 100",
+        "-1 to 1",  # embedding_similarity (cosine)
         "1 or more",
         "0 or more",
         "what the function returns",

@@ -19,6 +19,7 @@ REQUIRED_EXAMPLE: dict[str, dict[str, object]] = {
     "extract": {"regex": "#### (\\d+)"},
     "pass_at": {"k": 2},
     "pass_all": {"k": 2},
+    "embedding_similarity": {"api": "openai/text-embedding-3-small"},
 }
 
 

@@ -39,6 +39,7 @@ class CheckContext:
             found: DatasetProfile | DatasetError | None = None
             if ds is not None and (
                 ds.rows is not None
+                or ds.hf is not None
                 or (ds.path and self.readable(ds.path) and ds.path.is_file() and data_format(ds.path, ds.format))
             ):
                 try:

@@ -11,7 +11,7 @@ _EXTRACTORS = {"json_field", "extract", "pass_at", "pass_all", "attempt_variance
 # inner `metric` does
 _MODE_ATTRS = {
     "generate": {"target", "incorrect"},
-    "choice": {"choices", "labels", "delimiter"},
+    "choice": {"choices", "labels", "delimiter", "contexts"},
     "perplexity": {"text"},
 }
 
@@ -76,7 +76,7 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
             if ev.target is None and ev.turns == "final" and _needs_target(ctx, ev):
                 missing("target", "because its metrics compare the output with a reference")
         elif ev.mode == "choice":
-            if not has_prompt:
+            if not has_prompt and ev.contexts is None:
                 missing("prompt", "(the context each choice is scored after)")
             if ev.choices is None:
                 missing("choices", "in choice mode")

@@ -1,8 +1,10 @@
-"""Check: judges fit the evals that use them (E317 pairwise needs two models, W301 self-judging, W303 votes)."""
+"""Check: judges fit the evals that use them (E317 pairwise needs two models, W301 self-judging, W303 votes) and
+their models can give what `verdict = "likelihood"` needs (E341)."""
 
 from __future__ import annotations
 
 from ...diagnostics import Diagnostic
+from ..model_config import ModelConfig
 from .context import CheckContext
 
 
@@ -11,6 +13,17 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for judge in spec.judges.values():
         model = spec.models.get(judge.model.name)
+        if judge.verdict == "likelihood" and model is not None and not _scores_verdicts(model.config):
+            out.append(
+                Diagnostic(
+                    code="E341",
+                    message=f"judge `{judge.name}` reads its verdict by likelihood, but model `{model.name}` "
+                    f"({model.config.provider}) cannot score replies",
+                    span=judge.span,
+                    hint='use a local model (provider = "hf"), an API model with `logprobs = true`, '
+                    'or `verdict = "parsed"`',
+                )
+            )
         if judge.votes > 1 and model is not None and model.config.generation.temperature == 0:
             out.append(
                 Diagnostic(
@@ -47,3 +60,8 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
                     )
                 )
     return out
+
+
+def _scores_verdicts(model: ModelConfig) -> bool:
+    """Local models score any reply; API models through token log-probabilities (`logprobs = true`)."""
+    return model.supports_loglikelihood or (model.provider == "litellm" and model.logprobs)

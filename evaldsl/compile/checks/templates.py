@@ -94,7 +94,7 @@ def _kept(where: SampleValue | None, broken: set[int]) -> frozenset[str]:
 def _eval_values(ctx: CheckContext, ev: EvalDef) -> list[tuple[SampleValue, str]]:
     """(value, where it comes from) for every per-sample value an eval renders."""
     values: list[tuple[SampleValue, str]] = []
-    for attr in ("target", "incorrect", "choices", "labels", "text", "inline_prompt"):
+    for attr in ("target", "incorrect", "choices", "labels", "contexts", "text", "inline_prompt"):
         v = getattr(ev, attr)
         if v is not None:
             values.append((v, attr))

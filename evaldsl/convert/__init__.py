@@ -1,0 +1,1 @@
+"""Converters from other evaluation tools' task definitions to `.eval` specs."""
