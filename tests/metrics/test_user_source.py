@@ -34,7 +34,7 @@ def test_the_module_is_parsed_not_imported(tmp_path: Path) -> None:
     finding = inspect_target("side_effects:score", tmp_path)
     assert finding.verdict == "ok" and finding.path == tmp_path / "side_effects.py"
     assert not (tmp_path / "IMPORTED").exists()
-    assert "side_effects" not in " ".join(sys.modules)
+    assert "side_effects" not in sys.modules  # (third-party modules may have it in a longer name)
 
 
 @pytest.mark.parametrize(
