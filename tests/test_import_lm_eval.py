@@ -153,18 +153,21 @@ def run_all(tmp_path: Path, module: str, template: str, response: str = "") -> d
 def test_a_group_becomes_a_template_running_its_tasks(tmp_path: Path) -> None:
     base = BASE.format(path=json.dumps(str(FIXTURES / "arc")))
     group = ("group: arc_group\ntask:\n  - arc_named\n  - task: arc_inline\n    include: _arc_base_yaml\n"
-             "    metric_list:\n      - metric: acc\n  - not_passed\naggregate_metric_list:\n  - metric: acc\n")
+             "    metric_list:\n      - metric: acc\n  - not_passed\n  - group: arc_sub\n    task:\n      - arc_named\n"
+        "aggregate_metric_list:\n  - metric: acc\n")
     for name, text in (("_arc_base_yaml", base), ("arc_named.yaml", "include: _arc_base_yaml\ntask: arc_named\n"),
                        ("group.yaml", group)):  # fmt: skip
         (tmp_path / name).write_text(text, encoding="utf-8")
     result = CliRunner().invoke(app, ["import", "lm-eval", str(tmp_path / "arc_named.yaml"),
                                       str(tmp_path / "group.yaml"), "--out", str(tmp_path)])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert sorted(f.name for f in tmp_path.glob("*.eval")) == ["arc_group.eval", "arc_inline.eval", "arc_named.eval"]
+    written = sorted(f.name for f in tmp_path.glob("*.eval"))
+    assert written == ["arc_group.eval", "arc_inline.eval", "arc_named.eval", "arc_sub.eval"]
     assert "group task 'not_passed' was not converted with it" in result.output
     assert "aggregate_metric_list" in result.output
     got = run_all(tmp_path, "arc_group.eval", "arc_group")
-    assert len(got) == 2
+    assert len(got) == 3  # arc_named, arc_inline, and arc_named again through the nested group arc_sub
+    assert sum("arc_sub" in k for k in got) == 1
     named = next(v for k, v in got.items() if "arc_named" in k)
     inline = next(v for k, v in got.items() if "arc_inline" in k)
     assert set(named) == {"accuracy", "accuracy_norm"} and set(inline) == {"accuracy"}

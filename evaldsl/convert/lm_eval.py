@@ -250,31 +250,36 @@ def convert_files(paths: list[Path]) -> tuple[list[Converted], list[str]]:
     tasks: list[tuple[dict[str, Any], Path]] = []
     groups: list[tuple[dict[str, Any], Path]] = []
     errors: list[str] = []
-    for path in paths:
+    pending: list[tuple[dict[str, Any] | None, Path]] = [(None, path) for path in paths]
+    while pending:
+        loaded, path = pending.pop(0)
         try:
-            cfg = load_task(path)
+            cfg = loaded if loaded is not None else load_task(path)
         except ConvertError as exc:
             errors.append(str(exc))
             continue
-        if is_group(cfg):
-            groups.append((cfg, path))
-            for entry in cfg["task"]:
-                if isinstance(entry, dict):
-                    include = entry.pop("include", None)
-                    base = load_task(path.parent / include) if isinstance(include, str) else {}
-                    tasks.append(({**base, **entry}, path))
-        else:
+        if not is_group(cfg):
             tasks.append((cfg, path))
+            continue
+        groups.append((cfg, path))
+        for entry in cfg["task"]:
+            if isinstance(entry, dict):  # an inline task (or group) config, with its own `include:`
+                entry = dict(entry)
+                include = entry.pop("include", None)
+                try:
+                    base = load_task(path.parent / include) if isinstance(include, str) else {}
+                except ConvertError as exc:
+                    errors.append(str(exc))
+                    continue
+                pending.append(({**base, **entry}, path))
     converted: list[Converted] = []
     for cfg, path in tasks:
         try:
             converted.append(convert_config(cfg, path))
         except ConvertError as exc:
             errors.append(str(exc))
-    known = {c.task for c in converted}
-    for cfg, path in groups:
-        converted.append(_group(cfg, path, known))
-        known.add(converted[-1].task)
+    known = {c.task for c in converted} | {str(cfg["group"]) for cfg, _ in groups}
+    converted += [_group(cfg, path, known) for cfg, path in groups]
     return converted, errors
 
 
@@ -285,7 +290,7 @@ def _group(cfg: dict[str, Any], path: Path, known: set[str]) -> Converted:
     imports: list[str] = []
     evals: list[str] = []
     for entry in cfg["task"]:
-        task = str(entry.get("task") or entry.get("group")) if isinstance(entry, dict) else str(entry)
+        task = str(entry.get("group" if "group" in entry else "task")) if isinstance(entry, dict) else str(entry)
         if task not in known:
             out.problems.append(f"{path}: group task {task!r} was not converted with it; pass its YAML file too")
             continue
