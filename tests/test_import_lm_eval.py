@@ -138,3 +138,114 @@ def test_a_missing_or_broken_file_is_one_line(tmp_path: Path) -> None:
                                       "--out", str(tmp_path)])  # fmt: skip
     assert result.exit_code == 2
     assert "not valid YAML" in result.output and "none.yaml" in result.output and "Traceback" not in result.output
+
+
+def run_all(tmp_path: Path, module: str, template: str, response: str = "") -> dict[str, dict[str, Any]]:
+    """Each eval's metric values when `template` runs on a mock model (a group runs several)."""
+    spec = tmp_path / "run.eval"
+    spec.write_text(f'import "./{module}"\nmodel m {{\n  provider = "mock"\n  response = {json.dumps(response)}\n}}\n'
+                    f"eval t = {template}(models = [m])\n", encoding="utf-8")  # fmt: skip
+    result = api.run(api.compile(spec), RunConfig(store_dir=tmp_path / "store"))
+    assert result.status == "completed", result.message
+    return {r.eval: {k: v.value for k, v in r.metrics.items()} for r in result.results}
+
+
+def test_a_group_becomes_a_template_running_its_tasks(tmp_path: Path) -> None:
+    base = BASE.format(path=json.dumps(str(FIXTURES / "arc")))
+    group = ("group: arc_group\ntask:\n  - arc_named\n  - task: arc_inline\n    include: _arc_base_yaml\n"
+             "    metric_list:\n      - metric: acc\n  - not_passed\n  - group: arc_sub\n    task:\n      - arc_named\n"
+        "aggregate_metric_list:\n  - metric: acc\n")
+    for name, text in (("_arc_base_yaml", base), ("arc_named.yaml", "include: _arc_base_yaml\ntask: arc_named\n"),
+                       ("group.yaml", group)):  # fmt: skip
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["import", "lm-eval", str(tmp_path / "arc_named.yaml"),
+                                      str(tmp_path / "group.yaml"), "--out", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    written = sorted(f.name for f in tmp_path.glob("*.eval"))
+    assert written == ["arc_group.eval", "arc_inline.eval", "arc_named.eval", "arc_sub.eval"]
+    assert "group task 'not_passed' was not converted with it" in result.output
+    assert "aggregate_metric_list" in result.output
+    got = run_all(tmp_path, "arc_group.eval", "arc_group")
+    assert len(got) == 3  # arc_named, arc_inline, and arc_named again through the nested group arc_sub
+    assert sum("arc_sub" in k for k in got) == 1
+    named = next(v for k, v in got.items() if "arc_named" in k)
+    inline = next(v for k, v in got.items() if "arc_inline" in k)
+    assert set(named) == {"accuracy", "accuracy_norm"} and set(inline) == {"accuracy"}
+    assert inline["accuracy"] == named["accuracy"]  # the same task config, so the same requests and scores
+
+
+ROLLING = """
+task: gsm_ppl
+dataset_path: {path}
+output_type: loglikelihood_rolling
+test_split: test
+num_fewshot: 3
+doc_to_text: ""
+doc_to_target: "{{{{answer}}}}"
+"""
+
+
+def test_loglikelihood_rolling_is_perplexity_with_lm_evals_default_metrics(tmp_path: Path) -> None:
+    import math
+    import re
+
+    files, result = convert(tmp_path, ("gsm_ppl.yaml", ROLLING.format(path=json.dumps(str(FIXTURES / "gsm8k")))))
+    assert result.exit_code == 0, result.output
+    text = files[0].read_text()
+    assert 'mode = "perplexity"' in text and "text = `answer`" in text and "fewshot" not in text
+    assert "metrics = [word_perplexity, byte_perplexity, bits_per_byte]" in text
+    got = run(tmp_path, "gsm_ppl.eval", "gsm_ppl")
+    answers = [r["answer"] for r in rows("gsm8k", "test")]
+    loglik = sum(pseudo_loglik("", a)[0] for a in answers)
+    n_bytes = sum(len(a.encode()) for a in answers)
+    words = sum(len(re.split(r"\s+", a)) for a in answers)
+    assert got["word_perplexity"] == pytest.approx(math.exp(-loglik / words), rel=1e-9)
+    assert got["byte_perplexity"] == pytest.approx(math.exp(-loglik / n_bytes), rel=1e-9)
+    assert got["bits_per_byte"] == pytest.approx(-loglik / n_bytes / math.log(2), rel=1e-9)
+
+
+MAPPED = """
+task: gsm_text
+dataset_path: {path}
+output_type: generate_until
+test_split: test
+doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
+doc_to_target: "{{{{answer}}}}"
+metric_list:
+  - metric: bleu
+    aggregation: bleu
+    higher_is_better: true
+  - metric: chrf
+  - metric: rougeL
+  - metric: rougeLsum
+  - metric: ter
+  - metric: rouge1
+    use_stemmer: true
+"""
+
+
+def test_bleu_chrf_and_rouge_map_to_evaldsl_metrics_and_others_are_reported(tmp_path: Path) -> None:
+    files, result = convert(tmp_path, ("gsm_text.yaml", MAPPED.format(path=json.dumps(str(FIXTURES / "gsm8k")))))
+    assert result.exit_code == 0, result.output
+    text = files[0].read_text()
+    assert "metrics = [bleu, chrf, rougeL, rougeLsum]" in text
+    assert 'stop = ["\\n\\n"]' in text  # lm-eval's default `until`: the few-shot delimiter
+    assert "metric 'ter' for generate_until is not converted" in result.output
+    assert "metric 'rouge1' with use_stemmer for generate_until is not converted" in result.output
+    got = run(tmp_path, "gsm_text.eval", "gsm_text", "{{ answer }}")  # the reference itself: perfect scores
+    assert got["bleu"] == pytest.approx(100.0) and got["chrf"] == pytest.approx(100.0)
+    assert got["rougeL"] == pytest.approx(1.0) and got["rougeLsum"] == pytest.approx(1.0)
+
+
+def test_without_a_metric_list_each_output_type_gets_lm_evals_defaults(tmp_path: Path) -> None:
+    choice = BASE.split("metric_list:")[0].format(path=json.dumps(str(FIXTURES / "arc"))) + "task: arc_plain\n"
+    generate = MAPPED.split("metric_list:")[0].format(path=json.dumps(str(FIXTURES / "gsm8k")))
+    _, result = convert(tmp_path, ("arc_plain.yaml", choice))
+    assert result.exit_code == 0, result.output
+    _, result = convert(tmp_path, ("gsm_text.yaml", generate))
+    assert result.exit_code == 0 and "not converted" not in result.output, result.output
+    assert "metrics = [accuracy, accuracy_norm]" in (tmp_path / "arc_plain.eval").read_text()
+    gen_text = (tmp_path / "gsm_text.eval").read_text()
+    assert "metric exact = extract_match()" in gen_text and "metrics = [exact]" in gen_text
+    got = run(tmp_path, "gsm_text.eval", "gsm_text", "{% if 'pages' in question %}{{ answer }}{% else %}no{% endif %}")
+    assert got["t.exact"] == pytest.approx(1 / 3)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..convert.lm_eval import ConvertError, convert
+from ..convert.lm_eval import convert_files
 from ..results import EXIT_COMPILE
 from .results import StoreOption, import_bundle_file
 
@@ -37,22 +37,18 @@ def import_(
 
 
 def lm_eval(tasks: list[Path], out: Path) -> None:
-    """Convert each task file; exit 2 after all when one could not be read."""
+    """Convert the task and group files together; exit 2 after all when one could not be read."""
     out.mkdir(parents=True, exist_ok=True)
-    failed = False
-    for path in tasks:
-        try:
-            converted = convert(path)
-        except ConvertError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            failed = True
-            continue
-        target = out / f"{converted.task}.eval"
-        target.write_text(converted.text, encoding="utf-8")
-        typer.echo(f"wrote {target} (template {converted.task})")
-        for problem in converted.problems:
+    converted, errors = convert_files(tasks)
+    for error in errors:
+        typer.echo(f"error: {error}", err=True)
+    for item in converted:
+        target = out / f"{item.task}.eval"
+        target.write_text(item.text, encoding="utf-8")
+        typer.echo(f"wrote {target} (template {item.task})")
+        for problem in item.problems:
             typer.echo(f"  not converted: {problem}", err=True)
-    if failed:
+    if errors:
         raise typer.Exit(2)
 
 

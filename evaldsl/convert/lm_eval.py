@@ -2,10 +2,13 @@
 
 The common subset converts: `dataset_path`/`dataset_name`, the test (else validation) split, `description`,
 `doc_to_text`/`doc_to_choice`/`doc_to_target` (Jinja or field names), `output_type` `multiple_choice` (acc,
-acc_norm) and `generate_until` (`until`, `max_gen_toks`, `exact_match` with its options, a `regex` filter with
-`group_select`, `take_first`), `num_fewshot` with `fewshot_split` (`first_n` sampler), `target_delimiter`,
-`fewshot_delimiter` and `include:`. What cannot be converted — `!function` hooks, other output types and
-metrics — is reported with its YAML line and left in the spec as a marked stub the check points at.
+acc_norm), `generate_until` (`until`, `max_gen_toks`, `exact_match` with its options, a `regex` filter with
+`group_select`, `take_first`, bleu/chrf/rouge) and `loglikelihood_rolling` (word/byte perplexity, bits per
+byte), lm-eval's default metrics per output type when `metric_list` is absent, `num_fewshot` with
+`fewshot_split` (`first_n` sampler), `target_delimiter`, `fewshot_delimiter`, `include:`, and group configs
+(`group:` with a `task:` list) as a template running each of their tasks. What cannot be converted —
+`!function` hooks, other output types and metrics — is reported with its YAML line and left in the spec as a
+marked stub the check points at.
 """
 
 from __future__ import annotations
@@ -17,6 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+# lm-eval's metric names → evaldsl's, per output type (options other than aggregation/higher_is_better are not
+# converted), and lm-eval's metrics for an output type when a task has no `metric_list`.
+_SAME = ("bleu", "chrf", "rouge1", "rouge2", "rougeL", "rougeLsum")
+METRICS: dict[str, dict[str, str]] = {
+    "multiple_choice": {"acc": "accuracy", "acc_norm": "accuracy_norm"},
+    "generate_until": {name: name for name in _SAME},
+    "loglikelihood_rolling": {name: name for name in ("word_perplexity", "byte_perplexity", "bits_per_byte")},
+}
+DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
+    "multiple_choice": ("acc", "acc_norm"),
+    "generate_until": ("exact_match",),
+    "loglikelihood_rolling": ("word_perplexity", "byte_perplexity", "bits_per_byte"),
+}
+_PLAIN_OPTIONS = frozenset({"metric", "aggregation", "higher_is_better"})
 
 
 class ConvertError(Exception):
@@ -100,11 +118,18 @@ def _template(value: Any) -> str:
 
 
 def convert(path: Path) -> Converted:
-    """Convert one task file (see the module's docstring)."""
+    """Convert one task file (see the module's docstring); a group file: see `convert_files`."""
     cfg = load_task(path)
+    if is_group(cfg):
+        raise ConvertError(f"{path}: a group config (convert it with its tasks: `convert_files`)")
+    return convert_config(cfg, path)
+
+
+def convert_config(cfg: dict[str, Any], path: Path) -> Converted:
+    """Convert one loaded task config; `path` is the file it came from (for messages)."""
     task = cfg.get("task")
     if not isinstance(task, str):
-        raise ConvertError(f"{path}: no `task` name (a group file? convert its tasks)")
+        raise ConvertError(f"{path}: no `task` name")
     name = _ident(task)
     out = Converted(task=task, text="")
 
@@ -118,8 +143,9 @@ def convert(path: Path) -> Converted:
         return stub(key, found) if isinstance(found, Hook) else found
 
     output_type = cfg.get("output_type", "generate_until")
+    rolling = output_type == "loglikelihood_rolling"
     split = cfg.get("test_split") or cfg.get("validation_split") or cfg.get("training_split") or "test"
-    shots = int(cfg.get("num_fewshot") or 0)
+    shots = 0 if rolling else int(cfg.get("num_fewshot") or 0)  # lm-eval: rolling tasks are zero-shot
     shot_split = cfg.get("fewshot_split") or cfg.get("training_split") or cfg.get("validation_split")
     target_delim = str(cfg.get("target_delimiter", " "))
     fewshot_delim = str(cfg.get("fewshot_delimiter", "\n\n"))
@@ -136,7 +162,9 @@ def convert(path: Path) -> Converted:
         ds_lines.append(f"    config = {_string(str(cfg['dataset_name']))}")
     ds_lines += [f"    split = {_string(str(split))}", "  }"]
     body += ds_lines
-    if shots and shot_split:
+    if rolling:
+        body.append("")
+    elif shots and shot_split:
         body += ["  dataset shots {", *ds_lines[1:-2], f"    split = {_string(str(shot_split))}", "  }"]
         sampler = (cfg.get("fewshot_config") or {}).get("sampler")
         first = "first = true, " if sampler == "first_n" else ""
@@ -146,18 +174,22 @@ def convert(path: Path) -> Converted:
     else:
         body += ["  prompt ask {", f"    user = {_string(user)}", "  }", ""]
     metrics = []
-    for entry in cfg.get("metric_list") or [{"metric": "acc"}]:
+    table = METRICS.get(output_type, {})
+    entries = cfg.get("metric_list") or [{"metric": m} for m in DEFAULT_METRICS.get(output_type, ())]
+    for entry in entries:
         metric = entry.get("metric") if isinstance(entry, dict) else entry
+        options = sorted(set(entry) - _PLAIN_OPTIONS) if isinstance(entry, dict) else []
         if isinstance(metric, Hook):
             body.append(f'  metric {_ident("custom")} = python("FILL_ME_module:{metric.target.split(".")[-1]}")')
             stub("metric", metric)
             metrics.append("custom")
-        elif output_type == "multiple_choice" and metric in ("acc", "acc_norm"):
-            metrics.append({"acc": "accuracy", "acc_norm": "accuracy_norm"}[metric])
         elif output_type == "generate_until" and metric == "exact_match":
             metrics.append(_exact_match(entry, cfg, body))
+        elif metric in table and not options:
+            metrics.append(table[metric])
         else:
-            out.problems.append(f"{path}: metric {metric!r} for {output_type} is not converted")
+            extra = f" with {', '.join(options)}" if options and metric in table else ""
+            out.problems.append(f"{path}: metric {metric!r}{extra} for {output_type} is not converted")
     target = value("doc_to_target", "")
     eval_lines = [f"  eval {name} {{"]
     if output_type == "multiple_choice":
@@ -167,15 +199,20 @@ def convert(path: Path) -> Converted:
             eval_lines.append(f"    delimiter = {_string(target_delim)}")
     elif output_type == "generate_until":
         gen = cfg.get("generation_kwargs") or {}
+        until = gen.get("until", [fewshot_delim])  # lm-eval's default: stop at the few-shot delimiter
         eval_lines.append(f"    target = {_expr(target)}")
-        if gen.get("until"):
-            eval_lines.append(f"    stop = {json.dumps(list(gen['until']), ensure_ascii=False)}")
+        if until:
+            until = [until] if isinstance(until, str) else list(until)
+            eval_lines.append(f"    stop = {json.dumps(until, ensure_ascii=False)}")
         eval_lines.append(f"    max_tokens = {int(gen.get('max_gen_toks', 256))}")
         eval_lines.append("    chat_template = false")
+    elif rolling:  # lm-eval scores doc_to_target as a whole text, in rolling windows
+        rolling_text = target if target not in (None, "") else cfg.get("doc_to_text")
+        eval_lines += ['    mode = "perplexity"', "    text = " + (_expr(rolling_text) if rolling_text else '""')]
     else:
         out.problems.append(f"{path}: output_type {output_type!r} is not converted")
         return out
-    eval_lines += ["    dataset = data", "    prompt = ask", "    models = models",
+    eval_lines += ["    dataset = data", *([] if rolling else ["    prompt = ask"]), "    models = models",
                    f"    metrics = [{', '.join(metrics)}]", "    limit = limit", "  }", "}"]  # fmt: skip
     header = [f"# {task}: converted from an lm-evaluation-harness task config ({path.name}).",
               *(f"# NOT CONVERTED: {p}" for p in out.problems), ""]  # fmt: skip
@@ -200,3 +237,70 @@ def _exact_match(entry: Any, cfg: dict[str, Any], body: list[str]) -> str:
         args.append("ignore = " + json.dumps(list(options["regexes_to_ignore"]), ensure_ascii=False))
     body.append(f"  metric exact = extract_match({', '.join(args)})")
     return "exact"
+
+
+def is_group(cfg: dict[str, Any]) -> bool:
+    """A group config: `group: NAME` with `task:` a list of task names or inline task configs."""
+    return "group" in cfg and isinstance(cfg.get("task"), list)
+
+
+def convert_files(paths: list[Path]) -> tuple[list[Converted], list[str]]:
+    """Convert task and group files together: each task (a group's inline tasks included), then each group as a
+    template running its tasks. Returns the conversions and the files that could not be read (one line each)."""
+    tasks: list[tuple[dict[str, Any], Path]] = []
+    groups: list[tuple[dict[str, Any], Path]] = []
+    errors: list[str] = []
+    pending: list[tuple[dict[str, Any] | None, Path]] = [(None, path) for path in paths]
+    while pending:
+        loaded, path = pending.pop(0)
+        try:
+            cfg = loaded if loaded is not None else load_task(path)
+        except ConvertError as exc:
+            errors.append(str(exc))
+            continue
+        if not is_group(cfg):
+            tasks.append((cfg, path))
+            continue
+        groups.append((cfg, path))
+        for entry in cfg["task"]:
+            if isinstance(entry, dict):  # an inline task (or group) config, with its own `include:`
+                entry = dict(entry)
+                include = entry.pop("include", None)
+                try:
+                    base = load_task(path.parent / include) if isinstance(include, str) else {}
+                except ConvertError as exc:
+                    errors.append(str(exc))
+                    continue
+                pending.append(({**base, **entry}, path))
+    converted: list[Converted] = []
+    for cfg, path in tasks:
+        try:
+            converted.append(convert_config(cfg, path))
+        except ConvertError as exc:
+            errors.append(str(exc))
+    known = {c.task for c in converted} | {str(cfg["group"]) for cfg, _ in groups}
+    converted += [_group(cfg, path, known) for cfg, path in groups]
+    return converted, errors
+
+
+def _group(cfg: dict[str, Any], path: Path, known: set[str]) -> Converted:
+    """A group as a template that imports its converted tasks and instantiates each with `models` and `limit`."""
+    group = str(cfg["group"])
+    out = Converted(task=group, text="")
+    imports: list[str] = []
+    evals: list[str] = []
+    for entry in cfg["task"]:
+        task = str(entry.get("group" if "group" in entry else "task")) if isinstance(entry, dict) else str(entry)
+        if task not in known:
+            out.problems.append(f"{path}: group task {task!r} was not converted with it; pass its YAML file too")
+            continue
+        imports.append(f'import "./{task}.eval"')
+        evals.append(f"  eval {_ident(task)} = {_ident(task)}(models = models, limit = limit)")
+    if "aggregate_metric_list" in cfg:
+        out.problems.append(f"{path}: the group's `aggregate_metric_list` is not converted (each task is reported)")
+    header = [f"# {group}: converted from an lm-evaluation-harness group config ({path.name}).",
+              *(f"# NOT CONVERTED: {p}" for p in out.problems), *imports, ""]  # fmt: skip
+    body = [f"template {_ident(group)}(models, limit = 0) {{",
+            f"  description = {_string(f'lm-evaluation-harness group {group}: its tasks.')}", *evals, "}"]  # fmt: skip
+    out.text = "\n".join(header + body) + "\n"
+    return out
