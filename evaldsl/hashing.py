@@ -26,9 +26,13 @@ def json_default(obj: Any) -> Any:
     raise TypeError(f"cannot encode a {type(obj).__name__} as JSON: {obj!r:.80}")
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default)
+"""One configured encoder (never changed): `json.dumps` would build one per call, several times per sample."""
+
+
 def canonical_json(obj: Any) -> str:
     """Sorted keys, no whitespace, UTF-8 kept: equal values give equal text."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default)
+    return _CANONICAL.encode(obj)
 
 
 def content_hash(obj: Any) -> str:

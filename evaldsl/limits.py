@@ -3,39 +3,54 @@ loops, backtracking regexes, user metrics) and raises `LimitExceeded` instead of
 
 from __future__ import annotations
 
+import _signal  # the C functions behind `signal`, without its enum conversions (a few µs per call)
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
+from types import FrameType, TracebackType
 
 RENDER_SECONDS = 2.0
 """Most wall time one template or expression may take to render for one sample."""
 METRIC_SECONDS = 10.0
 """Most wall time one metric may take to score one sample (regexes and python metrics included)."""
 
+_SIGALRM = int(signal.SIGALRM)
+_ITIMER_REAL = int(signal.ITIMER_REAL)
+
 
 class LimitExceeded(Exception):
     """A per-sample limit was reached; the message says which and what to change."""
 
 
-@contextmanager
-def time_limit(seconds: float, what: str) -> Iterator[None]:
+class time_limit:  # noqa: N801 - used like the function it replaced: `with time_limit(2.0, "rendering"):`
     """Raise LimitExceeded in this block after `seconds` (wall time). Uses SIGALRM, so it applies on the main
     thread (where the runner works); elsewhere, and when an outer limit is already set, it does nothing. The
     interruption happens between Python bytecodes, which covers template loops, regex backtracking (the `re`
-    engine checks for signals) and user functions."""
-    if threading.current_thread() is not threading.main_thread() or signal.getitimer(signal.ITIMER_REAL)[0]:
-        yield
-        return
+    engine checks for signals) and user functions.
 
-    def expire(signum: int, frame: FrameType | None) -> None:
-        raise LimitExceeded(f"{what} took longer than {seconds:g} s")
+    A plain class rather than a generator context manager, calling the C signal functions directly: the runner
+    enters several of these per sample, and this keeps each to a couple of system calls."""
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    __slots__ = ("seconds", "what", "_previous", "_armed")
+
+    def __init__(self, seconds: float, what: str) -> None:
+        self.seconds = seconds
+        self.what = what
+        self._previous: object = None
+        self._armed = False
+
+    def _expire(self, signum: int, frame: FrameType | None) -> None:
+        raise LimitExceeded(f"{self.what} took longer than {self.seconds:g} s")
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread() or _signal.getitimer(_ITIMER_REAL)[0]:
+            return
+        self._previous = _signal.signal(_SIGALRM, self._expire)
+        self._armed = True
+        _signal.setitimer(_ITIMER_REAL, self.seconds)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._armed:
+            self._armed = False
+            _signal.setitimer(_ITIMER_REAL, 0)
+            _signal.signal(_SIGALRM, self._previous)

@@ -104,3 +104,24 @@ def test_checking_a_huge_constant_expression_costs_nothing(tmp_path: Path) -> No
     ok, rss_kib = out.stdout.split()
     assert ok == "True" and int(rss_kib) < 400_000, out.stderr  # no constant folding: well under 400 MB
     assert api.check(spec).ok
+
+
+def test_a_time_limit_restores_the_previous_handler_and_nests() -> None:
+    import signal
+
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: seen.append(signum))
+    try:
+        with time_limit(5.0, "outer"):
+            assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 5.0
+            with time_limit(0.1, "inner"):  # an outer limit is set: the inner one does nothing
+                time.sleep(0.2)
+        assert signal.getitimer(signal.ITIMER_REAL)[0] == 0  # disarmed on exit
+        signal.setitimer(signal.ITIMER_REAL, 0.05)  # the caller's own handler is back in place
+        time.sleep(0.2)
+        assert seen == [signal.SIGALRM]
+        with pytest.raises(LimitExceeded, match="the second took longer"), time_limit(0.1, "the second"):
+            time.sleep(1)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

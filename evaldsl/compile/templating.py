@@ -12,7 +12,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, n
 from jinja2.exceptions import SecurityError
 
 from ..limits import RENDER_SECONDS, time_limit
-from .sandbox import BoundedSandbox, call_bounded, render_bounded
+from .sandbox import MAX_OUTPUT, BoundedSandbox, call_bounded, render_bounded
 
 __all__ = [
     "TemplateError",
@@ -78,10 +78,44 @@ def _expression(source: str):  # type: ignore[no-untyped-def]
     return _env().compile_expression(source, undefined_to_none=False)
 
 
+_PLAIN_VARIABLE = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*) *\}\}")
+_CONSTANTS = frozenset({"true", "false", "none", "True", "False", "None"})
+_KEYWORDS = frozenset({"and", "or", "not", "in", "is", "if", "else", "for", "recursive", "with", "without",
+                       "self", "loop", "caller", "varargs", "kwargs", "super"})  # Jinja gives these meanings
+
+
+@lru_cache(maxsize=4096)
+def _substitution(source: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(text pieces, variable names) when the template is only text and `{{ name }}`s, which render as the
+    text with each `str(value)` in place, exactly as Jinja renders them; None for anything else (a `{` left in
+    the text, a carriage return Jinja would normalise, a constant or keyword in place of a name)."""
+    if "\r" in source:
+        return None
+    parts = _PLAIN_VARIABLE.split(source)
+    texts, names = tuple(parts[0::2]), tuple(parts[1::2])
+    if any("{" in text for text in texts) or any(n in _CONSTANTS or n in _KEYWORDS for n in names):
+        return None
+    return texts, names
+
+
+def _substitute(texts: tuple[str, ...], names: tuple[str, ...], variables: Mapping[str, Any]) -> str:
+    out = [texts[0]]
+    for name, text in zip(names, texts[1:], strict=True):
+        out += (str(variables[name]), text)
+    if sum(map(len, out)) > MAX_OUTPUT:  # the values exist already: joining them is what the cap bounds
+        raise SecurityError(f"the template produced more than {MAX_OUTPUT:,} characters")
+    return "".join(out)
+
+
 def render(source: str, variables: Mapping[str, Any]) -> str:
-    """Render a template string with the given variables."""
+    """Render a template string with the given variables. Templates that only put variables into text (most
+    prompts and targets) skip Jinja's per-render set-up; the result, the output cap and the time limit are the
+    same."""
     try:
         with time_limit(RENDER_SECONDS, "rendering the template"):
+            plain = _substitution(source)
+            if plain is not None and all(name in variables for name in plain[1]):
+                return _substitute(*plain, variables)
             return render_bounded(_template(source), dict(variables))
     except SecurityError as exc:
         raise TemplateError(f"unsafe template: {exc}") from exc

@@ -79,8 +79,12 @@ class RunRecord:
         )
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default)
+"""One configured encoder (never changed) rather than one per `json.dumps` call."""
+
+
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=json_default)
+    return _COMPACT.encode(obj)
 
 
 def pack(obj: Any) -> bytes:
