@@ -161,7 +161,7 @@ def _model(docs: Documents, spec: Spec, name: str) -> str:
     settings = [
         f"{key} = {json.dumps(value) if isinstance(value, str) else value}"
         for key, value in given.items()
-        if value != usual[key]
+        if key not in usual or value != usual[key]  # (settings left unset are not dumped)
     ]
     head = f"**model {name}** — provider `{config.provider}`" + (f", id `{config.id}`" if config.id else "")
     return head + ("\n\nSettings: " + ", ".join(settings) if settings else "\n\nDefault settings.")

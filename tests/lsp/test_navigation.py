@@ -164,3 +164,16 @@ def test_hover_inside_the_stdlib(editor: Editor) -> None:
         "**prompt ask** — defined in template `general`: each instance has its own, `INSTANCE.ask`"
     )
     assert _where(editor.definition(uri, pos(line, column))) == [("general.eval", span(17, 9, 12))]
+
+
+def test_hover_a_model_with_settings_its_provider_leaves_unset(editor: Editor, workspace: Path) -> None:
+    """An http model's `url` and `output` are not dumped when unset: hovering one that sets them shows them."""
+    text = (
+        'model svc { provider = "http", url = "http://127.0.0.1:9/x", output = "response.text" }\n'
+        'dataset d { rows = [{ q = "a" }] }\n'
+        'eval e { dataset = d, prompt = "{{ q }}", models = [svc], target = "a", metrics = [contains] }\n'
+    )
+    uri = editor.open(workspace / "svc.eval", text)
+    editor.diagnostics(uri, 1)
+    hovered = editor.hover(uri, pos(2, 53))  # models = [svc]
+    assert hovered == '**model svc** — provider `http`\n\nSettings: url = "http://127.0.0.1:9/x", output = "response.text"'
