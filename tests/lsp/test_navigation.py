@@ -176,4 +176,6 @@ def test_hover_a_model_with_settings_its_provider_leaves_unset(editor: Editor, w
     uri = editor.open(workspace / "svc.eval", text)
     editor.diagnostics(uri, 1)
     hovered = editor.hover(uri, pos(2, 53))  # models = [svc]
-    assert hovered == '**model svc** — provider `http`\n\nSettings: url = "http://127.0.0.1:9/x", output = "response.text"'
+    assert hovered == (
+        '**model svc** — provider `http`\n\nSettings: url = "http://127.0.0.1:9/x", output = "response.text"'
+    )
