@@ -1,10 +1,10 @@
-"""Requests answered concurrently by one async function, results yielded as they finish (python and http
+"""Requests answered concurrently by one async function, results yielded as they finish (litellm, python and http
 providers): at most `concurrency` in flight, a bug (not a request failure) surfaced to the caller."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
 Req = TypeVar("Req")
@@ -13,7 +13,7 @@ Res = TypeVar("Res")
 
 async def fan_out(
     requests: Sequence[Req], concurrency: int, answer: Callable[[Req], Awaitable[Res]]
-) -> AsyncIterator[tuple[int, Res]]:
+) -> AsyncGenerator[tuple[int, Res], None]:
     """`(index, answer(request))` in completion order, `concurrency` workers sharing the requests."""
     if not requests:
         return

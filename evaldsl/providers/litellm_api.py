@@ -16,12 +16,14 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 from ..compile.model_config import GenerationParams, ModelConfig
 from ..compile.tools import normalize_call, openai_tools
 from .base import ProviderError, request_fields
+from .fanout import fan_out
 from .openai_http import OpenAIHTTPClient, lean_route
 from .records import (
     ChoiceRequest,
@@ -135,32 +137,15 @@ class LiteLLMProvider:
             return
         if self._litellm is None and self._lean is None:
             self._litellm = import_litellm()
-        queue: asyncio.Queue[tuple[int, Generation] | BaseException] = asyncio.Queue()
-        pending = iter(enumerate(requests))
         abandoned: set[asyncio.Future[Any]] = set()
-
-        async def worker() -> None:
-            try:
-                for index, request in pending:  # shared iterator: each request is taken by one worker
-                    queue.put_nowait((index, await self._complete(request, abandoned)))
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:  # a bug, not a request failure: surface it to the caller
-                queue.put_nowait(exc)
-
         if self._lean is not None:
             await self._lean.acquire()
-        workers = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, len(requests)))]
         try:
-            for _ in range(len(requests)):
-                item = await queue.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            answers = fan_out(requests, self.config.concurrency, lambda request: self._complete(request, abandoned))
+            async with aclosing(answers) as stream:  # its workers are cancelled before the cleanup below
+                async for item in stream:
+                    yield item
         finally:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
             if abandoned:
                 _, still_running = await asyncio.wait(abandoned, timeout=_ABANDON_GRACE_S)
                 for call in still_running:
