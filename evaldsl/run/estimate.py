@@ -10,9 +10,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..compile.model_config import ModelConfig
-from ..datasets.rows import DatasetError, load_rows
 from ..hashing import content_hash
-from ..plan.graph import AssertNode, EvalPlan, Graph, JudgeNode, LoadNode, ModelNode, RenderNode
+from ..plan.graph import AssertNode, EvalPlan, Graph, JudgeNode, ModelNode, RenderNode
 from ..providers import ProviderError, load_provider
 from ..providers.estimates import TokenCounter, price, token_counter
 from ..providers.records import ChoiceRequest, GenerateRequest, TextRequest
@@ -20,7 +19,7 @@ from ..results import MetricSummary
 from ..store import Store
 from .judging import judge_prompts, judge_requests, vote_draws
 from .model_calls import cache_key
-from .requests import eval_samples, model_requests
+from .requests import RowCache, eval_samples, model_requests
 from .samples import Sample
 
 
@@ -114,16 +113,7 @@ class _Estimator:
         self.graph, self.store, self.use_cache = graph, store, use_cache
         self.history = _history(store)
         self._providers: dict[str, tuple[Any, dict[str, Any] | None, TokenCounter, str | None]] = {}
-        self._rows: dict[str, list[dict[str, Any]]] = {}
-
-    def rows(self, node: LoadNode, limit: int | None) -> list[dict[str, Any]]:
-        key = f"{node.id}:{limit}"
-        if key not in self._rows:
-            try:
-                self._rows[key] = load_rows(node.dataset, limit=limit)
-            except DatasetError as exc:
-                raise EstimateError(f"dataset {node.dataset.name}: {exc}") from None
-        return self._rows[key]
+        self.rows = RowCache(EstimateError)
 
     def provider(self, model: ModelConfig) -> tuple[Any, dict[str, Any] | None, TokenCounter, str | None]:
         """The provider (constructed, never loaded), its cache identity, a token counter, and why the cache

@@ -6,12 +6,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..datasets.rows import fewshot_rows
+from ..datasets.rows import DatasetError, fewshot_rows, load_rows
 from ..plan.graph import EvalPlan, Graph, LoadNode, ModelNode, RenderNode
 from ..providers.records import ChoiceRequest, GenerateRequest, TextRequest
 from .samples import Sample, render_samples, repeat
 
 RowSource = Callable[[LoadNode, "int | None"], list[dict[str, Any]]]
+
+
+class RowCache:
+    """A `RowSource` reading each dataset once per (load node, limit) for the life of one run or estimate; a
+    dataset that cannot be read raises `failure(message)` (the caller's own error type)."""
+
+    def __init__(self, failure: Callable[[str], Exception]) -> None:
+        self._failure = failure
+        self._rows: dict[str, list[dict[str, Any]]] = {}
+
+    def __call__(self, node: LoadNode, limit: int | None) -> list[dict[str, Any]]:
+        key = f"{node.id}:{limit}"
+        if key not in self._rows:
+            try:
+                self._rows[key] = load_rows(node.dataset, limit=limit)
+            except DatasetError as exc:
+                raise self._failure(f"dataset {node.dataset.name}: {exc}") from None
+        return self._rows[key]
 
 
 def eval_samples(graph: Graph, ev: EvalPlan, rows: RowSource) -> list[Sample]:

@@ -16,14 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..datasets.rows import DatasetError, load_rows
 from ..plan.graph import (
     AggregateNode,
     AssertNode,
     EvalPlan,
     Graph,
     JudgeNode,
-    LoadNode,
     MetricNode,
     ModelNode,
     RenderNode,
@@ -37,7 +35,7 @@ from .errors import RunFailed, RunInterrupted, RunStopped
 from .judging import JudgeScores, run_judge
 from .memo import Memo
 from .model_calls import ModelCalls, NoProgress, Progress, provider_loader
-from .requests import eval_samples, model_requests
+from .requests import RowCache, eval_samples, model_requests
 from .samples import Sample
 from .scoring import MetricScores, Output, over_rows, score_metric
 from .simulate import simulate_user
@@ -84,7 +82,7 @@ class _Execution:
                                 on_call=self.check_budget, loader=loader)  # fmt: skip
         self.memo = Memo(store, enabled=config.use_cache and config.memo, seed=config.seed, n_boot=config.n_boot)
         self.errors = 0
-        self._rows: dict[str, list[dict[str, Any]]] = {}
+        self.rows = RowCache(RunFailed)
 
     def count_errors(self, n: int) -> None:
         self.errors += n
@@ -100,15 +98,6 @@ class _Execution:
                                  f"--max-cost {cap:g}; finished evals are stored")  # fmt: skip
         if calls is not None and self.calls.model_calls > calls:
             raise RunInterrupted(f"stopped: more than {calls} model calls (--max-calls); finished evals are stored")
-
-    def rows(self, node: LoadNode, limit: int | None) -> list[dict[str, Any]]:
-        key = f"{node.id}:{limit}"
-        if key not in self._rows:
-            try:
-                self._rows[key] = load_rows(node.dataset, limit=limit)
-            except DatasetError as exc:
-                raise RunFailed(f"dataset {node.dataset.name}: {exc}") from None
-        return self._rows[key]
 
     def samples(self, ev: EvalPlan) -> list[Sample]:
         return eval_samples(self.graph, ev, self.rows)
