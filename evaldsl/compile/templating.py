@@ -3,6 +3,7 @@ expressions safely; analyse them (variables read, syntax, unsafe attributes) wit
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -155,6 +156,7 @@ class SyntaxProblem(NamedTuple):
     message: str
     line: int = 1
     too_deep: bool = False
+    hint: str | None = None
 
 
 _TOO_DEEP = f"nested more than {MAX_TEMPLATE_DEPTH} deep"
@@ -172,6 +174,21 @@ def _depth_problem(tree: nodes.Node) -> SyntaxProblem | None:
     return None
 
 
+def _unknown_name_problem(tree: nodes.Node) -> SyntaxProblem | None:
+    """A problem for the first filter or test the sandbox does not define (`x | nswer`, `x is evn`): Jinja
+    reports these only when it compiles or renders the template, so a parse alone lets them through."""
+    env = _env()
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        kind, known = ("filter", env.filters) if isinstance(node, nodes.Filter) else ("test", env.tests)
+        name = node.name  # type: ignore[attr-defined]
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"docs/language.md lists the {kind}s a template can use"
+        return SyntaxProblem(f"no {kind} named `{name}`", getattr(node, "lineno", 1) or 1, hint=hint)
+    return None
+
+
 def template_syntax_error(source: str) -> SyntaxProblem | None:
     """Why a template does not compile (message and 1-based line within the template), else None."""
     try:
@@ -180,13 +197,14 @@ def template_syntax_error(source: str) -> SyntaxProblem | None:
         return SyntaxProblem(exc.message or "syntax error", exc.lineno or 1)
     except RecursionError:  # brackets or unary operators nested past what the parser's recursion allows
         return SyntaxProblem(_TOO_DEEP, 1, True)
-    return _depth_problem(tree)
+    return _depth_problem(tree) or _unknown_name_problem(tree)
 
 
 def expression_syntax_error(source: str) -> SyntaxProblem | None:
     """Why a backtick expression does not compile, else None."""
     try:
-        problem = _depth_problem(parse_ast(source, True))
+        tree = parse_ast(source, True)
+        problem = _depth_problem(tree) or _unknown_name_problem(tree)
         if problem is None:
             _expression(source)
     except TemplateSyntaxError as exc:

@@ -26,7 +26,7 @@ def _http(model: ModelDef) -> list[Diagnostic]:
         syntax = template_syntax_error(config.body)
         unsafe = unsafe_attribute(config.body, False) if syntax is None else None
         if syntax is not None:
-            bad("E375", f"the body template has a syntax error: {syntax.message}")
+            bad("E375", f"the body template has a syntax error: {syntax.message}", syntax.hint)
         elif unsafe is not None:
             bad("E314", f"the body template reads `{unsafe}`, which the sandbox refuses")
     if config.output is not None:
@@ -34,7 +34,7 @@ def _http(model: ModelDef) -> list[Diagnostic]:
         unsafe = unsafe_attribute(config.output, True) if problem is None else None
         if problem is not None:
             bad("E375", f"the output expression has a syntax error: {problem.message}",
-                'e.g. output = "response.choices[0].text"')  # fmt: skip
+                problem.hint or 'e.g. output = "response.choices[0].text"')  # fmt: skip
         elif unsafe is not None:
             bad("E314", f"the output expression reads `{unsafe}`, which the sandbox refuses")
     for header, var in config.headers.items():

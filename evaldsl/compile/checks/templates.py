@@ -52,13 +52,13 @@ def _syntax(value: SampleValue) -> Diagnostic | None:
             code="E308",
             message=f"template syntax error: {problem.message}",
             span=span,
-            hint="check `{{ ... }}` and `{% ... %}` pairs",
+            hint=problem.hint or "check `{{ ... }}` and `{% ... %}` pairs",
         )
     return Diagnostic(
         code="E308",
         message=f"expression syntax error: {problem.message}",
         span=span,
-        hint='a backtick holds one Jinja expression, e.g. `row.answer.split("; ")`',
+        hint=problem.hint or 'a backtick holds one Jinja expression, e.g. `row.answer.split("; ")`',
     )
 
 
