@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from ..hashing import json_default
+from ..hashing import compact_json
 from ..results import RESULTS_VERSION, RUN_STATUSES, AssertOutcome, EvalModelResult, RunResult
 
 COMPRESS_FROM = 160  # bytes of JSON from which a stored value is compressed (zlib streams start with b"x")
@@ -79,17 +79,13 @@ class RunRecord:
         )
 
 
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default)
-"""One configured encoder (never changed) rather than one per `json.dumps` call."""
-
-
 def dumps(obj: Any) -> str:
-    return _COMPACT.encode(obj)
+    return compact_json(obj).decode("utf-8")
 
 
 def pack(obj: Any) -> bytes:
     """Compact JSON bytes, zlib-compressed when large enough to gain from it."""
-    raw = dumps(obj).encode("utf-8")
+    raw = compact_json(obj)
     if len(raw) < COMPRESS_FROM:
         return raw
     packed = zlib.compress(raw, 1)  # the fastest level: most of the gain at a third of the time
