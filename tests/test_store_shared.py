@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from evaldsl.cli.app import app
-from evaldsl.store import Store
+from evaldsl.hashing import compact_json
+from evaldsl.store import SCHEMA_VERSION, SQLiteStore, Store
+from evaldsl.store.records import ZLIB_MARK, ZSTD_MAGIC, unpack
 from tests.fakeserver import FakeOpenAIServer
 from tests.test_store import _result, _sample
 
@@ -148,3 +151,42 @@ def test_postgres_errors_are_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> 
         Store("mysql://db/evals")
     result = CliRunner().invoke(app, ["runs", "--store", url])
     assert result.exit_code == 2 and "s3cret" not in result.output and "psycopg" in result.output
+
+
+def _as_schema_3(st: Store) -> None:
+    """Turn a store back into what schema 3 wrote: values compressed with zlib, the version 3."""
+    with st._transaction("test") as db:
+        for run_id, ev, model, idx, data in db.execute("SELECT run_id, eval, model, idx, data FROM samples").fetchall():
+            db.execute("UPDATE samples SET data = ? WHERE run_id = ? AND eval = ? AND model = ? AND idx = ?",
+                       (zlib.compress(compact_json(unpack(data)), 1), run_id, ev, model, idx))  # fmt: skip
+        for key, value in db.execute("SELECT key, value FROM cache").fetchall():
+            db.execute("UPDATE cache SET value = ? WHERE key = ?", (zlib.compress(compact_json(unpack(value)), 1), key))
+        if isinstance(st, SQLiteStore):
+            db.execute("PRAGMA user_version = 3")
+        else:
+            db.execute("DELETE FROM evaldsl_schema")
+            db.execute("INSERT INTO evaldsl_schema (version) VALUES (3)")
+
+
+def test_a_schema_3_store_is_upgraded_and_its_zlib_values_still_read(store_location: Path | str) -> None:
+    long_output = "a long answer that repeats itself " * 20
+    with Store(store_location) as st:
+        run_id = st.begin_run({"spec_path": "specs/qa.eval"})
+        st.add_samples(run_id, [_sample("qa", "m", i, output=long_output) for i in range(3)])
+        st.finish_run(_result(run_id), {"wall_s": 1.0})
+        st.cache_put("k", "generate", {"text": long_output})
+        before = list(st.iter_samples(run_id))
+        _as_schema_3(st)
+    with Store(store_location) as st:
+        assert list(st.iter_samples(run_id)) == before
+        assert st.cache_get_many(["k"]) == {"k": {"text": long_output}}
+        st.cache_put("k2", "generate", {"text": long_output})
+        with st._read("test") as db:
+            stored = {key: bytes(value) for key, value in db.execute("SELECT key, value FROM cache").fetchall()}
+            if isinstance(st, SQLiteStore):
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+            else:
+                version = db.execute("SELECT max(version) FROM evaldsl_schema").fetchone()[0]
+    assert version == SCHEMA_VERSION == 4
+    assert stored["k"][:1] == ZLIB_MARK and stored["k2"][:4] == ZSTD_MAGIC  # old values stay, new ones are zstd
+    assert len(stored["k2"]) < len(compact_json({"text": long_output})) // 4

@@ -32,7 +32,7 @@ from .records import (
 )
 from .redact import Redactor
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: values compressed with zstd (an older evaldsl cannot read them; 3's zlib still reads)
 IN_CHUNK = 900  # bound variables per IN (...) query, below SQLite's oldest limit of 999
 SAMPLE_CHUNK = 500  # sample rows per transaction
 CLAIM_TTL_S = 300.0  # a claim not refreshed for this long is taken over (its runner is presumed gone)

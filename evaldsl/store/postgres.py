@@ -111,6 +111,9 @@ class PostgresStore(Store):
                     db.execute(statement)
                 db.execute("INSERT INTO evaldsl_schema (version) VALUES (?)", (SCHEMA_VERSION,))
             version = db.execute("SELECT max(version) FROM evaldsl_schema").fetchone()[0]
+            if version == 3:  # 3 → 4: new values are zstd-compressed; the zlib-compressed ones stay readable
+                db.execute("INSERT INTO evaldsl_schema (version) VALUES (4)")
+                version = 4
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.location} has store schema {version} but this evaldsl reads schema {SCHEMA_VERSION} "

@@ -1,5 +1,5 @@
 """What the store hands out and how it packs what it keeps: run listings and records, the store error, and the
-encoding of stored JSON (compact; compressed with zlib when large; repeated prompt messages stored once)."""
+encoding of stored JSON (compact; compressed with zstd when large; repeated prompt messages stored once)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,20 @@ import json
 import os
 import secrets
 import socket
+import threading
 import zlib
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+import zstandard
+
 from ..hashing import compact_json
 from ..results import RESULTS_VERSION, RUN_STATUSES, AssertOutcome, EvalModelResult, RunResult
 
-COMPRESS_FROM = 160  # bytes of JSON from which a stored value is compressed (zlib streams start with b"x")
+COMPRESS_FROM = 160  # bytes of JSON from which a stored value is compressed
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # how a zstd frame starts (schema 4); JSON never starts with "(" nor "x"
+ZLIB_MARK = b"x"  # how a zlib stream starts (values written by schema 3)
 SHARED_TEXT_FROM = 120  # characters from which a prompt message other than the last is stored once, by hash
 
 
@@ -83,21 +88,45 @@ def dumps(obj: Any) -> str:
     return compact_json(obj).decode("utf-8")
 
 
+_codecs = threading.local()
+"""One zstd compressor and decompressor per thread: neither may be shared between threads, and making one costs
+as much as compressing a sample."""
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    codec = getattr(_codecs, "compressor", None)
+    if codec is None:
+        codec = _codecs.compressor = zstandard.ZstdCompressor(level=1)  # fast; about zlib's size at a third of its time
+    return codec
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    codec = getattr(_codecs, "decompressor", None)
+    if codec is None:
+        codec = _codecs.decompressor = zstandard.ZstdDecompressor()
+    return codec
+
+
 def pack(obj: Any) -> bytes:
-    """Compact JSON bytes, zlib-compressed when large enough to gain from it."""
+    """Compact JSON bytes, zstd-compressed when large enough to gain from it."""
     raw = compact_json(obj)
     if len(raw) < COMPRESS_FROM:
         return raw
-    packed = zlib.compress(raw, 1)  # the fastest level: most of the gain at a third of the time
+    packed = _compressor().compress(raw)
     return packed if len(packed) < len(raw) else raw
 
 
 def unpack(value: str | bytes | memoryview) -> Any:
-    """The JSON value of a stored column: text (older stores), plain JSON bytes or zlib-compressed JSON."""
+    """The JSON value of a stored column: text (older stores), plain JSON bytes, or JSON compressed with zstd
+    (or with zlib, by schema 3)."""
     if isinstance(value, str):
         return json.loads(value)
     data = bytes(value)
-    return json.loads(zlib.decompress(data) if data[:1] == b"x" else data)
+    if data[:4] == ZSTD_MAGIC:
+        data = _decompressor().decompress(data)
+    elif data[:1] == ZLIB_MARK:
+        data = zlib.decompress(data)
+    return json.loads(data)
 
 
 def text_hash(text: str) -> str:

@@ -57,6 +57,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE cache RENAME TO cache_v2", _CACHE, "INSERT INTO cache SELECT * FROM cache_v2",
         "DROP TABLE cache_v2",
         _TEXTS, _CLAIMS),
+    3: (),  # new values are zstd-compressed; the zlib-compressed ones stay readable as they are
 }  # fmt: skip
 _ELSEWHERE = "or pass another store directory"
 
