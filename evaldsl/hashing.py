@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
 
 def json_default(obj: Any) -> Any:
@@ -48,6 +49,16 @@ _SMALLEST_SAME = 1e-4  # the smallest non-zero float magnitude both encoders wri
 
 
 @lru_cache(maxsize=256)
+def _record_kind(kind: Any) -> str | None:
+    """"dataclass", "model" (a frozen pydantic model) or None: what `json_default` makes of this type."""
+    if dataclasses.is_dataclass(kind):
+        return "dataclass"
+    if issubclass(kind, BaseModel) and kind.model_config.get("frozen"):
+        return "model"
+    return None
+
+
+@lru_cache(maxsize=256)
 def _field_names(kind: Any) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(kind))
 
@@ -56,6 +67,11 @@ def _field_names(kind: Any) -> tuple[str, ...]:
 def _model_json(model: Any) -> Any:
     """A frozen pydantic model's JSON form (`json_default`'s), kept: a run hashes the same settings per request."""
     return model.model_dump(mode="json")
+
+
+@lru_cache(maxsize=1024)
+def _model_plain(model: Any, canonical: bool) -> bool:
+    return _plain(_model_json(model), canonical, 1)
 
 
 def _plain(obj: Any, canonical: bool, depth: int = 0) -> bool:
@@ -81,11 +97,12 @@ def _plain(obj: Any, canonical: bool, depth: int = 0) -> bool:
             if not (leaf is str or leaf is int or leaf is bool or value is None or _plain(value, canonical, depth + 1)):
                 return False
         return True
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    record = _record_kind(kind)
+    if record == "dataclass":
         return all(_plain(getattr(obj, name), canonical, depth + 1) for name in _field_names(kind))
-    if hasattr(obj, "model_dump") and getattr(obj, "model_config", {}).get("frozen"):
+    if record == "model":
         try:
-            return _plain(_model_json(obj), canonical, depth + 1)
+            return _model_plain(obj, canonical)
         except TypeError:  # a field that cannot be hashed
             return False
     return False
@@ -93,8 +110,9 @@ def _plain(obj: Any, canonical: bool, depth: int = 0) -> bool:
 
 def _orjson_default(obj: Any) -> Any:
     """What orjson cannot write itself, as `json_default` would give it (a dataclass's fields, shallowly)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {name: getattr(obj, name) for name in _field_names(type(obj))}
+    kind: Any = type(obj)
+    if _record_kind(kind) == "dataclass":
+        return {name: getattr(obj, name) for name in _field_names(kind)}
     return _model_json(obj)
 
 

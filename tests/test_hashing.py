@@ -47,6 +47,8 @@ scalars = (
     | st.text()
     | st.text(alphabet=st.characters(codec="utf-8"))
     | st.sampled_from(["", '"', "\\", "\x00\x1f\x7f", "\u2028\u2029", "é😀", "a\nb\tc\r\b\f"])
+    | st.builds(GenerationParams, max_tokens=st.integers(1, 10**6), temperature=st.floats(0, 2),
+                top_p=st.none() | st.floats(1e-9, 1), stop=st.lists(st.text(max_size=4), max_size=2).map(tuple))
 )
 
 
