@@ -54,3 +54,52 @@ class time_limit:  # noqa: N801 - used like the function it replaced: `with time
             self._armed = False
             _signal.setitimer(_ITIMER_REAL, 0)
             _signal.signal(_SIGALRM, self._previous)
+
+
+class time_limit_each:  # noqa: N801 - a context manager named like `time_limit`
+    """`time_limit` for each item of a loop, for less: entered once around the loop (installing the handler),
+    then `arm()` before and `disarm()` after each item (one system call each). Used where every sample gets a
+    limit of its own (rendering, scoring). Like `time_limit`, it does nothing off the main thread or inside an
+    outer limit.
+
+        with time_limit_each(10.0, "metric f1") as limit:
+            for sample in samples:
+                try:
+                    limit.arm()
+                    ...
+                except LimitExceeded: ...
+                finally:
+                    limit.disarm()
+    """
+
+    __slots__ = ("seconds", "what", "_previous", "_active")
+
+    def __init__(self, seconds: float, what: str) -> None:
+        self.seconds = seconds
+        self.what = what
+        self._previous: object = None
+        self._active = False
+
+    def _expire(self, signum: int, frame: FrameType | None) -> None:
+        raise LimitExceeded(f"{self.what} took longer than {self.seconds:g} s")
+
+    def __enter__(self) -> time_limit_each:
+        if threading.current_thread() is threading.main_thread() and not _signal.getitimer(_ITIMER_REAL)[0]:
+            self._previous = _signal.signal(_SIGALRM, self._expire)
+            self._active = True
+        return self
+
+    def arm(self) -> None:
+        if self._active:
+            _signal.setitimer(_ITIMER_REAL, self.seconds)
+
+    def disarm(self) -> None:
+        if self._active:
+            _signal.setitimer(_ITIMER_REAL, 0)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._active:
+            self._active = False
+            _signal.setitimer(_ITIMER_REAL, 0)
+            _signal.signal(_SIGALRM, self._previous)

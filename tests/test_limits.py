@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from evaldsl import api
 from evaldsl.cli.app import app
 from evaldsl.compile.templating import TemplateError, evaluate, render
-from evaldsl.limits import LimitExceeded, time_limit
+from evaldsl.limits import LimitExceeded, time_limit, time_limit_each
 
 ROWS = [{"q": f"question {i}", "answer": "a" * 41 + "b"} for i in range(3)]
 
@@ -125,3 +125,28 @@ def test_a_time_limit_restores_the_previous_handler_and_nests() -> None:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_limit_for_each_item_gives_every_item_its_own_time() -> None:
+    import signal
+
+    previous = signal.getsignal(signal.SIGALRM)
+    outcomes: list[str] = []
+    with time_limit_each(0.3, "item") as limit:
+        for seconds in (0.2, 0.2, 5.0, 0.2):  # together far over 0.3 s; only the third is over on its own
+            try:
+                limit.arm()
+                time.sleep(seconds)
+                outcomes.append("done")
+            except LimitExceeded as exc:
+                outcomes.append(str(exc))
+            finally:
+                limit.disarm()
+            assert signal.getitimer(signal.ITIMER_REAL)[0] == 0  # nothing runs between items
+    assert outcomes == ["done", "done", "item took longer than 0.3 s", "done"]
+    assert signal.getsignal(signal.SIGALRM) is previous
+    with time_limit(5.0, "outer"), time_limit_each(0.1, "inner") as inner:  # inside an outer limit: no effect
+        inner.arm()
+        time.sleep(0.2)
+        inner.disarm()
+        assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 5.0

@@ -11,7 +11,7 @@ from ..compile.spec import SampleValue
 from ..compile.templating import TemplateError
 from ..datasets.rows import sample_value
 from ..hashing import content_hash
-from ..limits import RENDER_SECONDS, LimitExceeded, time_limit
+from ..limits import RENDER_SECONDS, LimitExceeded, time_limit_each
 from ..plan.graph import RenderNode
 from ..providers.records import Message
 
@@ -196,20 +196,28 @@ def render_samples(
     set rather than stopping the run. `derived`: the dataset's derived field names (not part of a row's
     identity)."""
     samples = []
-    for index, (row, row_id) in enumerate(zip(rows, row_ids(rows, derived), strict=True)):
-        sample = Sample(index=index, row=row, row_id=row_id,
-                        conversation=node.prompt is not None and node.prompt.messages is not None)  # fmt: skip
-        try:
-            with time_limit(RENDER_SECONDS, "rendering the sample"):
+    conversation = node.prompt is not None and node.prompt.messages is not None
+    with time_limit_each(RENDER_SECONDS, "rendering the sample") as limit:
+        for index, (row, row_id) in enumerate(zip(rows, row_ids(rows, derived), strict=True)):
+            sample = Sample(index=index, row=row, row_id=row_id, conversation=conversation)
+            try:
+                limit.arm()
                 _render(node, sample, shots)
-        except (TemplateError, LimitExceeded, TypeError, ValueError) as exc:
-            sample.error = str(exc)
-        sample.key = content_hash(
-            {"row": row, "messages": sample.messages, "text": sample.text, "choices": sample.choices,
-             **({"contexts": sample.contexts} if sample.contexts else {})}
-        )
-        samples.append(sample)
+            except (TemplateError, LimitExceeded, TypeError, ValueError) as exc:
+                sample.error = str(exc)
+            finally:
+                limit.disarm()
+            samples.append(_keyed(sample))
     return each_turn(samples) if node.turns == "each" else samples
+
+
+def _keyed(sample: Sample) -> Sample:
+    """The sample with its key: a hash of its row and of what it renders to."""
+    sample.key = content_hash(
+        {"row": sample.row, "messages": sample.messages, "text": sample.text, "choices": sample.choices,
+         **({"contexts": sample.contexts} if sample.contexts else {})}
+    )
+    return sample
 
 
 def repeat(samples: Sequence[Sample], epochs: int) -> list[Sample]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..limits import METRIC_SECONDS, LimitExceeded, time_limit
+from ..limits import METRIC_SECONDS, LimitExceeded, time_limit_each
 from ..metrics import build_metric
 from ..metrics.base import MetricError, MetricInput
 from ..metrics.repeats import AcrossAttempts
@@ -86,30 +86,33 @@ def score_metric(
     rows: list[list[float]] = []
     row_of: list[int] = []  # the dataset row of each corpus statistics row
     values: list[float] = []
-    for i, (sample, out) in enumerate(zip(samples, outputs, strict=True)):
-        if not usable(sample, out):
-            continue
-        try:
-            with time_limit(METRIC_SECONDS, f"metric {node.name}"):
+    with time_limit_each(METRIC_SECONDS, f"metric {node.name}") as limit:
+        for i, (sample, out) in enumerate(zip(samples, outputs, strict=True)):
+            if not usable(sample, out):
+                continue
+            try:
+                limit.arm()
                 if metric.kind == "corpus":
                     stats = metric.stats(metric_input(sample, out, node.tools))
                 else:
                     value = metric.score(metric_input(sample, out, node.tools))
-        except (MetricError, LimitExceeded) as exc:
-            errors[i] = str(exc)
-            continue
-        if metric.kind == "corpus":
-            if stats is None:
+            except (MetricError, LimitExceeded) as exc:
+                errors[i] = str(exc)
+                continue
+            finally:
+                limit.disarm()
+            if metric.kind == "corpus":
+                if stats is None:
+                    unscored += 1
+                else:
+                    rows.append(list(stats))
+                    row_of.append(i // epochs)
+                continue
+            if value is None or (isinstance(value, float) and math.isnan(value)):
                 unscored += 1
             else:
-                rows.append(list(stats))
-                row_of.append(i // epochs)
-            continue
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            unscored += 1
-        else:
-            scores[i] = float(value)
-            values.append(float(value))
+                scores[i] = float(value)
+                values.append(float(value))
     if epochs > 1:
         return _over_rows(node, metric, scores, errors, rows, row_of, epochs, seed=seed, n_boot=n_boot)
     if metric.kind == "corpus":
