@@ -6,6 +6,7 @@ import re
 import string
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import regex
@@ -15,7 +16,7 @@ from evaldsl.metrics.base import MetricError, MetricInput
 REGEX_SECONDS = 1.0
 """Most time one `regex(...)` search may take on one output."""
 
-_PUNCTUATION = frozenset(string.punctuation)
+_DROP_PUNCTUATION = str.maketrans("", "", string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 TokenMeasure = Literal["f1", "precision", "recall"]
@@ -24,8 +25,20 @@ TokenMeasure = Literal["f1", "precision", "recall"]
 def normalize_answer(text: str) -> str:
     """SQuAD v1.1 answer normalisation: lowercase, drop ASCII punctuation, drop the articles a/an/the as whole
     words, collapse whitespace (in that order)."""
-    lowered = text.lower()
-    no_punct = "".join(ch for ch in lowered if ch not in _PUNCTUATION)
+    return _normalized(text) if len(text) <= _KEPT_UP_TO else _normalize(text)
+
+
+_KEPT_UP_TO = 1024  # characters: short texts' normalisations are kept (the metrics of an eval normalise the same
+# prediction and references one after another); long ones are not, so the memory stays small
+
+
+@lru_cache(maxsize=4096)
+def _normalized(text: str) -> str:
+    return _normalize(text)
+
+
+def _normalize(text: str) -> str:
+    no_punct = text.lower().translate(_DROP_PUNCTUATION)
     no_articles = _ARTICLES.sub(" ", no_punct)
     return " ".join(no_articles.split())
 
