@@ -301,7 +301,8 @@ class Lowerer:
             self.error("E303", f"invalid model settings: {exc.errors()[0]['msg']}", span)
             return None
         description = values["description"][0] if "description" in values else ""
-        return ModelDef(name=d.name, span=span, config=config, description=description)
+        value_spans = {k: attr.value.span for k, (_, attr) in values.items()}
+        return ModelDef(name=d.name, span=span, config=config, description=description, value_spans=value_spans)
 
     def prompt(self, d: Definition) -> PromptDef | None:
         node = d.node

@@ -94,6 +94,7 @@ class ModelDef(Typed):
     span: Span
     config: ModelConfig
     description: Annotated[str, DESCRIPTION, Field(exclude=True)] = ""  # documentation: never hashed
+    value_spans: Annotated[dict[str, Span], Field(exclude=True)] = {}  # attribute → where its value is written
 
 
 class Fewshot(Typed):

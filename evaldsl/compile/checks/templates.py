@@ -174,7 +174,8 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
             model = spec.models.get(ref.name)
             response = model.config.response if model is not None else None
             if response and model is not None:
-                add_unique(_mock_response(response, model.span, profile, context, kept))
+                where = model.value_spans.get("response", model.span)
+                add_unique(_mock_response(response, where, profile, context, kept))
         for ref in ev.metrics:
             judge = spec.judges.get(ref.name)
             if judge is None:
