@@ -57,6 +57,16 @@ AllowPythonOption = Annotated[
         show_default=False,
     ),
 ]
+AllowHostOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-host",
+        help="Let a model's own server (api_base, or an http model's url with headers from the environment) be "
+        "this host, which then receives credentials of the environment (repeatable; .example.com: every host "
+        "under it).",
+        show_default=False,
+    ),
+]
 
 
 def check(
@@ -64,6 +74,7 @@ def check(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
     allow_path: AllowPathOption = None,
     allow_python: AllowPythonOption = None,
+    allow_host: AllowHostOption = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Treat warnings as errors (e.g. gates that flip by chance).")
     ] = False,
@@ -71,7 +82,7 @@ def check(
 ) -> None:
     """Compile specs without running them; print diagnostics with file:line:col."""
     failed = False
-    access = access_for(allow_path or (), allow_python or ())
+    access = access_for(allow_path or (), allow_python or (), allow_hosts=allow_host or ())
     for path in specs:
         result = checked(path, sets, access)
         if result.diagnostics:
@@ -98,12 +109,13 @@ def graph(
     limit: Annotated[int | None, typer.Option("--limit", help="At most N samples per eval.")] = None,
     allow_path: AllowPathOption = None,
     allow_python: AllowPythonOption = None,
+    allow_host: AllowHostOption = None,
     sets: SetOption = None,
 ) -> None:
     """Show the compiled execution graph."""
     from ..report.graph_view import to_dot, to_json, to_text
 
-    result = checked(spec, sets, access_for(allow_path or (), allow_python or ()))
+    result = checked(spec, sets, access_for(allow_path or (), allow_python or (), allow_hosts=allow_host or ()))
     if not result.ok or result.spec is None:
         _err(render_all(result.diagnostics, result.sources))
         raise typer.Exit(EXIT_COMPILE)

@@ -16,7 +16,7 @@ from ..diagnostics import render_all
 from ..plan import PlanError
 from ..results import EXIT_COMPILE
 from ..store.locate import existing_store, store_for_run
-from .compile_cmds import AllowPathOption, AllowPythonOption
+from .compile_cmds import AllowHostOption, AllowPathOption, AllowPythonOption
 
 
 class PlanFormat(str, Enum):
@@ -56,13 +56,14 @@ def plan(
     ] = None,
     allow_path: AllowPathOption = None,
     allow_python: AllowPythonOption = None,
+    allow_host: AllowHostOption = None,
 ) -> None:
     """Show what `run` would do — calls, cached answers, tokens, cost and wall time — without calling a model."""
     from rich.console import Console
 
     from ..report.plan_view import plan_markdown, plan_notes, plan_table
 
-    checked = api.check(spec, access=access_for(allow_path or (), allow_python or ()))
+    checked = api.check(spec, access=access_for(allow_path or (), allow_python or (), allow_hosts=allow_host or ()))
     if not checked.ok or checked.spec is None:
         typer.echo(render_all(checked.diagnostics, checked.sources), err=True)
         raise typer.Exit(EXIT_COMPILE)

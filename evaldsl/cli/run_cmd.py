@@ -18,7 +18,7 @@ from ..results import EXIT_COMPILE, RunResult
 from ..store.locate import store_for_run
 from ..store.redact import Redactor
 from .affected_cmd import select_affected
-from .compile_cmds import AllowPathOption, AllowPythonOption, SetOption
+from .compile_cmds import AllowHostOption, AllowPathOption, AllowPythonOption, SetOption
 from .compile_cmds import checked as checked_with_sets
 from .plan_cmd import refuse_over_budget
 
@@ -109,6 +109,7 @@ def run(
     ] = None,
     allow_path: AllowPathOption = None,
     allow_python: AllowPythonOption = None,
+    allow_host: AllowHostOption = None,
     max_cost: Annotated[
         float | None,
         typer.Option("--max-cost", min=0.0, help="USD: refuse when the plan's estimate is above; stop the run "
@@ -152,7 +153,7 @@ def run(
     from ..report.console import PlainProgress, RichProgress
     from ..report.export import ExportError, write_junit
 
-    access = access_for(allow_path or (), allow_python or ())
+    access = access_for(allow_path or (), allow_python or (), allow_hosts=allow_host or ())
     checked = checked_with_sets(spec, sets, access)
     if not checked.ok or checked.spec is None:
         _err(render_all(checked.diagnostics, checked.sources))
@@ -173,7 +174,8 @@ def run(
     refuse_over_budget(spec, graph, store, not no_cache, max_cost, max_calls)
     options = {"eval": eval, "model": model, "limit": limit, "no_cache": no_cache, "max_errors": max_errors,
                "max_error_rate": max_error_rate, "seed": seed, "allow_path": [str(p) for p in access.allow_paths],
-               "allow_python": sorted(access.allow_python), "max_cost": max_cost, "max_calls": max_calls,
+               "allow_python": sorted(access.allow_python), "allow_host": sorted(access.allow_hosts),
+               "max_cost": max_cost, "max_calls": max_calls,
                "set": sets or []}  # fmt: skip
     redactor = Redactor.from_environ(os.environ)  # once per run: every secret of this environment, by value
     config = api.RunConfig(store_dir=store_for_run(spec, store), use_cache=not no_cache, max_errors=max_errors,

@@ -91,7 +91,8 @@ class ModelConfig(Frozen):
     batch_size: Annotated[int, Attr("positive", "hf: samples per forward pass.")] = 8
     concurrency: Annotated[int, Attr("positive", "litellm, python, http: requests in flight for this model.")] = 8
     api_base: Annotated[str | None, Attr("string", "litellm: the server's base URL, e.g. a local "
-                                                   "OpenAI-compatible endpoint.")] = None  # fmt: skip
+                                                   "OpenAI-compatible endpoint; a server on another machine "
+                                                   "gets the API key: it needs `--allow-host`.")] = None  # fmt: skip
     timeout: Annotated[float, Attr("number", "litellm, python, http: seconds to wait for one reply.")] = 120.0
     logprobs: Annotated[bool, Attr("bool", "litellm: the API returns token log-probabilities; a judge with "
                                    '`verdict = "likelihood"` reads each verdict\'s from the first token of the '

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import api
+from ..access import access_for
 from ..compile import ast
 from ..compile.lower import lower
 from ..compile.resolve import Program, read_source, resolve
@@ -83,10 +84,10 @@ class Documents:
 
     # ---- analyses ----
     def check(self, path: Path) -> api.CheckResult:
-        """Exactly `evaldsl check` on the file, with every open file's unsaved text."""
-        return api.check(
-            path, self._open.get(path), overlay=dict(self._open), parser=self.parser, profiles=self.profiles
-        )
+        """Exactly `evaldsl check` on the file (with the grants of the environment: EVALDSL_ALLOW_PATH,
+        EVALDSL_ALLOW_HOST), with every open file's unsaved text."""
+        return api.check(path, self._open.get(path), overlay=dict(self._open), parser=self.parser,
+                         profiles=self.profiles, access=access_for())  # fmt: skip
 
     def knowledge(self, path: Path) -> Knowledge:
         """The definitions of a file and its imports (memoised until any text changes)."""

@@ -196,7 +196,8 @@ def test_diagnostics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     (literal,) = codes('model svc { provider = "http", url = "http://x", headers = { Authorization = "Bearer x" } }')
     assert literal[0] == "E303" and 'env("VARIABLE")' in literal[1]
-    (unset,) = codes('model svc { provider = "http", url = "http://x", headers = { A = env("NOT_SET_TOKEN") } }')
+    (unset,) = codes('model svc { provider = "http", url = "http://127.0.0.1:1", '
+                     'headers = { A = env("NOT_SET_TOKEN") } }')
     assert unset[0] == "E376" and "NOT_SET_TOKEN" in unset[1]
     (scheme,) = codes('model svc { provider = "http", url = "ftp://x" }')
     assert scheme[0] == "E375"

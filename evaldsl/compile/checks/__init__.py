@@ -16,6 +16,7 @@ from . import (
     datasets,
     evals,
     gates,
+    hosts,
     judges,
     metrics,
     providers,
@@ -31,6 +32,7 @@ Check = Callable[[CheckContext], list[Diagnostic]]
 CHECKS: tuple[Check, ...] = (
     references.check,
     confinement.check,
+    hosts.check,
     datasets.check,
     evals.check,
     metrics.check,
