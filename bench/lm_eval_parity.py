@@ -3,11 +3,12 @@ both; prints each task's metrics side by side and the largest difference.
 
     python bench/lm_eval_parity.py [--questions 50] [--model FOLDER] [--skip-peer]
 
-Three tasks are written to a temporary folder over one local JSON-lines dataset (the first TruthfulQA questions
+Four tasks are written to a temporary folder over one local JSON-lines dataset (the first TruthfulQA questions
 of stdlib/, each with its best answer and up to three incorrect ones): a `multiple_choice` task (acc, acc_norm),
-a `generate_until` task (exact_match, bleu) and a `loglikelihood_rolling` task (no `metric_list`: lm-eval's
-defaults, word/byte perplexity and bits per byte). They are converted with `evaldsl import lm-eval`, run by one
-`evaldsl run` of a spec instantiating the three templates on an `hf` model, then by `lm_eval --include_path` on
+a `generate_until` task (exact_match, bleu), a `loglikelihood_rolling` task and a `loglikelihood` task (the best
+answer after the question; both without `metric_list`: lm-eval's defaults, word/byte perplexity and bits per
+byte, and perplexity and acc). They are converted with `evaldsl import lm-eval`, run by one
+`evaldsl run` of a spec instantiating the four templates on an `hf` model, then by `lm_eval --include_path` on
 the same model (the packaged default model unless --model is given), fp32 on the CPU. lm-evaluation-harness is
 installed into bench/.venv-lmeval (seeing this interpreter's torch) on first use; --skip-peer runs evaldsl only.
 
@@ -55,12 +56,18 @@ output_type: loglikelihood_rolling
 doc_to_text: ""
 doc_to_target: "{{answer}}"
 """,
+    "parity_ll": """task: parity_ll
+output_type: loglikelihood
+doc_to_text: "Q: {{question}}\\nA:"
+doc_to_target: "{{' ' + answer}}"
+""",
 }
 
 # lm-eval's metric key → the metric's name in evaldsl's results of a converted template.
 NAMES = {"acc": "accuracy", "acc_norm": "accuracy_norm", "exact_match": "exact", "bleu": "bleu",
          "word_perplexity": "word_perplexity", "byte_perplexity": "byte_perplexity",
          "bits_per_byte": "bits_per_byte"}  # fmt: skip
+NAMES_OF = {"parity_ll": {"acc": "greedy_match", "perplexity": "target_perplexity"}}  # loglikelihood's own
 
 
 def write_data(folder: Path, n: int) -> None:
@@ -128,9 +135,10 @@ def main() -> None:
         for name in TASKS:
             for key, value in peer_results[name].items():
                 metric, _, filt = key.partition(",")
-                if metric not in NAMES or filt != "none":
+                ours_name = NAMES_OF.get(name, NAMES).get(metric)
+                if ours_name is None or filt != "none":
                     continue
-                mine = ours.get(name, {}).get(NAMES[metric])
+                mine = ours.get(name, {}).get(ours_name)
                 diff = abs(mine - value) / max(1.0, abs(value)) if mine is not None else float("inf")
                 worst = max(worst, diff)
                 print(f"{name:11s} {metric:16s} lm-eval {value:.6f}  evaldsl {mine}  |diff| {diff:.2e}")

@@ -249,3 +249,30 @@ def test_without_a_metric_list_each_output_type_gets_lm_evals_defaults(tmp_path:
     assert "metric exact = extract_match()" in gen_text and "metrics = [exact]" in gen_text
     got = run(tmp_path, "gsm_text.eval", "gsm_text", "{% if 'pages' in question %}{{ answer }}{% else %}no{% endif %}")
     assert got["t.exact"] == pytest.approx(1 / 3)
+
+
+LOGLIKELIHOOD = """
+task: gsm_last_word
+dataset_path: {path}
+output_type: loglikelihood
+test_split: test
+doc_to_text: "{{{{answer.split(' ')[:-1]|join(' ')}}}}"
+doc_to_target: "{{{{' '+answer.split(' ')[-1]}}}}"
+"""
+
+
+def test_loglikelihood_scores_the_target_after_the_text_with_lm_evals_metrics(tmp_path: Path) -> None:
+    import math
+
+    task = LOGLIKELIHOOD.format(path=json.dumps(str(FIXTURES / "gsm8k")))
+    files, result = convert(tmp_path, ("gsm_last_word.yaml", task))
+    assert result.exit_code == 0 and "not converted" not in result.output, result.output
+    text = files[0].read_text()
+    assert "choices = `[' '+answer.split(' ')[-1]]`" in text and 'delimiter = ""' in text
+    assert "metrics = [target_perplexity, greedy_match]" in text  # lm-eval's defaults: perplexity, acc
+    got = run(tmp_path, "gsm_last_word.eval", "gsm_last_word")
+    # The request lm-eval makes: (context, continuation) = (doc_to_text, doc_to_target), no delimiter between.
+    lls = [pseudo_loglik(" ".join(r["answer"].split(" ")[:-1]), " " + r["answer"].split(" ")[-1])[0]
+           for r in rows("gsm8k", "test")]  # fmt: skip
+    assert got["target_perplexity"] == pytest.approx(math.exp(-sum(lls) / len(lls)), rel=1e-9)
+    assert got["greedy_match"] == 1.0  # the mock calls its likeliest choice greedy: here the only one

@@ -3,12 +3,12 @@
 The common subset converts: `dataset_path`/`dataset_name`, the test (else validation) split, `description`,
 `doc_to_text`/`doc_to_choice`/`doc_to_target` (Jinja or field names), `output_type` `multiple_choice` (acc,
 acc_norm), `generate_until` (`until`, `max_gen_toks`, `exact_match` with its options, a `regex` filter with
-`group_select`, `take_first`, bleu/chrf/rouge) and `loglikelihood_rolling` (word/byte perplexity, bits per
-byte), lm-eval's default metrics per output type when `metric_list` is absent, `num_fewshot` with
-`fewshot_split` (`first_n` sampler), `target_delimiter`, `fewshot_delimiter`, `include:`, and group configs
-(`group:` with a `task:` list) as a template running each of their tasks. What cannot be converted —
-`!function` hooks, other output types and metrics — is reported with its YAML line and left in the spec as a
-marked stub the check points at.
+`group_select`, `take_first`, bleu/chrf/rouge), `loglikelihood_rolling` (word/byte perplexity, bits per byte) and
+`loglikelihood` (one continuation: perplexity, acc as greedy_match), lm-eval's default metrics per output type when
+`metric_list` is absent, `num_fewshot` with `fewshot_split` (`first_n` sampler), `target_delimiter`,
+`fewshot_delimiter`, `include:`, and group configs (`group:` with a `task:` list) as a template running each of
+their tasks. What cannot be converted — `!function` hooks, other output types and metrics — is reported with its
+YAML line and left in the spec as a marked stub the check points at.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ METRICS: dict[str, dict[str, str]] = {
     "multiple_choice": {"acc": "accuracy", "acc_norm": "accuracy_norm"},
     "generate_until": {name: name for name in _SAME},
     "loglikelihood_rolling": {name: name for name in ("word_perplexity", "byte_perplexity", "bits_per_byte")},
+    "loglikelihood": {"acc": "greedy_match", "perplexity": "target_perplexity"},
 }
 DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "multiple_choice": ("acc", "acc_norm"),
     "generate_until": ("exact_match",),
     "loglikelihood_rolling": ("word_perplexity", "byte_perplexity", "bits_per_byte"),
+    "loglikelihood": ("perplexity", "acc"),
 }
 _PLAIN_OPTIONS = frozenset({"metric", "aggregation", "higher_is_better"})
 
@@ -206,6 +208,13 @@ def convert_config(cfg: dict[str, Any], path: Path) -> Converted:
             eval_lines.append(f"    stop = {json.dumps(until, ensure_ascii=False)}")
         eval_lines.append(f"    max_tokens = {int(gen.get('max_gen_toks', 256))}")
         eval_lines.append("    chat_template = false")
+    elif output_type == "loglikelihood":  # one continuation, doc_to_target exactly (no target delimiter)
+        continuation = _expr(target)
+        if not continuation.startswith("`"):
+            out.problems.append(f"{path}: a loglikelihood doc_to_target mixing text and {{{{ }}}} is not converted")
+            return out
+        eval_lines += ['    mode = "choice"', f"    choices = `[{continuation[1:-1]}]`", "    labels = `0`",
+                       '    delimiter = ""']  # fmt: skip
     elif rolling:  # lm-eval scores doc_to_target as a whole text, in rolling windows
         rolling_text = target if target not in (None, "") else cfg.get("doc_to_text")
         eval_lines += ['    mode = "perplexity"', "    text = " + (_expr(rolling_text) if rolling_text else '""')]

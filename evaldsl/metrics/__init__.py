@@ -12,7 +12,7 @@ from typing import Any
 
 from evaldsl.diagnostics import did_you_mean
 from evaldsl.metrics.base import CorpusMetric, Metric, MetricError, SampleMetric
-from evaldsl.metrics.choice import MC1, MC2, Accuracy, AccuracyNorm
+from evaldsl.metrics.choice import MC1, MC2, Accuracy, AccuracyNorm, GreedyMatch, TargetPerplexity
 from evaldsl.metrics.extract import ExtractMatch
 from evaldsl.metrics.factories import embedding, json_schema, maker, python_metric, rouge_family, tool_call
 from evaldsl.metrics.overlap import BLEU_TOKENIZERS, Bleu, Chrf, Rouge
@@ -360,6 +360,13 @@ def _specs() -> dict[str, MetricSpec]:
             maker("mc2", MC2),
         )
     )
+    specs.append(MetricSpec("greedy_match", CHOICE, {}, "1 if greedy decoding after the context gives the true "
+                            "choice token for token (lm-eval `acc` of loglikelihood tasks).",
+                            maker("greedy_match", GreedyMatch)))  # fmt: skip
+    specs.append(MetricSpec("target_perplexity", CHOICE, {}, "Corpus exp(-mean summed log-likelihood of the true "
+                            "choice); lower is better (lm-eval `perplexity` of loglikelihood tasks).",
+                            maker("target_perplexity", TargetPerplexity), higher_is_better=False,
+                            range=(1.0, None)))  # fmt: skip
     for metric_name, unit, transform, doc in (
         ("perplexity", "tokens", "exp", "exp(-sum loglik / sum tokens)"),
         ("cross_entropy", "tokens", "nats", "-sum loglik / sum tokens (nats per token)"),

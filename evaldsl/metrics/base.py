@@ -20,6 +20,7 @@ class MetricInput:
     incorrect: tuple[str, ...] = ()  # generate mode: known wrong answers (TruthfulQA-style *_diff/_acc)
     choices: tuple[str, ...] = ()  # choice mode: the choice texts (without delimiter)
     choice_logliks: tuple[float, ...] = ()
+    choice_greedy: tuple[bool, ...] = ()  # choice mode: whether greedy decoding gives each choice, where known
     labels: tuple[int, ...] = ()  # choice mode: 1 = true choice, 0 = false
     text: str | None = None  # perplexity mode: the scored text
     loglik: float | None = None  # perplexity mode: total log-likelihood

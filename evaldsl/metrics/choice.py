@@ -1,10 +1,14 @@
-"""Multiple-choice metrics: per-choice log-likelihoods + 0/1 labels -> accuracy, accuracy_norm, mc1, mc2."""
+"""Multiple-choice metrics: per-choice log-likelihoods + 0/1 labels -> accuracy, accuracy_norm, mc1, mc2; and
+for a single scored continuation (lm-evaluation-harness `loglikelihood` tasks such as LAMBADA) greedy_match and
+target_perplexity."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from typing import Literal
+
+import numpy as np
 
 from evaldsl.metrics.base import MetricError, MetricInput
 
@@ -112,3 +116,47 @@ class MC2:
         weights = [math.exp(ll - top) for ll in lls]
         true_mass = math.fsum(w for w, label in zip(weights, labels, strict=True) if label == 1)
         return true_mass / math.fsum(weights)
+
+
+@dataclass(frozen=True)
+class GreedyMatch:
+    """`greedy_match`: 1 if greedy decoding after the context gives the true choice token for token, else 0
+    (lm-evaluation-harness `acc` of `loglikelihood` tasks, its `is_greedy`). Scored on the first label-1 choice;
+    a provider that does not report greediness leaves the sample unscored."""
+
+    name: str = "greedy_match"
+    kind: Literal["sample"] = field(default="sample", init=False)
+
+    def score(self, s: MetricInput) -> float | None:
+        checked = _checked(s, self.name)
+        if checked is None or len(s.choice_greedy) != len(checked[0]):
+            return None
+        return float(s.choice_greedy[checked[1].index(1)])
+
+
+@dataclass(frozen=True)
+class TargetPerplexity:
+    """`target_perplexity`: exp(-mean over samples of the first true choice's summed log-likelihood), the
+    perplexity lm-evaluation-harness reports for `loglikelihood` tasks (per continuation, not per token)."""
+
+    name: str = "target_perplexity"
+    kind: Literal["corpus"] = field(default="corpus", init=False)
+
+    def stats(self, s: MetricInput) -> list[float] | None:
+        checked = _checked(s, self.name)
+        if checked is None:
+            return None
+        lls, labels = checked
+        loglik = lls[labels.index(1)]
+        if loglik > 0:
+            raise MetricError(f"metric {self.name!r}: log-likelihood must be <= 0, got {loglik}")
+        return [loglik, 1.0]
+
+    def combine(self, summed: np.ndarray) -> float:
+        total, count = (float(x) for x in np.asarray(summed, dtype=float).ravel())
+        if count <= 0:
+            return math.nan
+        try:
+            return math.exp(-total / count)
+        except OverflowError:
+            return math.inf

@@ -391,7 +391,8 @@ def reply_scores(response: Any, replies: Sequence[str], model: str) -> ChoiceSco
         exact = [lp for token, lp in top if token == want]
         prefix = [lp for token, lp in top if token and want.startswith(token)]
         scores.append(max(exact) if exact else max(prefix) if prefix else floor)
-    return ChoiceScores(logliks=tuple(scores), is_greedy=tuple(s == max(scores) for s in scores),
+    greedy = max(top, key=lambda t: t[1])[0]  # the token greedy decoding would pick
+    return ChoiceScores(logliks=tuple(scores), is_greedy=tuple(reply.strip() == greedy for reply in replies),
                         n_tokens=tuple(1 for _ in scores))  # fmt: skip
 
 

@@ -43,7 +43,8 @@ def metric_input(sample: Sample, out: Output, tools: tuple[Any, ...] = ()) -> Me
             tool_calls=tuple(out.tool_calls or ()), tools=tools,
         )  # fmt: skip
     if isinstance(out, ChoiceScores):
-        return MetricInput(choices=sample.choices, choice_logliks=out.logliks, labels=sample.labels, row=sample.row)
+        return MetricInput(choices=sample.choices, choice_logliks=out.logliks, choice_greedy=out.is_greedy,
+                           labels=sample.labels, row=sample.row)  # fmt: skip
     assert isinstance(out, TextScore)
     return MetricInput(text=sample.text, loglik=out.loglik, n_tokens=out.n_tokens, row=sample.row)
 

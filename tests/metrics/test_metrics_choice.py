@@ -82,3 +82,28 @@ def test_unscorable_and_bad_data() -> None:
             score(kind, sample([-1.0, -2.0], [1]))
         with pytest.raises(MetricError, match="0 or 1"):
             score(kind, sample([-1.0, -2.0], [2, 0]))
+
+
+def test_greedy_match_reads_the_true_choices_greediness() -> None:
+    one = MetricInput(choices=(" dog",), choice_logliks=(-2.5,), choice_greedy=(True,), labels=(1,))
+    assert score("greedy_match", one) == 1.0
+    assert score("greedy_match", MetricInput(choices=(" dog",), choice_logliks=(-2.5,), choice_greedy=(False,),
+                                             labels=(1,))) == 0.0  # fmt: skip
+    several = MetricInput(choices=("a", "b", "c"), choice_logliks=(-1.0, -2.0, -3.0),
+                          choice_greedy=(True, False, False), labels=(0, 1, 1))  # fmt: skip
+    assert score("greedy_match", several) == 0.0  # the first true choice decides
+    assert score("greedy_match", sample([-2.5], [1])) is None  # a provider that does not say is unscored
+    assert score("greedy_match", sample([-2.5], [0])) is None
+
+
+def test_target_perplexity_is_lm_evals_loglikelihood_perplexity() -> None:
+    metric = build_metric("target_perplexity", {})
+    lls = [-2.0, -0.5, -7.25, -3.0]
+    rows = [metric.stats(MetricInput(choices=("x",), choice_logliks=(ll,), labels=(1,))) for ll in lls]
+    # lm-evaluation-harness: `perplexity` items are each document's loglik; the aggregate is exp(-mean(items)).
+    assert metric.combine(np.sum(np.asarray(rows), axis=0)) == pytest.approx(math.exp(-np.mean(lls)), rel=1e-12)
+    assert metric.stats(sample([-9.0, -1.0], [0, 1])) == [-1.0, 1.0]  # the true choice's loglik
+    assert metric.stats(sample([-1.0], [0])) is None
+    with pytest.raises(MetricError, match="<= 0"):
+        metric.stats(sample([0.5], [1]))
+    assert build_metric("target_perplexity", {}).combine(np.asarray([-1e6, 1.0])) == math.inf
