@@ -3,14 +3,15 @@ both; prints each task's metrics side by side and the largest difference.
 
     python bench/lm_eval_parity.py [--questions 50] [--model FOLDER] [--skip-peer]
 
-Four tasks are written to a temporary folder over one local JSON-lines dataset (the first TruthfulQA questions
-of stdlib/, each with its best answer and up to three incorrect ones): a `multiple_choice` task (acc, acc_norm),
-a `generate_until` task (exact_match, bleu), a `loglikelihood_rolling` task and a `loglikelihood` task (the best
-answer after the question; both without `metric_list`: lm-eval's defaults, word/byte perplexity and bits per
-byte, and perplexity and acc). They are converted with `evaldsl import lm-eval`, run by one
-`evaldsl run` of a spec instantiating the four templates on an `hf` model, then by `lm_eval --include_path` on
-the same model (the packaged default model unless --model is given), fp32 on the CPU. lm-evaluation-harness is
-installed into bench/.venv-lmeval (seeing this interpreter's torch) on first use; --skip-peer runs evaldsl only.
+Four tasks are written to a temporary folder over one local JSON-lines dataset (the first TruthfulQA questions of
+stdlib/, each with its best answer and up to three incorrect ones): a `multiple_choice` task (acc, acc_norm), a
+`generate_until` task (exact_match, bleu), a `loglikelihood_rolling` task and a `loglikelihood` task (the first word
+of the best answer after the question, as LAMBADA scores a last word; both without `metric_list`: lm-eval's
+defaults, word/byte perplexity and bits per byte, and perplexity and acc). They are converted with `evaldsl import
+lm-eval`, run by one `evaldsl run` of a spec instantiating the four templates on an `hf` model, then by `lm_eval
+--include_path` on the same model (the packaged default model unless --model is given), fp32 on the CPU.
+lm-evaluation-harness is installed into bench/.venv-lmeval (seeing this interpreter's torch) on first use;
+--skip-peer runs evaldsl only.
 
 Expected: acc and acc_norm equal; perplexities and bleu within 1e-6 relative.
 """
@@ -59,7 +60,7 @@ doc_to_target: "{{answer}}"
     "parity_ll": """task: parity_ll
 output_type: loglikelihood
 doc_to_text: "Q: {{question}}\\nA:"
-doc_to_target: "{{' ' + answer}}"
+doc_to_target: "{{' ' + answer.split(' ')[0]}}"
 """,
 }
 

@@ -45,6 +45,7 @@ def mc2(doc, results):
 
 
 def peer_python() -> Path:
+    import site
     import subprocess
     import venv
 
@@ -54,6 +55,11 @@ def peer_python() -> Path:
         venv.EnvBuilder(with_pip=True, system_site_packages=True).create(folder)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "lm-eval"], check=True)
         (folder / ".installed").write_text("lm-eval")
+    # This interpreter's packages (torch above all) after the environment's own: `system_site_packages` only
+    # reaches the base interpreter's, which lack them when this one is itself a virtual environment.
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    (Path(purelib) / "_parent_site.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return python
 
 
