@@ -54,10 +54,11 @@ def _imports(folder: str, *, skip_guarded: bool = False) -> dict[str, Path]:
     """Top-level third-party module names imported anywhere under `folder` → one file importing it (with
     `skip_guarded`, imports guarded by an ImportError handler do not count)."""
     found: dict[str, Path] = {}
-    local_modules = {p.stem for p in (ROOT / folder).rglob("*.py")}
-    for path in sorted((ROOT / folder).rglob("*.py")):
-        if ".venv" in path.parts:
-            continue
+    # Hidden folders are not the project's code: virtual environments (bench/.venv-lmeval), caches.
+    files = [p for p in sorted((ROOT / folder).rglob("*.py")) if not any(part.startswith(".") for part in
+             p.relative_to(ROOT).parts)]  # fmt: skip
+    local_modules = {p.stem for p in files}
+    for path in files:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         guarded = _guarded(tree) if skip_guarded else set()
         for node in ast.walk(tree):

@@ -50,3 +50,18 @@ def test_an_expression_with_an_unknown_filter_is_a_syntax_problem() -> None:
 def test_the_projects_own_filters_are_known() -> None:
     for name in ("ensure_suffix", "split_list", "regex_replace"):
         assert template_syntax_error("{{ a | " + name + " }}") is None
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{% include 'other.txt' %}", "`{% include %}` cannot load another template"),
+        ("{% extends 'base' %}", "`{% extends %}` cannot load another template"),
+        ("{% import 'm' as m %}{{ a }}", "`{% import %}` cannot load another template"),
+        ("{% from 'm' import x %}{{ a }}", "`{% from %}` cannot load another template"),
+        ("{% block b %}{% endblock %}\n{% block b %}{% endblock %}", "block 'b' defined twice"),
+    ],
+)
+def test_what_only_jinjas_compiler_or_loader_refuses_is_found_by_the_check(source: str, message: str) -> None:
+    problem = template_syntax_error(source)
+    assert problem is not None and problem.message.startswith(message)

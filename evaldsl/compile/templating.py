@@ -174,18 +174,33 @@ def _depth_problem(tree: nodes.Node) -> SyntaxProblem | None:
     return None
 
 
-def _unknown_name_problem(tree: nodes.Node) -> SyntaxProblem | None:
-    """A problem for the first filter or test the sandbox does not define (`x | nswer`, `x is evn`): Jinja
-    reports these only when it compiles or renders the template, so a parse alone lets them through."""
+_LOADING = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
+
+
+def _static_problem(tree: nodes.Template) -> SyntaxProblem | None:
+    """What Jinja reports only when it compiles or renders a parsed template: a filter or test the sandbox does
+    not define (`x | nswer`, `x is evn`), a tag that loads another template (templates here have no loader),
+    and the compiler's own checks (a block defined twice...). Compiling generates code; it runs none."""
     env = _env()
-    for node in tree.find_all((nodes.Filter, nodes.Test)):
+    for node in tree.find_all((nodes.Filter, nodes.Test, *_LOADING)):
+        line = getattr(node, "lineno", 1) or 1
+        if isinstance(node, _LOADING):
+            tag = {nodes.Include: "include", nodes.Extends: "extends", nodes.Import: "import"}.get(type(node), "from")
+            return SyntaxProblem(f"`{{% {tag} %}}` cannot load another template: a template here stands alone", line,
+                                 hint="share text with a `prompt`, or with a `template` of the language")  # fmt: skip
         kind, known = ("filter", env.filters) if isinstance(node, nodes.Filter) else ("test", env.tests)
         name = node.name  # type: ignore[attr-defined]
         if name in known:
             continue
         close = difflib.get_close_matches(name, sorted(known), n=1)
         hint = f"did you mean `{close[0]}`?" if close else f"docs/language.md lists the {kind}s a template can use"
-        return SyntaxProblem(f"no {kind} named `{name}`", getattr(node, "lineno", 1) or 1, hint=hint)
+        return SyntaxProblem(f"no {kind} named `{name}`", line, hint=hint)
+    try:
+        env.compile(tree)
+    except TemplateSyntaxError as exc:  # TemplateAssertionError included
+        return SyntaxProblem(exc.message or "syntax error", exc.lineno or 1)
+    except RecursionError:
+        return SyntaxProblem(_TOO_DEEP, 1, True)
     return None
 
 
@@ -197,14 +212,14 @@ def template_syntax_error(source: str) -> SyntaxProblem | None:
         return SyntaxProblem(exc.message or "syntax error", exc.lineno or 1)
     except RecursionError:  # brackets or unary operators nested past what the parser's recursion allows
         return SyntaxProblem(_TOO_DEEP, 1, True)
-    return _depth_problem(tree) or _unknown_name_problem(tree)
+    return _depth_problem(tree) or _static_problem(tree)
 
 
 def expression_syntax_error(source: str) -> SyntaxProblem | None:
     """Why a backtick expression does not compile, else None."""
     try:
         tree = parse_ast(source, True)
-        problem = _depth_problem(tree) or _unknown_name_problem(tree)
+        problem = _depth_problem(tree) or _static_problem(tree)
         if problem is None:
             _expression(source)
     except TemplateSyntaxError as exc:

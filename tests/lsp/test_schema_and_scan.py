@@ -42,6 +42,7 @@ def test_metric_ranges_and_directions() -> None:
     assert metric_range("bleu_diff") == "-100 to 100" and metric_range("rougeL") == "0 to 1"
     assert [n for n in BUILTIN_METRICS if lower_is_better(n)] == [
         "attempt_variance",
+        "target_perplexity",
         "perplexity",
         "cross_entropy",
         "word_perplexity",
