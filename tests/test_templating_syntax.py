@@ -65,3 +65,47 @@ def test_the_projects_own_filters_are_known() -> None:
 def test_what_only_jinjas_compiler_or_loader_refuses_is_found_by_the_check(source: str, message: str) -> None:
     problem = template_syntax_error(source)
     assert problem is not None and problem.message.startswith(message)
+
+
+def _templates():  # type: ignore[no-untyped-def]
+    """Well-formed Jinja (as the parser sees it) built from tags, filters and tests, known and unknown alike."""
+    from hypothesis import strategies as st
+
+    names = st.sampled_from(["a", "b", "x", "row.a", "row['a']", "loop.index", "caller()", "super()", "'s'", "1"])
+    filters = st.sampled_from(["upper", "default('')", "nswer", "length", "split_list(',')", "lenght", "trim"])
+    tests = st.sampled_from(["defined", "string", "evn", "none", "sequence"])
+    expr = st.one_of(names, st.builds("{} | {}".format, names, filters), st.builds("{} is {}".format, names, tests))
+    leaf = st.one_of(st.sampled_from(["text ", "\n", ""]), st.builds("{{{{ {} }}}}".format, expr),
+                     st.sampled_from(["{% include 'p' %}", "{% import 'm' as m %}", "{% set y = 2 %}"]))  # fmt: skip
+
+    def nest(inner):  # type: ignore[no-untyped-def]
+        body = st.lists(inner, max_size=3).map("".join)
+        return st.one_of(
+            st.builds("{{% if {} %}}{}{{% else %}}{}{{% endif %}}".format, expr, body, body),
+            st.builds("{{% for x in {} %}}{}{{% endfor %}}".format, names, body),
+            st.builds("{{% block {} %}}{}{{% endblock %}}".format, st.sampled_from(["p", "q"]), body),
+            st.builds("{{% filter {} %}}{}{{% endfilter %}}".format, st.sampled_from(["upper", "uper"]), body),
+            st.builds("{{% macro m() %}}{}{{% endmacro %}}{{{{ m() }}}}".format, body),
+        )
+
+    return st.recursive(leaf, nest, max_leaves=8)
+
+
+def test_whatever_the_check_passes_compiles_renders_or_fails_cleanly_and_is_analysed() -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    from evaldsl.compile.templating import TemplateError, render
+
+    @settings(max_examples=1500, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(_templates())
+    def check(source: str) -> None:
+        if template_syntax_error(source) is not None:
+            return
+        _env().from_string(source)  # compiles: nothing the check passed is refused by Jinja's compiler
+        field_reads(source, False)
+        try:
+            render(source, {"a": "x", "b": [1, 2], "x": "y", "row": {"a": "x"}})
+        except TemplateError:
+            pass  # a user error at run time (an undefined name...), reported per sample: never another exception
+
+    check()
