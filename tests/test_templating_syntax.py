@@ -109,3 +109,43 @@ def test_whatever_the_check_passes_compiles_renders_or_fails_cleanly_and_is_anal
             pass  # a user error at run time (an undefined name...), reported per sample: never another exception
 
     check()
+
+
+def _expressions():  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    atoms = st.sampled_from(["a", "b", "row.a", "row['a']", "row.get('z')", "'s'", "1", "[1, 2]", "{'k': 1}",
+                             "none", "true", "x", "range(3)", "loop", "caller()"])  # fmt: skip
+    filters = st.sampled_from(["upper", "length", "nswer", "split_list(',')", "join(', ')", "default(0)", "first"])
+    tests = st.sampled_from(["defined", "string", "evn", "number", "divisibleby(2)"])
+
+    def grow(inner):  # type: ignore[no-untyped-def]
+        return st.one_of(
+            st.builds("{} | {}".format, inner, filters),
+            st.builds("{} is {}".format, inner, tests),
+            st.builds("({} if {} else {})".format, inner, inner, inner),
+            st.builds("{} {} {}".format, inner, st.sampled_from(["+", "and", "in", "==", "~", "*"]), inner),
+            st.builds("[{}, {}]".format, inner, inner),
+            st.builds("{}[0]".format, inner),
+        )
+
+    return st.recursive(atoms, grow, max_leaves=6)
+
+
+def test_whatever_expression_the_check_passes_compiles_evaluates_or_fails_cleanly() -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    from evaldsl.compile.templating import TemplateError, evaluate
+
+    @settings(max_examples=1500, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(_expressions())
+    def check(source: str) -> None:
+        if expression_syntax_error(source) is not None:
+            return
+        field_reads(source, True)
+        try:
+            evaluate(source, {"a": "x", "b": [1, 2], "row": {"a": "x"}})
+        except TemplateError:
+            pass
+
+    check()

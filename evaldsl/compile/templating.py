@@ -197,10 +197,16 @@ def _static_problem(tree: nodes.Template) -> SyntaxProblem | None:
         return SyntaxProblem(f"no {kind} named `{name}`", line, hint=hint)
     try:
         env.compile(tree)
+        meta.find_undeclared_variables(tree)  # the analyses' own code generation, which also folds constants
     except TemplateSyntaxError as exc:  # TemplateAssertionError included
         return SyntaxProblem(exc.message or "syntax error", exc.lineno or 1)
     except RecursionError:
         return SyntaxProblem(_TOO_DEEP, 1, True)
+    except UndefinedError as exc:  # the compiler folds constants: `1[0] and x` fails on every sample
+        return SyntaxProblem(f"a constant part is undefined ({exc})", hint="check the indexes and attributes of "
+                             "literal values: they are the same for every sample")  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - whatever else folding a constant raises, reported, never a traceback
+        return SyntaxProblem(f"a constant part fails: {type(exc).__name__}: {exc}")
     return None
 
 
