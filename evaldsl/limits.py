@@ -21,46 +21,13 @@ class LimitExceeded(Exception):
     """A per-sample limit was reached; the message says which and what to change."""
 
 
-class time_limit:  # noqa: N801 - used like the function it replaced: `with time_limit(2.0, "rendering"):`
-    """Raise LimitExceeded in this block after `seconds` (wall time). Uses SIGALRM, so it applies on the main
-    thread (where the runner works); elsewhere, and when an outer limit is already set, it does nothing. The
-    interruption happens between Python bytecodes, which covers template loops, regex backtracking (the `re`
-    engine checks for signals) and user functions.
-
-    A plain class rather than a generator context manager, calling the C signal functions directly: the runner
-    enters several of these per sample, and this keeps each to a couple of system calls."""
-
-    __slots__ = ("seconds", "what", "_previous", "_armed")
-
-    def __init__(self, seconds: float, what: str) -> None:
-        self.seconds = seconds
-        self.what = what
-        self._previous: object = None
-        self._armed = False
-
-    def _expire(self, signum: int, frame: FrameType | None) -> None:
-        raise LimitExceeded(f"{self.what} took longer than {self.seconds:g} s")
-
-    def __enter__(self) -> None:
-        if threading.current_thread() is not threading.main_thread() or _signal.getitimer(_ITIMER_REAL)[0]:
-            return
-        self._previous = _signal.signal(_SIGALRM, self._expire)
-        self._armed = True
-        _signal.setitimer(_ITIMER_REAL, self.seconds)
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._armed:
-            self._armed = False
-            _signal.setitimer(_ITIMER_REAL, 0)
-            _signal.signal(_SIGALRM, self._previous)
-
-
 class time_limit_each:  # noqa: N801 - a context manager named like `time_limit`
-    """`time_limit` for each item of a loop, for less: entered once around the loop (installing the handler),
-    then `arm()` before and `disarm()` after each item (one system call each). Used where every sample gets a
-    limit of its own (rendering, scoring). Like `time_limit`, it does nothing off the main thread or inside an
-    outer limit.
+    """A time limit for each item of a loop: entered once around the loop (installing the handler), then
+    `arm()` before and `disarm()` after each item (one system call each). Used where every sample gets a limit of
+    its own (rendering, scoring). Uses SIGALRM, so it applies on the main thread (where the runner works);
+    elsewhere, and when an outer limit is already set, it does nothing. The interruption happens between Python
+    bytecodes, which covers template loops, regex backtracking (the `re` engine checks for signals) and user
+    functions.
 
         with time_limit_each(10.0, "metric f1") as limit:
             for sample in samples:
@@ -70,7 +37,9 @@ class time_limit_each:  # noqa: N801 - a context manager named like `time_limit`
                 except LimitExceeded: ...
                 finally:
                     limit.disarm()
-    """
+
+    A plain class rather than a generator context manager, calling the C signal functions directly: the runner
+    arms one per sample, and this keeps each to a system call."""
 
     __slots__ = ("seconds", "what", "_previous", "_active")
 
@@ -103,3 +72,14 @@ class time_limit_each:  # noqa: N801 - a context manager named like `time_limit`
             self._active = False
             _signal.setitimer(_ITIMER_REAL, 0)
             _signal.signal(_SIGALRM, self._previous)
+
+
+class time_limit(time_limit_each):  # noqa: N801 - used like the function it replaced: `with time_limit(2.0, ...):`
+    """Raise LimitExceeded in this block after `seconds` (wall time): `time_limit_each` armed once, for one item."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> time_limit:
+        super().__enter__()
+        self.arm()
+        return self
