@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 
 from evaldsl.metrics.base import MetricError, MetricInput
+from evaldsl.metrics.perplexity import per_unit
 
 
 def _checked(s: MetricInput, name: str) -> tuple[list[float], list[int]] | None:
@@ -153,10 +154,4 @@ class TargetPerplexity:
         return [loglik, 1.0]
 
     def combine(self, summed: np.ndarray) -> float:
-        total, count = (float(x) for x in np.asarray(summed, dtype=float).ravel())
-        if count <= 0:
-            return math.nan
-        try:
-            return math.exp(-total / count)
-        except OverflowError:
-            return math.inf
+        return per_unit(summed, "exp")  # one unit per sample: exp(-mean loglik)

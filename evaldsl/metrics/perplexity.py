@@ -55,15 +55,20 @@ class LoglikRatio:
         return [loglik, float(units)]
 
     def combine(self, summed: np.ndarray) -> float:
-        total_loglik, units = (float(x) for x in np.asarray(summed, dtype=float).ravel())
-        if units <= 0:
-            return math.nan
-        nats = -total_loglik / units
-        if self.transform == "nats":
-            return nats
-        if self.transform == "bits":
-            return nats / math.log(2)
-        try:
-            return math.exp(nats)
-        except OverflowError:
-            return math.inf
+        return per_unit(summed, self.transform)
+
+
+def per_unit(summed: np.ndarray, transform: Transform) -> float:
+    """Summed stats [loglik, units] → f(-loglik / units): exp (a perplexity), nats, or bits; NaN without units."""
+    total_loglik, units = (float(x) for x in np.asarray(summed, dtype=float).ravel())
+    if units <= 0:
+        return math.nan
+    nats = -total_loglik / units
+    if transform == "nats":
+        return nats
+    if transform == "bits":
+        return nats / math.log(2)
+    try:
+        return math.exp(nats)
+    except OverflowError:
+        return math.inf
