@@ -84,28 +84,28 @@ def _plain(obj: Any, canonical: bool, depth: int = 0) -> bool:
     if depth >= _PLAIN_DEPTH:
         return False
     if kind is dict:
-        for key, value in obj.items():
+        for key in obj:
             if type(key) is not str:
                 return False
-            leaf = type(value)
-            if not (leaf is str or leaf is int or leaf is bool or value is None or _plain(value, canonical, depth + 1)):
+        values = obj.values()
+    elif kind is list or kind is tuple:
+        values = obj
+    else:
+        record = _record_kind(kind)
+        if record == "dataclass":
+            values = [getattr(obj, name) for name in _field_names(kind)]
+        elif record == "model":
+            try:
+                return _model_plain(obj, canonical)
+            except TypeError:  # a field that cannot be hashed
                 return False
-        return True
-    if kind is list or kind is tuple:
-        for value in obj:
-            leaf = type(value)
-            if not (leaf is str or leaf is int or leaf is bool or value is None or _plain(value, canonical, depth + 1)):
-                return False
-        return True
-    record = _record_kind(kind)
-    if record == "dataclass":
-        return all(_plain(getattr(obj, name), canonical, depth + 1) for name in _field_names(kind))
-    if record == "model":
-        try:
-            return _model_plain(obj, canonical)
-        except TypeError:  # a field that cannot be hashed
+        else:
             return False
-    return False
+    for value in values:  # scalars inline: most values are strings, and a call per value costs more than the test
+        leaf = type(value)
+        if not (leaf is str or leaf is int or leaf is bool or value is None or _plain(value, canonical, depth + 1)):
+            return False
+    return True
 
 
 def _orjson_default(obj: Any) -> Any:
