@@ -180,7 +180,7 @@ _LOADING = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
 def _static_problem(tree: nodes.Template) -> SyntaxProblem | None:
     """What Jinja reports only when it compiles or renders a parsed template: a filter or test the sandbox does
     not define (`x | nswer`, `x is evn`), a tag that loads another template (templates here have no loader),
-    and the compiler's own checks (a block defined twice...). Compiling generates code; it runs none."""
+    and the compiler's own checks (a block defined twice...). Generating code runs none of it."""
     env = _env()
     for node in tree.find_all((nodes.Filter, nodes.Test, *_LOADING)):
         line = getattr(node, "lineno", 1) or 1
@@ -195,9 +195,8 @@ def _static_problem(tree: nodes.Template) -> SyntaxProblem | None:
         close = difflib.get_close_matches(name, sorted(known), n=1)
         hint = f"did you mean `{close[0]}`?" if close else f"docs/language.md lists the {kind}s a template can use"
         return SyntaxProblem(f"no {kind} named `{name}`", line, hint=hint)
-    try:
-        env.compile(tree)
-        meta.find_undeclared_variables(tree)  # the analyses' own code generation, which also folds constants
+    try:  # the code generation the analyses run (`meta`): the compiler's checks, and it folds constants
+        meta.find_undeclared_variables(tree)
     except TemplateSyntaxError as exc:  # TemplateAssertionError included
         return SyntaxProblem(exc.message or "syntax error", exc.lineno or 1)
     except RecursionError:
