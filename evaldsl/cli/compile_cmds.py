@@ -26,6 +26,14 @@ SetOption = Annotated[
 ]  # fmt: skip
 
 
+def grants(
+    allow_path: list[Path] | None, allow_python: list[str] | None, allow_host: list[str] | None
+) -> Access:
+    """The grants of a command from its --allow-path, --allow-python and --allow-host options (and the
+    environment's EVALDSL_ALLOW_PATH and EVALDSL_ALLOW_HOST)."""
+    return access_for(allow_path or (), allow_python or (), allow_hosts=allow_host or ())
+
+
 def checked(path: Path, sets: list[str] | None, access: Access | None = None) -> api.CheckResult:
     """`api.check` with --set values and the user's grants; one line and exit 2 when a --set names nothing."""
     try:
@@ -82,7 +90,7 @@ def check(
 ) -> None:
     """Compile specs without running them; print diagnostics with file:line:col."""
     failed = False
-    access = access_for(allow_path or (), allow_python or (), allow_hosts=allow_host or ())
+    access = grants(allow_path, allow_python, allow_host)
     for path in specs:
         result = checked(path, sets, access)
         if result.diagnostics:
@@ -115,7 +123,7 @@ def graph(
     """Show the compiled execution graph."""
     from ..report.graph_view import to_dot, to_json, to_text
 
-    result = checked(spec, sets, access_for(allow_path or (), allow_python or (), allow_hosts=allow_host or ()))
+    result = checked(spec, sets, grants(allow_path, allow_python, allow_host))
     if not result.ok or result.spec is None:
         _err(render_all(result.diagnostics, result.sources))
         raise typer.Exit(EXIT_COMPILE)

@@ -11,12 +11,11 @@ from typing import Annotated
 import typer
 
 from .. import api
-from ..access import access_for
 from ..diagnostics import render_all
 from ..plan import PlanError
 from ..results import EXIT_COMPILE
 from ..store.locate import existing_store, store_for_run
-from .compile_cmds import AllowHostOption, AllowPathOption, AllowPythonOption
+from .compile_cmds import AllowHostOption, AllowPathOption, AllowPythonOption, grants
 
 
 class PlanFormat(str, Enum):
@@ -63,7 +62,7 @@ def plan(
 
     from ..report.plan_view import plan_markdown, plan_notes, plan_table
 
-    checked = api.check(spec, access=access_for(allow_path or (), allow_python or (), allow_hosts=allow_host or ()))
+    checked = api.check(spec, access=grants(allow_path, allow_python, allow_host))
     if not checked.ok or checked.spec is None:
         typer.echo(render_all(checked.diagnostics, checked.sources), err=True)
         raise typer.Exit(EXIT_COMPILE)

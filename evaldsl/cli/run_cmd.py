@@ -11,14 +11,13 @@ from typing import Annotated
 import typer
 
 from .. import api
-from ..access import access_for
 from ..diagnostics import render_all
 from ..plan import PlanError
 from ..results import EXIT_COMPILE, RunResult
 from ..store.locate import store_for_run
 from ..store.redact import Redactor
 from .affected_cmd import select_affected
-from .compile_cmds import AllowHostOption, AllowPathOption, AllowPythonOption, SetOption
+from .compile_cmds import AllowHostOption, AllowPathOption, AllowPythonOption, SetOption, grants
 from .compile_cmds import checked as checked_with_sets
 from .plan_cmd import refuse_over_budget
 
@@ -153,7 +152,7 @@ def run(
     from ..report.console import PlainProgress, RichProgress
     from ..report.export import ExportError, write_junit
 
-    access = access_for(allow_path or (), allow_python or (), allow_hosts=allow_host or ())
+    access = grants(allow_path, allow_python, allow_host)
     checked = checked_with_sets(spec, sets, access)
     if not checked.ok or checked.spec is None:
         _err(render_all(checked.diagnostics, checked.sources))
