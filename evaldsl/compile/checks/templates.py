@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ...datasets.profile import DatasetProfile, derived_field
+from ...datasets.profile import derived_field
 from ...diagnostics import Diagnostic, Span
 from .. import templating
 from ..field_reads import required_fields
@@ -74,16 +74,6 @@ def _unsafe(value: SampleValue) -> Diagnostic | None:
     )
 
 
-def _mock_response(
-    source: str, span: Span, profile: DatasetProfile, context: str, kept: frozenset[str]
-) -> list[Diagnostic]:
-    """A mock model's `response` template is rendered with each sample's fields, so it is checked like a prompt."""
-    value = SampleValue(kind="template", source=source, span=span)
-    if value.source and (problem := _syntax(value) or _unsafe(value)):
-        return [problem]
-    return check_reads(value, profile, context, mock=True, kept=kept)
-
-
 def _kept(where: SampleValue | None, broken: set[int]) -> frozenset[str]:
     """Fields a dataset's `where` requires (`"aliases" in row`): every sample has them."""
     if where is None or where.kind != "expr" or id(where) in broken:
@@ -124,7 +114,13 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
             out.append(d)
             broken.add(id(value))
 
-    all_values: list[SampleValue] = []
+    # A mock model's `response` is rendered with each sample's fields: a template checked like a prompt.
+    responses = {
+        name: SampleValue(kind="template", source=m.config.response, span=m.value_spans.get("response", m.span))
+        for name, m in spec.models.items()
+        if m.config.response
+    }
+    all_values: list[SampleValue] = list(responses.values())
     for ds in spec.datasets.values():
         all_values += [v for v in (ds.where,) if v is not None] + [v for _, v in ds.fields]
     for p in spec.prompts.values():
@@ -171,11 +167,9 @@ def check(ctx: CheckContext) -> list[Diagnostic]:
                 if attr in _MODE_SHAPES[ev.mode]:
                     add_unique(check_shape(attr, value, profile, context))
         for ref in ev.models:
-            model = spec.models.get(ref.name)
-            response = model.config.response if model is not None else None
-            if response and model is not None:
-                where = model.value_spans.get("response", model.span)
-                add_unique(_mock_response(response, where, profile, context, kept))
+            response = responses.get(ref.name)
+            if response is not None and id(response) not in broken:
+                add_unique(check_reads(response, profile, context, mock=True, kept=kept))
         for ref in ev.metrics:
             judge = spec.judges.get(ref.name)
             if judge is None:
